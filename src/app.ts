@@ -1,0 +1,146 @@
+/**
+ * Composition root: builds the Clerk client, the team cache, the token verifier, Yoga, the webhook route and the
+ * metrics, and routes HTTP between them. Returns a node http.Server that the caller listens with.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createClerkClient } from '@clerk/backend';
+import { createTokenVerifier } from './auth/verifier.js';
+import type { Config } from './config.js';
+import { createTeamYoga, type GraphiQLSettings } from './graphql/yoga.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createTeamCache, type TeamCache } from './team/cache.js';
+import { createClerkSource } from './team/clerk-source.js';
+import { createUpstream } from './team/upstream.js';
+import { createWebhookRoute, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
+
+export type AppConfig = Omit<
+  Config,
+  'port' | 'host' | 'logLevel' | 'clerkSecretKey' | 'clerkEmulatorPort' | 'clerkEmulatorLatencyMs'
+> & {
+  /** Required here: main.ts supplies the emulator's key when none is configured. */
+  clerkSecretKey: string;
+};
+
+export interface AppOptions {
+  config: AppConfig;
+  logger: Logger;
+  /** What GraphiQL opens with; defaults to a query template. */
+  graphiql?: Partial<GraphiQLSettings>;
+}
+
+export interface App {
+  server: Server;
+  cache: TeamCache;
+  webhooks: WebhookRoute;
+  metrics: Metrics;
+  /** /readyz turns 503, new requests are refused, in-flight ones finish (up to graceMs), then all is closed. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Clerk's rate limit window. */
+const CLERK_RATE_WINDOW_MS = 10_000;
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+export function createApp({ config, logger, graphiql }: AppOptions): App {
+  const metrics = createMetrics();
+  const clerk = createClerkClient({
+    secretKey: config.clerkSecretKey,
+    apiUrl: config.clerkApiUrl,
+    telemetry: { disabled: true },
+  });
+  const upstream = createUpstream({
+    timeoutMs: config.clerkTimeoutMs,
+    budget: { requests: config.clerkRateLimit, windowMs: CLERK_RATE_WINDOW_MS },
+    observer: metrics.upstream,
+  });
+  const cache = createTeamCache({
+    source: createClerkSource({ clerk, upstream }),
+    ttlMs: config.cacheTtlSeconds * 1000,
+    staleGraceMs: config.cacheStaleGraceSeconds * 1000,
+    forceRefreshIntervalMs: config.cacheForceRefreshIntervalSeconds * 1000,
+    maxMembers: config.cacheMaxMembers,
+    observer: metrics.cache,
+  });
+  const verifyToken = createTokenVerifier({
+    jwtKey: config.clerkJwtKey,
+    secretKey: config.clerkSecretKey,
+    apiUrl: config.clerkApiUrl,
+    authorizedParties: config.clerkAuthorizedParties,
+  });
+  const yoga = createTeamYoga({
+    cache,
+    verifyToken,
+    logger,
+    graphiql: config.graphiqlEnabled
+      ? {
+          defaultQuery:
+            graphiql?.defaultQuery ?? 'query Viewer {\n  viewer { userId activeOrganizationId }\n}\n',
+          defaultHeaders: graphiql?.defaultHeaders ?? { Authorization: 'Bearer <Clerk session token>' },
+        }
+      : false,
+    introspection: config.introspectionEnabled,
+    corsOrigins: config.corsOrigins,
+    production: config.production,
+  });
+  const webhooks = createWebhookRoute({
+    cache,
+    signingSecret: config.clerkWebhookSigningSecret,
+    refreshDebounceMs: config.webhookRefreshDebounceMs,
+    logger,
+  });
+  metrics.watch({ cache, webhookOutcomes: webhooks.outcomes });
+
+  let accepting = true;
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+    const given = request.headers['x-request-id'];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    response.setHeader('x-request-id', requestId);
+    response.on('finish', () => metrics.httpResponse(routeLabel(path), response.statusCode));
+
+    if (!accepting && path !== '/healthz') {
+      return json(response, 503, { error: 'Shutting down.' }, { connection: 'close' });
+    }
+    switch (path) {
+      case WEBHOOK_PATH:
+        return webhooks.handle(request, response);
+      case '/healthz':
+        return json(response, 200, { status: 'ok' });
+      case '/readyz':
+        return json(response, 200, { status: 'ready' });
+      case '/metrics':
+        return void metrics.registry.metrics().then((text) => {
+          response.writeHead(200, { 'content-type': metrics.registry.contentType });
+          response.end(text);
+        });
+      default:
+        return yoga(request, response, { requestId });
+    }
+  });
+
+  async function shutdown(graceMs = 10_000) {
+    accepting = false;
+    webhooks.close();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+    await yoga.dispose();
+  }
+
+  return { server, cache, webhooks, metrics, shutdown };
+}
+
+/** Bounded label values: unknown paths are one bucket, not one series each. */
+function routeLabel(path: string): string {
+  return ['/graphql', WEBHOOK_PATH, '/healthz', '/readyz', '/metrics'].includes(path) ? path : 'other';
+}

@@ -1,0 +1,146 @@
+/**
+ * The one place that reads `process.env`. Every value is validated here so a misconfigured deployment fails
+ * at start with a message naming the variable, instead of misbehaving on the first request.
+ */
+
+export interface Config {
+  port: number;
+  host: string;
+  /** `production` hides GraphiQL and introspection unless switched on, and masks error details. */
+  production: boolean;
+  /** Absent: `npm start` runs the embedded Clerk emulator instead of talking to Clerk. */
+  clerkSecretKey: string | undefined;
+  /** Base URL without `/v1`; the SDK appends the version itself. */
+  clerkApiUrl: string;
+  /** RSA public key (PEM) for networkless session-token verification; else the JWKS is read from Clerk. */
+  clerkJwtKey: string | undefined;
+  /** Allowed `azp` claims; empty means any. */
+  clerkAuthorizedParties: string[];
+  clerkWebhookSigningSecret: string | undefined;
+  cacheTtlSeconds: number;
+  /** How long past the TTL a cached copy may be served (marked stale) when Clerk fails. */
+  cacheStaleGraceSeconds: number;
+  /** A forceRefresh reads Clerk only if the cached copy is older than this (one forced read per org per interval). */
+  cacheForceRefreshIntervalSeconds: number;
+  /** Size bound of the team cache, counted in members (an invitation counts as one). */
+  cacheMaxMembers: number;
+  /** Upper bound on one Clerk call; a hanging Clerk becomes UPSTREAM_UNAVAILABLE after this long. */
+  clerkTimeoutMs: number;
+  /** Requests toward Clerk per 10 s, across all organizations (Clerk's production limit is 1,000). */
+  clerkRateLimit: number;
+  /** Quiet period after a webhook before the affected organizations are re-read in the background. */
+  webhookRefreshDebounceMs: number;
+  graphiqlEnabled: boolean;
+  introspectionEnabled: boolean;
+  /** Browser origins allowed to call /graphql (CORS); empty means same-origin only. */
+  corsOrigins: string[];
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Port of the embedded emulator (only when no secret key is configured). */
+  clerkEmulatorPort: number;
+  /** Latency the embedded emulator adds to each Clerk call, to feel like the real one. */
+  clerkEmulatorLatencyMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = read(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  };
+  const list = (name: string): string[] =>
+    (read(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return fallback;
+  };
+
+  const production = read('NODE_ENV') === 'production';
+
+  const clerkSecretKey = read('CLERK_SECRET_KEY');
+  if (clerkSecretKey !== undefined && !/^sk_(test|live)_\S+$/.test(clerkSecretKey)) {
+    problems.push('CLERK_SECRET_KEY must look like sk_test_… or sk_live_…');
+  }
+
+  const clerkApiUrl = (read('CLERK_API_URL') ?? 'https://api.clerk.com').replace(/\/+$/, '');
+  if (!URL.canParse(clerkApiUrl) || !/^https?:$/.test(new URL(clerkApiUrl).protocol)) {
+    problems.push(`CLERK_API_URL must be an http(s) URL, got "${clerkApiUrl}"`);
+  } else if (new URL(clerkApiUrl).pathname.endsWith('/v1')) {
+    problems.push('CLERK_API_URL must not end with /v1: the Clerk SDK appends the API version itself');
+  }
+
+  // Deployments often store PEMs with literal "\n" in one line; accept both forms.
+  const clerkJwtKey = read('CLERK_JWT_KEY')?.replace(/\\n/g, '\n');
+  if (clerkJwtKey !== undefined && !clerkJwtKey.includes('-----BEGIN PUBLIC KEY-----')) {
+    problems.push('CLERK_JWT_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+  }
+
+  const clerkWebhookSigningSecret = read('CLERK_WEBHOOK_SIGNING_SECRET');
+  if (clerkWebhookSigningSecret !== undefined && !/^whsec_[A-Za-z0-9+/=]+$/.test(clerkWebhookSigningSecret)) {
+    problems.push('CLERK_WEBHOOK_SIGNING_SECRET must look like whsec_<base64>');
+  }
+
+  const config: Config = {
+    port: integer('PORT', 4000, 0, 65535),
+    host: read('HOST') ?? '0.0.0.0',
+    production,
+    clerkSecretKey,
+    clerkApiUrl,
+    clerkJwtKey,
+    clerkAuthorizedParties: list('CLERK_AUTHORIZED_PARTIES'),
+    clerkWebhookSigningSecret,
+    cacheTtlSeconds: integer('CACHE_TTL_SECONDS', 300, 1, 86_400),
+    cacheStaleGraceSeconds: integer('CACHE_STALE_GRACE_SECONDS', 3600, 0, 7 * 86_400),
+    cacheForceRefreshIntervalSeconds: integer('CACHE_FORCE_REFRESH_INTERVAL_SECONDS', 5, 0, 3600),
+    cacheMaxMembers: integer('CACHE_MAX_MEMBERS', 1_000_000, 1, 100_000_000),
+    clerkTimeoutMs: integer('CLERK_TIMEOUT_MS', 5000, 1, 120_000),
+    clerkRateLimit: integer('CLERK_RATE_LIMIT', 1000, 1, 1_000_000),
+    webhookRefreshDebounceMs: integer('WEBHOOK_REFRESH_DEBOUNCE_MS', 250, 0, 60_000),
+    graphiqlEnabled: boolean('GRAPHIQL_ENABLED', !production),
+    introspectionEnabled: boolean('INTROSPECTION_ENABLED', !production),
+    corsOrigins: list('CORS_ORIGINS'),
+    logLevel: oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    clerkEmulatorPort: integer('CLERK_EMULATOR_PORT', 4001, 0, 65535),
+    clerkEmulatorLatencyMs: integer('CLERK_EMULATOR_LATENCY_MS', 200, 0, 60_000),
+  };
+
+  if (production && clerkSecretKey === undefined) {
+    problems.push(
+      'CLERK_SECRET_KEY is required when NODE_ENV=production (the embedded emulator is for development)',
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,8 @@
+import type { Viewer } from '../auth/viewer.js';
+import type { TeamLoaders } from './loaders.js';
+
+/** What every resolver gets: the verified caller (null without a token) and this request's team snapshot. */
+export interface GraphQLContext {
+  viewer: Viewer | null;
+  team: TeamLoaders;
+}

@@ -1,0 +1,57 @@
+/**
+ * The error contract of the API: every error a client can act on carries `extensions.code`. Anything not
+ * translated here is an internal error and stays masked by Yoga ("Unexpected error.").
+ */
+import { GraphQLError } from 'graphql';
+import { AuthenticationError, KeySetUnavailableError } from '../auth/verifier.js';
+import {
+  OrganizationNotFoundError,
+  UpstreamRateLimitedError,
+  UpstreamUnavailableError,
+} from '../team/errors.js';
+
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BAD_USER_INPUT'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'RATE_LIMITED';
+
+/** Non-members and unknown organizations get the same answer, so IDs cannot be probed. */
+export const FORBIDDEN_MESSAGE = 'You are not a member of this organization, or it does not exist.';
+
+export function unauthenticated(message: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: {
+      code: 'UNAUTHENTICATED',
+      // Yoga turns this into the HTTP status and headers and strips it from the body.
+      http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } },
+    },
+  });
+}
+
+export function forbidden(): GraphQLError {
+  return new GraphQLError(FORBIDDEN_MESSAGE, { extensions: { code: 'FORBIDDEN' } });
+}
+
+export function badUserInput(message: string, argumentName: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', argumentName } });
+}
+
+/** Translates domain failures into client-facing errors; unknown errors pass through to be masked. */
+export function toGraphQLError(error: unknown): unknown {
+  if (error instanceof GraphQLError) return error;
+  if (error instanceof AuthenticationError) return unauthenticated(error.message);
+  if (error instanceof OrganizationNotFoundError) return forbidden();
+  if (error instanceof UpstreamRateLimitedError) {
+    return new GraphQLError('Clerk is rate limiting us and nothing usable is cached. Retry later.', {
+      extensions: { code: 'RATE_LIMITED', retryAfterSeconds: error.retryAfterSeconds ?? null },
+    });
+  }
+  if (error instanceof UpstreamUnavailableError || error instanceof KeySetUnavailableError) {
+    return new GraphQLError('Clerk is unavailable and nothing usable is cached. Retry later.', {
+      extensions: { code: 'UPSTREAM_UNAVAILABLE' },
+    });
+  }
+  return error;
+}

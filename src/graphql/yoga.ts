@@ -1,0 +1,133 @@
+/** The Yoga instance: schema, per-request context, GraphiQL and plugins, composed in one place. */
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
+import type { Logger } from '../logger.js';
+import type { TeamCache } from '../team/cache.js';
+import type { GraphQLContext } from './context.js';
+import { toGraphQLError } from './errors.js';
+import { DEFAULT_QUERY_LIMITS, queryLimitsPlugin } from './limits.js';
+import { createTeamLoaders } from './loaders.js';
+import { schema } from './schema.js';
+
+export interface GraphiQLSettings {
+  /** Shown when the page opens; a useful example beats an empty editor. */
+  defaultQuery: string;
+  /** Prefilled request headers, e.g. a demo member's token in the zero-config start. */
+  defaultHeaders?: Record<string, string>;
+}
+
+export interface YogaOptions {
+  cache: TeamCache;
+  logger: Logger;
+  verifyToken: TokenVerifier;
+  /** false turns GraphiQL off (production default). */
+  graphiql: GraphiQLSettings | false;
+  introspection: boolean;
+  /** Origins allowed to call from a browser; empty means same-origin only. */
+  corsOrigins: string[];
+  /** Mask internal error messages (production); in development Yoga adds the original message. */
+  production: boolean;
+}
+
+/** What the HTTP layer hands Yoga with each request. */
+export interface ServerContext {
+  requestId: string;
+}
+
+export type TeamYoga = YogaServerInstance<ServerContext, GraphQLContext>;
+
+/** Refuses introspection queries when turned off, the way Yoga's docs recommend: a validation rule. */
+const disableIntrospection = (): Plugin => ({
+  onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule),
+});
+
+/**
+ * Logs errors the client only sees masked ("Unexpected error."), with the request ID so a report can be traced.
+ * Errors with a code are answers, not incidents, and are not logged.
+ */
+const logUnexpectedErrors = (logger: Logger): Plugin<GraphQLContext & ServerContext> => ({
+  onExecute: () => ({
+    onExecuteDone: ({ result, args }) => {
+      if (!('errors' in result) || !result.errors) return;
+      for (const error of result.errors) {
+        const original = error.originalError;
+        if (original instanceof GraphQLError || error.extensions?.code) continue;
+        logger.error('unexpected error in resolver', {
+          requestId: args.contextValue.requestId,
+          path: error.path?.join('.'),
+          error: original ?? error,
+        });
+      }
+    },
+  }),
+});
+
+export const DEFAULT_QUERY = (
+  organizationId: string,
+) => `# The Settings → Team page's query. Edit the ID, or ask who you are with { viewer { userId } }.
+query TeamPage {
+  organization(id: "${organizationId}") {
+    members(limit: 20, offset: 0, includePending: true) {
+      fromCache
+      cachedAt
+      totalCount
+      members { userId firstName lastName email imageUrl role createdAt }
+      pendingInvitations { id email role createdAt }
+    }
+  }
+}
+`;
+
+export function createTeamYoga(options: YogaOptions): TeamYoga {
+  const { logger } = options;
+  return createYoga<ServerContext, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    maskedErrors: { isDev: !options.production },
+    cors:
+      options.corsOrigins.length > 0
+        ? {
+            origin: options.corsOrigins,
+            methods: ['GET', 'POST'],
+            allowedHeaders: ['Authorization', 'Content-Type'],
+          }
+        : false,
+    graphiql: options.graphiql
+      ? {
+          title: 'Team API · GraphiQL',
+          defaultQuery: options.graphiql.defaultQuery,
+          headers: JSON.stringify(options.graphiql.defaultHeaders ?? {}, null, 2),
+        }
+      : false,
+    // Assets inlined by @graphql-yoga/render-graphiql: GraphiQL must work with no internet.
+    renderGraphiQL,
+    // Batched requests would multiply every per-request limit; the frontend has no use for them.
+    batching: false,
+    // Yoga's own log lines go through our JSON logger.
+    logging: {
+      debug: (...args) => logger.debug(String(args[0])),
+      info: (...args) => logger.info(String(args[0])),
+      warn: (...args) => logger.warn(String(args[0])),
+      error: (...args) => logger.error(String(args[0])),
+    },
+    plugins: [
+      logUnexpectedErrors(logger),
+      queryLimitsPlugin(DEFAULT_QUERY_LIMITS, { hideSuggestions: !options.introspection }),
+      ...(options.introspection ? [] : [disableIntrospection()]),
+    ],
+    context: async ({ request }): Promise<GraphQLContext> => {
+      try {
+        const token = bearerTokenFrom(request.headers.get('authorization'));
+        return {
+          viewer: token ? await options.verifyToken(token) : null,
+          team: createTeamLoaders(options.cache),
+        };
+      } catch (error) {
+        throw toGraphQLError(error);
+      }
+    },
+  });
+}

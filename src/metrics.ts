@@ -1,0 +1,122 @@
+/**
+ * Prometheus metrics (prom-client), one registry per app so several apps in one process (tests) stay apart.
+ * The team and webhook modules report through small observer interfaces and never import prom-client.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { CacheObserver, TeamCache } from './team/cache.js';
+import type { UpstreamObserver } from './team/upstream.js';
+
+export interface Metrics {
+  registry: Registry;
+  cache: CacheObserver;
+  upstream: UpstreamObserver;
+  /** Counts one HTTP response by route and status. */
+  httpResponse(route: string, status: number): void;
+  /** Exposes live values read at scrape time. */
+  watch(sources: { cache: TeamCache; webhookOutcomes: () => Map<string, number> }): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const cacheReads = new Counter({
+    name: 'team_cache_reads_total',
+    help: 'Team cache reads by part and outcome (hit, miss, inflight = joined a read under way, stale, not_found).',
+    labelNames: ['part', 'outcome'] as const,
+    registers: [registry],
+  });
+  const clerkDuration = new Histogram({
+    name: 'clerk_request_duration_seconds',
+    help: 'Duration of Clerk Backend API calls.',
+    labelNames: ['route', 'outcome'] as const,
+    buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10],
+    registers: [registry],
+  });
+  const clerkRequests = new Counter({
+    name: 'clerk_requests_total',
+    help: 'Clerk Backend API calls by route, outcome and HTTP status (none for timeouts and network errors).',
+    labelNames: ['route', 'outcome', 'status'] as const,
+    registers: [registry],
+  });
+  const budgetWaits = new Counter({
+    name: 'clerk_rate_limit_waits_total',
+    help: 'Clerk calls that waited for our request budget (CLERK_RATE_LIMIT).',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  const budgetWaitSeconds = new Counter({
+    name: 'clerk_rate_limit_wait_seconds_total',
+    help: 'Total time Clerk calls waited for our request budget.',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  const blocked = new Counter({
+    name: 'clerk_requests_blocked_total',
+    help: 'Clerk calls not made because Clerk asked us to back off (429 Retry-After).',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  const httpResponses = new Counter({
+    name: 'http_responses_total',
+    help: 'HTTP responses by route and status.',
+    labelNames: ['route', 'status'] as const,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    cache: { read: (part, outcome) => cacheReads.inc({ part, outcome }) },
+    upstream: {
+      called(route, outcome, status, durationMs) {
+        clerkDuration.observe({ route, outcome }, durationMs / 1000);
+        clerkRequests.inc({ route, outcome, status: status === undefined ? 'none' : String(status) });
+      },
+      budgetWait(route, waitedMs) {
+        budgetWaits.inc({ route });
+        budgetWaitSeconds.inc({ route }, waitedMs / 1000);
+      },
+      blocked: (route) => blocked.inc({ route }),
+    },
+    httpResponse: (route, status) => httpResponses.inc({ route, status: String(status) }),
+    watch({ cache, webhookOutcomes }) {
+      new Gauge({
+        name: 'team_cache_entries',
+        help: 'Entries in the team cache (rosters and invitation lists).',
+        registers: [registry],
+        collect() {
+          this.set(cache.stats().entries);
+        },
+      });
+      new Gauge({
+        name: 'team_cache_members',
+        help: 'Size of the team cache in members (the unit of CACHE_MAX_MEMBERS).',
+        registers: [registry],
+        collect() {
+          this.set(cache.stats().members);
+        },
+      });
+      new Gauge({
+        name: 'team_cache_reads_in_flight',
+        help: 'Clerk reads under way on behalf of the cache.',
+        registers: [registry],
+        collect() {
+          this.set(cache.stats().inFlight);
+        },
+      });
+      new Counter({
+        name: 'webhook_deliveries_total',
+        help: 'Clerk webhook deliveries by event type and outcome.',
+        labelNames: ['event_type', 'outcome'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [key, count] of webhookOutcomes()) {
+            const [eventType = 'unknown', outcome = 'unknown'] = key.split(' ');
+            this.inc({ event_type: eventType, outcome }, count);
+          }
+        },
+      });
+    },
+  };
+}

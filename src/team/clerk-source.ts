@@ -1,0 +1,129 @@
+/**
+ * Reads team data from Clerk with the official SDK and maps it to our own types. This is the only module that
+ * sees Clerk's resource classes; errors leave it as the domain errors of ./errors.ts.
+ */
+import type { ClerkClient } from '@clerk/backend';
+import { isClerkAPIResponseError } from '@clerk/backend/errors';
+import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
+import {
+  createRoster,
+  type Invitation,
+  type Member,
+  type PendingInvitations,
+  type TeamSource,
+} from './types.js';
+import type { Upstream, UpstreamRoute } from './upstream.js';
+
+/** Clerk's largest page; fewer round trips per roster. */
+const PAGE_SIZE = 500;
+/** Pages after the first are read concurrently, a few at a time, so a 10,000-member roster is not 20 round trips. */
+const PAGE_CONCURRENCY = 4;
+
+type OrganizationApi = ClerkClient['organizations'];
+type MembershipPage = Awaited<ReturnType<OrganizationApi['getOrganizationMembershipList']>>;
+type ClerkMembership = MembershipPage['data'][number];
+type ClerkInvitation = Awaited<ReturnType<OrganizationApi['getOrganizationInvitationList']>>['data'][number];
+
+export interface ClerkSourceOptions {
+  clerk: Pick<ClerkClient, 'organizations'>;
+  /** Budget, timeout, retries and 429 handling for every call. */
+  upstream: Upstream;
+}
+
+export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): TeamSource {
+  const call = <T>(route: UpstreamRoute, organizationId: string, request: () => Promise<T>): Promise<T> =>
+    upstream.run(route, () =>
+      request().catch((error: unknown) => {
+        throw toDomainError(error, organizationId);
+      }),
+    );
+
+  const readMembershipPage = (organizationId: string, offset: number) =>
+    call('memberships', organizationId, () =>
+      clerk.organizations.getOrganizationMembershipList({ organizationId, limit: PAGE_SIZE, offset }),
+    );
+
+  return {
+    async readRoster(organizationId) {
+      const first = await readMembershipPage(organizationId, 0);
+      const pages: ClerkMembership[][] = [first.data];
+      const offsets: number[] = [];
+      for (let offset = PAGE_SIZE; offset < first.totalCount; offset += PAGE_SIZE) offsets.push(offset);
+      for (let i = 0; i < offsets.length; i += PAGE_CONCURRENCY) {
+        const batch = offsets.slice(i, i + PAGE_CONCURRENCY);
+        const results = await Promise.all(batch.map((offset) => readMembershipPage(organizationId, offset)));
+        for (const page of results) pages.push(page.data);
+      }
+      return createRoster(organizationId, dedupe(pages.flat().map(toMember).filter(isPresent)));
+    },
+
+    async readPendingInvitations(organizationId) {
+      const invitations: Invitation[] = [];
+      for (let offset = 0; ; offset += PAGE_SIZE) {
+        const page = await call('invitations', organizationId, () =>
+          clerk.organizations.getOrganizationInvitationList({
+            organizationId,
+            status: ['pending'],
+            limit: PAGE_SIZE,
+            offset,
+          }),
+        );
+        invitations.push(...page.data.map(toInvitation));
+        if (page.data.length < PAGE_SIZE || offset + PAGE_SIZE >= page.totalCount) break;
+      }
+      return { organizationId, invitations } satisfies PendingInvitations;
+    },
+  };
+}
+
+function toMember(membership: ClerkMembership): Member | undefined {
+  const user = membership.publicUserData;
+  // A membership without public user data cannot be shown or authorized; Clerk always sends it in practice.
+  if (!user?.userId) return undefined;
+  return {
+    membershipId: membership.id,
+    userId: user.userId,
+    firstName: user.firstName || null,
+    lastName: user.lastName || null,
+    email: user.identifier || null,
+    imageUrl: user.imageUrl || null,
+    role: membership.role,
+    createdAt: membership.createdAt,
+  };
+}
+
+function toInvitation(invitation: ClerkInvitation): Invitation {
+  return {
+    id: invitation.id,
+    email: invitation.emailAddress,
+    role: invitation.role,
+    status: invitation.status ?? 'pending',
+    createdAt: invitation.createdAt,
+  };
+}
+
+/** Pages read while the roster changes can overlap; keep the first sighting of each membership. */
+function dedupe(members: Member[]): Member[] {
+  const seen = new Set<string>();
+  return members.filter((member) => !seen.has(member.membershipId) && seen.add(member.membershipId));
+}
+
+function isPresent<T>(value: T | undefined): value is T {
+  return value !== undefined;
+}
+
+function toDomainError(error: unknown, organizationId: string): Error {
+  if (isClerkAPIResponseError(error)) {
+    if (error.status === 404) return new OrganizationNotFoundError(organizationId);
+    if (error.status === 429) return new UpstreamRateLimitedError(error.retryAfter);
+    // The SDK reports network failures and unparseable bodies as errors without a status.
+    return new UpstreamUnavailableError(
+      `Clerk request failed (${error.status ?? 'no response'})`,
+      error.status,
+      {
+        cause: error,
+      },
+    );
+  }
+  return new UpstreamUnavailableError('Clerk request failed', undefined, { cause: error });
+}

@@ -1,0 +1,193 @@
+/**
+ * POST /webhooks/clerk: verifies Svix-signed Clerk webhooks on the raw body and turns them into cache
+ * invalidations. It answers as soon as the cache is invalidated and never waits on Clerk: the re-read happens
+ * in the background (refresh-ahead).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LRUCache } from 'lru-cache';
+import { Webhook, WebhookVerificationError } from 'svix';
+import type { Logger } from '../logger.js';
+import type { TeamCache } from '../team/cache.js';
+import { asClerkEvent, type Invalidation, invalidationFor, MalformedEventError } from './events.js';
+import { createRefreshAhead } from './refresh-ahead.js';
+
+export const WEBHOOK_PATH = '/webhooks/clerk';
+const MAX_BODY_BYTES = 1024 * 1024;
+/** Svix retries one message for about a day; remember IDs that long (bounded). */
+const DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
+const DEDUPE_MAX_IDS = 100_000;
+
+export type WebhookOutcome = 'processed' | 'duplicate' | 'ignored';
+
+export interface WebhookRouteOptions {
+  cache: TeamCache;
+  /** Undefined: the route answers 503 and freshness relies on the TTL alone. */
+  signingSecret: string | undefined;
+  refreshDebounceMs: number;
+  logger: Logger;
+}
+
+export interface WebhookRoute {
+  handle(request: IncomingMessage, response: ServerResponse): void;
+  /** Deliveries by event type and outcome, e.g. `organizationMembership.created processed` → 3. */
+  outcomes(): Map<string, number>;
+  close(): void;
+}
+
+class BodyTooLargeError extends Error {}
+
+function readBody(request: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length']);
+    if (declared > limit) return reject(new BodyTooLargeError());
+    const chunks: Buffer[] = [];
+    let received = 0;
+    request.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) {
+        request.removeAllListeners('data');
+        request.resume(); // drain the rest without keeping it
+        reject(new BodyTooLargeError());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+function reply(
+  response: ServerResponse,
+  status: number,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
+  if (response.headersSent) return;
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+const header = (request: IncomingMessage, name: string): string => {
+  const value = request.headers[name];
+  return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
+};
+
+export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
+  const { cache, logger } = options;
+  const webhook = options.signingSecret ? new Webhook(options.signingSecret) : undefined;
+  const seenMessageIds = new LRUCache<string, true>({ max: DEDUPE_MAX_IDS, ttl: DEDUPE_WINDOW_MS });
+  const outcomes = new Map<string, number>();
+  const refreshAhead = createRefreshAhead(cache, options.refreshDebounceMs, (organizationId, error) =>
+    logger.warn('refresh-ahead read failed', { organizationId, error }),
+  );
+
+  const count = (eventType: string, outcome: string) => {
+    const key = `${eventType} ${outcome}`;
+    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+  };
+
+  function apply(invalidation: Invalidation) {
+    switch (invalidation.kind) {
+      case 'organization': {
+        const parts = cache.cachedParts(invalidation.organizationId);
+        cache.invalidateOrganization(invalidation.organizationId);
+        refreshAhead.schedule(invalidation.organizationId, parts);
+        return;
+      }
+      case 'user': {
+        for (const organizationId of cache.invalidateUser(invalidation.userId)) {
+          refreshAhead.schedule(organizationId, { roster: true, invitations: false });
+        }
+        return;
+      }
+      case 'all':
+        // No refresh-ahead: re-reading every organization at once would flood Clerk; queries refill lazily.
+        cache.invalidateAll();
+        return;
+      case 'none':
+        return;
+    }
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse) {
+    if (request.method !== 'POST') {
+      return reply(response, 405, { error: 'Use POST.' }, { allow: 'POST' });
+    }
+    if (!webhook) {
+      return reply(response, 503, {
+        error:
+          'Webhooks are not configured: set CLERK_WEBHOOK_SIGNING_SECRET to the endpoint secret from Clerk.',
+      });
+    }
+    let body: string;
+    try {
+      body = await readBody(request, MAX_BODY_BYTES);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        count('unknown', 'too_large');
+        return reply(
+          response,
+          413,
+          { error: `Body exceeds ${MAX_BODY_BYTES} bytes.` },
+          { connection: 'close' },
+        );
+      }
+      throw error;
+    }
+
+    const messageId = header(request, 'svix-id');
+    let payload: unknown;
+    try {
+      payload = webhook.verify(body, {
+        'svix-id': messageId,
+        'svix-timestamp': header(request, 'svix-timestamp'),
+        'svix-signature': header(request, 'svix-signature'),
+      });
+    } catch (error) {
+      // svix verifies the signature first and parses second: a SyntaxError means signed but not JSON.
+      const signedButUnparseable =
+        error instanceof SyntaxError && !(error instanceof WebhookVerificationError);
+      count('unknown', signedButUnparseable ? 'unparseable' : 'bad_signature');
+      return reply(response, 400, {
+        error: signedButUnparseable
+          ? 'Body is not JSON.'
+          : 'Missing or invalid Svix signature, or a stale timestamp.',
+      });
+    }
+
+    if (seenMessageIds.has(messageId)) {
+      return reply(response, 200, { status: 'duplicate' satisfies WebhookOutcome });
+    }
+
+    let eventType = 'unknown';
+    let invalidation: Invalidation;
+    try {
+      const event = asClerkEvent(payload);
+      eventType = event.type;
+      invalidation = invalidationFor(event);
+    } catch (error) {
+      if (!(error instanceof MalformedEventError)) throw error;
+      count(eventType, 'malformed');
+      return reply(response, 400, { error: error.message });
+    }
+
+    apply(invalidation);
+    seenMessageIds.set(messageId, true);
+    const outcome: WebhookOutcome = invalidation.kind === 'none' ? 'ignored' : 'processed';
+    count(eventType, outcome);
+    logger.debug('webhook', { messageId, eventType, outcome });
+    return reply(response, 200, { status: outcome });
+  }
+
+  return {
+    handle(request, response) {
+      handle(request, response).catch((error: unknown) => {
+        logger.error('webhook handler failed', { error });
+        reply(response, 500, { error: 'Internal error.' });
+      });
+    },
+    outcomes: () => new Map(outcomes),
+    close: () => refreshAhead.stop(),
+  };
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('has working defaults with an empty environment (the zero-config start)', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 4000,
+      clerkSecretKey: undefined,
+      clerkApiUrl: 'https://api.clerk.com',
+      cacheTtlSeconds: 300,
+      clerkEmulatorPort: 4001,
+      graphiqlEnabled: true,
+      introspectionEnabled: true,
+      corsOrigins: [],
+    });
+  });
+
+  it('reads and normalizes every variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      CLERK_SECRET_KEY: 'sk_live_abc',
+      CLERK_API_URL: 'http://127.0.0.1:4001/',
+      CLERK_JWT_KEY: '-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----',
+      CLERK_AUTHORIZED_PARTIES: 'https://a.example, https://b.example',
+      CLERK_WEBHOOK_SIGNING_SECRET: 'whsec_dGVzdA==',
+      CACHE_TTL_SECONDS: '60',
+      CORS_ORIGINS: 'https://app.example',
+      NODE_ENV: 'production',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      production: true,
+      clerkApiUrl: 'http://127.0.0.1:4001',
+      clerkJwtKey: '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----',
+      clerkAuthorizedParties: ['https://a.example', 'https://b.example'],
+      cacheTtlSeconds: 60,
+      corsOrigins: ['https://app.example'],
+      graphiqlEnabled: false,
+      introspectionEnabled: false,
+    });
+  });
+
+  it('names every bad variable in one error', () => {
+    const attempt = () =>
+      loadConfig({
+        PORT: 'eighty',
+        CACHE_TTL_SECONDS: '0',
+        CLERK_SECRET_KEY: 'pk_test_wrong',
+        CLERK_API_URL: 'https://api.clerk.com/v1',
+        CLERK_WEBHOOK_SIGNING_SECRET: 'secret',
+        GRAPHIQL_ENABLED: 'maybe',
+      });
+    expect(attempt).toThrow(ConfigError);
+    try {
+      attempt();
+    } catch (error) {
+      const problems = (error as ConfigError).problems.join('\n');
+      for (const name of [
+        'PORT',
+        'CACHE_TTL_SECONDS',
+        'CLERK_SECRET_KEY',
+        'CLERK_API_URL',
+        'CLERK_WEBHOOK_SIGNING_SECRET',
+        'GRAPHIQL_ENABLED',
+      ]) {
+        expect(problems).toContain(name);
+      }
+    }
+  });
+
+  it('refuses production without a Clerk secret key rather than silently running the emulator', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/CLERK_SECRET_KEY is required/);
+  });
+});

@@ -1,0 +1,271 @@
+/** organization(id).members over real HTTP against the emulator: contract fields, slices, cache behaviour. */
+import { createClerkClient } from '@clerk/backend';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { graphql } from './gql/index.js';
+import { type Harness, startHarness } from './helpers/harness.js';
+
+const TeamPage = graphql(`
+  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {
+    organization(id: $id) {
+      id
+      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {
+        organizationId
+        fromCache
+        cachedAt
+        totalCount
+        members { membershipId userId firstName lastName email imageUrl role createdAt }
+        pendingInvitations { id email role status createdAt }
+      }
+    }
+  }
+`);
+
+const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
+const INVITATIONS = 'GET /v1/organizations/{id}/invitations';
+
+let h: Harness;
+beforeAll(async () => {
+  // No forced-refresh throttle here: these tests force reads back to back (the throttle has its own tests).
+  h = await startHarness({ config: { cacheForceRefreshIntervalSeconds: 0 } });
+});
+afterAll(() => h.close());
+
+function demo() {
+  const fixture = h.emulator.demo;
+  if (!fixture) throw new Error('the harness starts the demo seed');
+  return fixture;
+}
+
+/** A token for an admin of acme, with acme active. */
+function acmeToken() {
+  const { acme } = demo();
+  return h.emulator.mintToken({ userId: acme.adminUserIds[0] as string, orgId: acme.organizationId });
+}
+
+describe('organization.members', () => {
+  it('returns every contract field, mapped from Clerk, in Clerk order (newest first)', async () => {
+    const { acme } = demo();
+    const result = await h.query(TeamPage, {
+      token: acmeToken(),
+      variables: { id: acme.organizationId, includePending: true, forceRefresh: true },
+    });
+    expect(result.errors).toBeUndefined();
+    const page = result.data?.organization.members;
+    expect(page?.organizationId).toBe(acme.organizationId);
+    expect(page?.totalCount).toBe(acme.adminUserIds.length + acme.memberUserIds.length);
+
+    const clerkMemberships = h.emulator.store.listMemberships(acme.organizationId);
+    const newestFirst = [...clerkMemberships].sort((a, b) => b.createdAt - a.createdAt);
+    expect(page?.members.map((member) => member.membershipId)).toEqual(newestFirst.map((m) => m.id));
+    for (const member of page?.members ?? []) {
+      const membership = clerkMemberships.find((m) => m.id === member.membershipId);
+      const user = h.emulator.store.getUser(member.userId);
+      expect(membership?.userId).toBe(member.userId);
+      expect(member).toEqual({
+        membershipId: membership?.id,
+        userId: user?.id,
+        firstName: user?.firstName ?? null,
+        lastName: user?.lastName ?? null,
+        email: user?.emailAddress,
+        imageUrl: user?.imageUrl,
+        role: membership?.role,
+        createdAt: new Date(membership?.createdAt ?? 0).toISOString(),
+      });
+    }
+    expect(new Set(page?.members.map((member) => member.role))).toEqual(new Set(['org:admin', 'org:member']));
+    expect(page?.pendingInvitations?.map((invitation) => invitation.id).sort()).toEqual(
+      [...acme.pendingInvitationIds].sort(),
+    );
+    expect(page?.pendingInvitations?.every((invitation) => invitation.status === 'pending')).toBe(true);
+    expect(Number.isNaN(Date.parse(page?.cachedAt ?? ''))).toBe(false);
+  });
+
+  it('slices one snapshot: first, middle, last and past-the-end pages of the 2,500-member organization', async () => {
+    const { initech } = demo();
+    const adminOfInitech = h.emulator.store.listMemberships(initech.organizationId)[0]?.userId as string;
+    const token = h.emulator.mintToken({ userId: adminOfInitech });
+    const all = await h.query(TeamPage, {
+      token,
+      variables: { id: initech.organizationId, limit: 500, offset: 0 },
+    });
+    expect(all.data?.organization.members.totalCount).toBe(2500);
+    const everyone: string[] = [];
+    for (let offset = 0; offset < 2500; offset += 500) {
+      const page = await h.query(TeamPage, {
+        token,
+        variables: { id: initech.organizationId, limit: 500, offset },
+      });
+      everyone.push(...(page.data?.organization.members.members.map((member) => member.userId) ?? []));
+    }
+    expect(everyone).toHaveLength(2500);
+    expect(new Set(everyone).size).toBe(2500);
+
+    const slice = async (limit: number, offset: number) =>
+      (
+        await h.query(TeamPage, { token, variables: { id: initech.organizationId, limit, offset } })
+      ).data?.organization.members.members.map((member) => member.userId);
+    expect(await slice(20, 0)).toEqual(everyone.slice(0, 20));
+    expect(await slice(7, 1234)).toEqual(everyone.slice(1234, 1241));
+    expect(await slice(10, 2495)).toEqual(everyone.slice(2495));
+    expect(await slice(10, 2500)).toEqual([]);
+    expect(await slice(10, 9999)).toEqual([]);
+  });
+
+  it('defaults to limit 20, offset 0 and no invitations', async () => {
+    const { initech } = demo();
+    const userId = h.emulator.store.listMemberships(initech.organizationId)[0]?.userId as string;
+    const result = await h.query(
+      `query { organization(id: "${initech.organizationId}") { members { totalCount members { userId } pendingInvitations { id } } } }`,
+      { token: h.emulator.mintToken({ userId }) },
+    );
+    const page = (
+      result.data as { organization: { members: { members: unknown[]; pendingInvitations: unknown } } }
+    ).organization.members;
+    expect(page.members).toHaveLength(20);
+    expect(page.pendingInvitations).toBeNull();
+  });
+
+  it('includePending: false never reads invitations from Clerk; true does, once', async () => {
+    const org = h.emulator.store.createOrganization({ name: 'Pending Co' });
+    const [admin] = h.emulator.store.populate(org.id, 3, 'org:admin');
+    h.emulator.store.addInvitation(org.id, { emailAddress: 'new.hire@pending.test' });
+    const token = h.emulator.mintToken({ userId: admin?.userId as string, orgId: org.id });
+    h.emulator.control.resetCounters();
+
+    const without = await h.query(TeamPage, { token, variables: { id: org.id, includePending: false } });
+    expect(without.data?.organization.members.pendingInvitations).toBeNull();
+    expect(h.emulator.control.counters()[INVITATIONS] ?? 0).toBe(0);
+
+    const withPending = await h.query(TeamPage, { token, variables: { id: org.id, includePending: true } });
+    expect(
+      withPending.data?.organization.members.pendingInvitations?.map((invitation) => invitation.email),
+    ).toEqual(['new.hire@pending.test']);
+    expect(withPending.data?.organization.members.fromCache).toBe(false);
+    await h.query(TeamPage, { token, variables: { id: org.id, includePending: true } });
+    expect(h.emulator.control.counters()[INVITATIONS]).toBe(1);
+    expect(h.emulator.control.counters()[MEMBERSHIPS]).toBe(1);
+  });
+
+  it('fromCache is false on a miss and true on the next query, with the same cachedAt', async () => {
+    const org = h.emulator.store.createOrganization({ name: 'Cache Co' });
+    const [member] = h.emulator.store.populate(org.id, 2);
+    const token = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
+    const miss = await h.query(TeamPage, { token, variables: { id: org.id } });
+    const hit = await h.query(TeamPage, { token, variables: { id: org.id } });
+    expect(miss.data?.organization.members.fromCache).toBe(false);
+    expect(hit.data?.organization.members.fromCache).toBe(true);
+    expect(hit.data?.organization.members.cachedAt).toBe(miss.data?.organization.members.cachedAt);
+  });
+
+  it('forceRefresh reads Clerk again and shows changes made behind the cache', async () => {
+    const org = h.emulator.store.createOrganization({ name: 'Refresh Co' });
+    const [member] = h.emulator.store.populate(org.id, 1);
+    const token = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
+    await h.query(TeamPage, { token, variables: { id: org.id } });
+    h.emulator.store.populate(org.id, 1); // no webhook: only a forced read can see it
+    const cached = await h.query(TeamPage, { token, variables: { id: org.id } });
+    expect(cached.data?.organization.members.totalCount).toBe(1);
+    const forced = await h.query(TeamPage, { token, variables: { id: org.id, forceRefresh: true } });
+    expect(forced.data?.organization.members.totalCount).toBe(2);
+    expect(forced.data?.organization.members.fromCache).toBe(false);
+    const after = await h.query(TeamPage, { token, variables: { id: org.id } });
+    expect(after.data?.organization.members).toMatchObject({ totalCount: 2, fromCache: true });
+  });
+
+  it('200 concurrent queries on a cold organization cost one Clerk membership read sequence', async () => {
+    const org = h.emulator.store.createOrganization({ name: 'Herd Co' });
+    const members = h.emulator.store.populate(org.id, 1200); // three pages of 500
+    const token = h.emulator.mintToken({ userId: members[0]?.userId as string, orgId: org.id });
+    h.emulator.control.setLatency({ fixedMs: 50 });
+    try {
+      const path = `/v1/organizations/${org.id}/memberships`;
+      const results = await Promise.all(
+        Array.from({ length: 200 }, () => h.query(TeamPage, { token, variables: { id: org.id, limit: 5 } })),
+      );
+      expect(results.every((result) => result.data?.organization.members.totalCount === 1200)).toBe(true);
+      const reads = h.emulator.control.requestLog().filter((entry) => entry.path === path);
+      expect(reads.map((entry) => entry.query.offset ?? '0').sort()).toEqual(['0', '1000', '500']);
+    } finally {
+      h.emulator.control.setLatency({ fixedMs: 0 });
+    }
+  });
+});
+
+describe('cache TTL', () => {
+  let short: Harness;
+  beforeAll(async () => {
+    short = await startHarness({ emulator: { seed: 'empty' }, config: { cacheTtlSeconds: 1 } });
+  });
+  afterAll(() => short.close());
+
+  it('reads Clerk again once the TTL has passed', async () => {
+    const org = short.emulator.store.createOrganization({ name: 'TTL Co' });
+    const [member] = short.emulator.store.populate(org.id, 1);
+    const token = short.emulator.mintToken({
+      userId: member?.userId as string,
+      orgId: org.id,
+      expiresInS: 120,
+    });
+    const first = await short.query(TeamPage, { token, variables: { id: org.id } });
+    expect(first.data?.organization.members.fromCache).toBe(false);
+    expect(
+      (await short.query(TeamPage, { token, variables: { id: org.id } })).data?.organization.members
+        .fromCache,
+    ).toBe(true);
+    // Waiting out a 1-second TTL is the behaviour under test, not a stand-in for an event.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const expired = await short.query(TeamPage, { token, variables: { id: org.id } });
+    expect(expired.data?.organization.members.fromCache).toBe(false);
+    expect(Date.parse(expired.data?.organization.members.cachedAt ?? '')).toBeGreaterThan(
+      Date.parse(first.data?.organization.members.cachedAt ?? ''),
+    );
+  });
+});
+
+describe('invalidation during a slow in-flight read', () => {
+  it('the next query sees data written after the invalidation, not the older in-flight read', async () => {
+    const org = h.emulator.store.createOrganization({ name: 'Race Co' });
+    const [member] = h.emulator.store.populate(org.id, 2);
+    const token = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
+    const clerk = createClerkClient({
+      secretKey: h.emulator.secretKey,
+      apiUrl: h.emulator.url,
+      telemetry: { disabled: true },
+    });
+    const newcomer = h.emulator.store.createUser({
+      firstName: 'Late',
+      lastName: 'Arrival',
+      emailAddress: 'late@race.test',
+    });
+
+    h.emulator.control.setLatency({ fixedMs: 300 });
+    const path = `/v1/organizations/${org.id}/memberships`;
+    const inFlight = h.query(TeamPage, { token, variables: { id: org.id } });
+    try {
+      // Once Clerk has received our read, change the data and let the signed webhook reach the server.
+      await waitForRequest(path);
+      await clerk.organizations.createOrganizationMembership({
+        organizationId: org.id,
+        userId: newcomer.id,
+        role: 'org:member',
+      });
+      await h.emulator.control.webhooksSettled();
+    } finally {
+      h.emulator.control.setLatency({ fixedMs: 0 });
+    }
+    // The read was answered from the data Clerk had before the write (the precondition of this test)...
+    const old = await inFlight;
+    expect(old.data?.organization.members.totalCount).toBe(2);
+    // ...and was not stored over the invalidation.
+    const next = await h.query(TeamPage, { token, variables: { id: org.id } });
+    expect(next.data?.organization.members.totalCount).toBe(3);
+    expect(next.data?.organization.members.members.map((m) => m.firstName)).toContain('Late');
+  });
+});
+
+async function waitForRequest(path: string) {
+  await vi.waitFor(() => {
+    if (!h.emulator.control.requestLog().some((entry) => entry.path === path))
+      throw new Error(`no request to ${path} yet`);
+  });
+}
