@@ -39,8 +39,6 @@ export interface App {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-/** Clerk's rate limit window. */
-const CLERK_RATE_WINDOW_MS = 10_000;
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -57,7 +55,7 @@ export function createApp({ config, logger, graphiql }: AppOptions): App {
   });
   const upstream = createUpstream({
     timeoutMs: config.clerkTimeoutMs,
-    budget: { requests: config.clerkRateLimit, windowMs: CLERK_RATE_WINDOW_MS },
+    budget: { requests: config.clerkRateLimit, windowMs: config.clerkRateLimitWindowSeconds * 1000 },
     observer: metrics.upstream,
   });
   const cache = createTeamCache({
@@ -129,11 +127,14 @@ export function createApp({ config, logger, graphiql }: AppOptions): App {
     accepting = false;
     webhooks.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Keep-alive connections become idle as their last response goes out: close them as they do.
+    const sweeper = setInterval(() => server.closeIdleConnections(), 50);
     server.closeIdleConnections();
-    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-    timer.unref();
+    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+    deadline.unref();
     await closed;
-    clearTimeout(timer);
+    clearInterval(sweeper);
+    clearTimeout(deadline);
     await yoga.dispose();
   }
 

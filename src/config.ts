@@ -26,8 +26,9 @@ export interface Config {
   cacheMaxMembers: number;
   /** Upper bound on one Clerk call; a hanging Clerk becomes UPSTREAM_UNAVAILABLE after this long. */
   clerkTimeoutMs: number;
-  /** Requests toward Clerk per 10 s, across all organizations (Clerk's production limit is 1,000). */
+  /** Requests toward Clerk per window, across all organizations (Clerk's production limit is 1,000 per 10 s). */
   clerkRateLimit: number;
+  clerkRateLimitWindowSeconds: number;
   /** Quiet period after a webhook before the affected organizations are re-read in the background. */
   webhookRefreshDebounceMs: number;
   graphiqlEnabled: boolean;
@@ -127,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     cacheMaxMembers: integer('CACHE_MAX_MEMBERS', 1_000_000, 1, 100_000_000),
     clerkTimeoutMs: integer('CLERK_TIMEOUT_MS', 5000, 1, 120_000),
     clerkRateLimit: integer('CLERK_RATE_LIMIT', 1000, 1, 1_000_000),
+    clerkRateLimitWindowSeconds: integer('CLERK_RATE_LIMIT_WINDOW_SECONDS', 10, 1, 3600),
     webhookRefreshDebounceMs: integer('WEBHOOK_REFRESH_DEBOUNCE_MS', 250, 0, 60_000),
     graphiqlEnabled: boolean('GRAPHIQL_ENABLED', !production),
     introspectionEnabled: boolean('INTROSPECTION_ENABLED', !production),

@@ -18,7 +18,7 @@ function describe(value: unknown): unknown {
 
 export function createLogger(
   level: LogLevel | 'silent' = 'info',
-  write = (line: string) => process.stdout.write(line),
+  write: (line: string) => void = (line) => process.stdout.write(line),
 ): Logger {
   const threshold = level === 'silent' ? Number.POSITIVE_INFINITY : ORDER[level];
   const emit =

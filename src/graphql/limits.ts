@@ -20,10 +20,12 @@ export interface QueryLimits {
 }
 
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
-  maxDepth: 8,
+  // Counts introspection too: its types nest through ofType without end. GraphiQL's own introspection query
+  // (graphql's getIntrospectionQuery) is 21 deep; our own types only 4.
+  maxDepth: 25,
   maxAliases: 10,
   maxDirectives: 20,
-  // GraphiQL's introspection query is about 300 tokens.
+  // The team-page query is about 60 tokens and GraphiQL's introspection query about 300.
   maxTokens: 2000,
   maxCost: 5000,
 };
@@ -38,13 +40,13 @@ const reject: GraphQLArmorRejectCallback = (context, error) => {
 };
 
 export function queryLimitsPlugin(limits: QueryLimits, options: { hideSuggestions: boolean }): Plugin {
-  const coded = { onReject: [reject], propagateOnRejection: false };
+  const withCode = { onReject: [reject], propagateOnRejection: false };
   return EnvelopArmorPlugin({
-    maxDepth: { n: limits.maxDepth, ...coded },
-    maxAliases: { n: limits.maxAliases, ...coded },
-    maxDirectives: { n: limits.maxDirectives, ...coded },
-    maxTokens: { n: limits.maxTokens, ...coded },
-    costLimit: { maxCost: limits.maxCost, ...coded },
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, ...withCode },
+    maxAliases: { n: limits.maxAliases, ...withCode },
+    maxDirectives: { n: limits.maxDirectives, ...withCode },
+    maxTokens: { n: limits.maxTokens, ...withCode },
+    costLimit: { maxCost: limits.maxCost, ...withCode },
     // "Did you mean …?" would describe the schema to someone who may not introspect it.
     blockFieldSuggestion: { enabled: options.hideSuggestions },
   }) as Plugin;

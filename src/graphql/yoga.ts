@@ -31,6 +31,8 @@ export interface YogaOptions {
   production: boolean;
 }
 
+export const MAX_REQUEST_BODY_BYTES = 100 * 1024;
+
 /** What the HTTP layer hands Yoga with each request. */
 export interface ServerContext {
   requestId: string;
@@ -93,6 +95,8 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
             origin: options.corsOrigins,
             methods: ['GET', 'POST'],
             allowedHeaders: ['Authorization', 'Content-Type'],
+            // Bearer tokens only: no cookies, so browsers need not (and must not) send credentials.
+            credentials: false,
           }
         : false,
     graphiql: options.graphiql
@@ -106,6 +110,8 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
     renderGraphiQL,
     // Batched requests would multiply every per-request limit; the frontend has no use for them.
     batching: false,
+    // A team-page query is well under 1 KiB; Yoga's default (25 MB) only invites abuse.
+    maxRequestBodySize: MAX_REQUEST_BODY_BYTES,
     // Yoga's own log lines go through our JSON logger.
     logging: {
       debug: (...args) => logger.debug(String(args[0])),

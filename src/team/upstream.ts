@@ -51,10 +51,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const maxRetries = options.maxRetries ?? 2;
   const backoffBaseMs = options.backoffBaseMs ?? 100;
   const blockedUntil = new Map<UpstreamRoute, number>();
-  // Strict (sliding window): Clerk's limit holds for any 10 s span, not per aligned window.
+  // Strict (sliding window): Clerk's limit holds for any 10 s span, not per aligned window. The window is padded
+  // by 5% because Clerk counts arrivals, and queues on the way can bunch calls we spaced out.
   const throttle = pThrottle({
     limit: options.budget.requests,
-    interval: options.budget.windowMs,
+    interval: Math.ceil(options.budget.windowMs * 1.05),
     strict: true,
   });
   const withinBudget = throttle(<T>(request: () => Promise<T>) => request());

@@ -17,12 +17,14 @@ type Documents = {
     "\n  query WhoAmI {\n    viewer { userId sessionId activeOrganizationId activeOrganizationRole }\n  }\n": typeof types.WhoAmIDocument,
     "\n  query TeamSize($id: ID!) {\n    organization(id: $id) { members { totalCount } }\n  }\n": typeof types.TeamSizeDocument,
     "\n  query Page($id: ID!, $limit: Int, $offset: Int) {\n    organization(id: $id) { members(limit: $limit, offset: $offset) { fromCache totalCount members { userId } } }\n  }\n": typeof types.PageDocument,
+    "\n  query Roster($id: ID!, $forceRefresh: Boolean) {\n    organization(id: $id) { members(limit: 500, forceRefresh: $forceRefresh) { fromCache stale totalCount cachedAt } }\n  }\n": typeof types.RosterDocument,
     "\n  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {\n    organization(id: $id) {\n      id\n      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {\n        organizationId\n        fromCache\n        cachedAt\n        totalCount\n        members { membershipId userId firstName lastName email imageUrl role createdAt }\n        pendingInvitations { id email role status createdAt }\n      }\n    }\n  }\n": typeof types.TeamPageDocument,
 };
 const documents: Documents = {
     "\n  query WhoAmI {\n    viewer { userId sessionId activeOrganizationId activeOrganizationRole }\n  }\n": types.WhoAmIDocument,
     "\n  query TeamSize($id: ID!) {\n    organization(id: $id) { members { totalCount } }\n  }\n": types.TeamSizeDocument,
     "\n  query Page($id: ID!, $limit: Int, $offset: Int) {\n    organization(id: $id) { members(limit: $limit, offset: $offset) { fromCache totalCount members { userId } } }\n  }\n": types.PageDocument,
+    "\n  query Roster($id: ID!, $forceRefresh: Boolean) {\n    organization(id: $id) { members(limit: 500, forceRefresh: $forceRefresh) { fromCache stale totalCount cachedAt } }\n  }\n": types.RosterDocument,
     "\n  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {\n    organization(id: $id) {\n      id\n      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {\n        organizationId\n        fromCache\n        cachedAt\n        totalCount\n        members { membershipId userId firstName lastName email imageUrl role createdAt }\n        pendingInvitations { id email role status createdAt }\n      }\n    }\n  }\n": types.TeamPageDocument,
 };
 
@@ -52,6 +54,10 @@ export function graphql(source: "\n  query TeamSize($id: ID!) {\n    organizatio
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query Page($id: ID!, $limit: Int, $offset: Int) {\n    organization(id: $id) { members(limit: $limit, offset: $offset) { fromCache totalCount members { userId } } }\n  }\n"): (typeof documents)["\n  query Page($id: ID!, $limit: Int, $offset: Int) {\n    organization(id: $id) { members(limit: $limit, offset: $offset) { fromCache totalCount members { userId } } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Roster($id: ID!, $forceRefresh: Boolean) {\n    organization(id: $id) { members(limit: 500, forceRefresh: $forceRefresh) { fromCache stale totalCount cachedAt } }\n  }\n"): (typeof documents)["\n  query Roster($id: ID!, $forceRefresh: Boolean) {\n    organization(id: $id) { members(limit: 500, forceRefresh: $forceRefresh) { fromCache stale totalCount cachedAt } }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -10,7 +10,7 @@ import { print } from 'graphql';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
 import type { ClerkEmulator, StartEmulatorOptions } from '../../src/clerk-emulator/contract.js';
 import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 
 export interface GraphQLResponse<TData> {
   status: number;
@@ -37,6 +37,8 @@ export interface HarnessOptions {
   config?: Partial<AppConfig>;
   /** Verify tokens through the emulator's JWKS instead of the PEM. */
   useJwks?: boolean;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -54,6 +56,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       cacheStaleGraceSeconds: 3600,
       cacheForceRefreshIntervalSeconds: 5,
       clerkRateLimit: 1000,
+      clerkRateLimitWindowSeconds: 10,
       cacheMaxMembers: 1_000_000,
       clerkTimeoutMs: 2000,
       webhookRefreshDebounceMs: 50,
@@ -62,7 +65,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       corsOrigins: [],
       ...options.config,
     },
-    logger: createLogger('silent'),
+    logger: options.logger ?? createLogger('silent'),
   });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

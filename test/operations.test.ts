@@ -1,0 +1,101 @@
+/** What operators see: metrics, logs, request IDs, health, and a graceful shutdown. */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../src/logger.js';
+import { type Harness, startHarness } from './helpers/harness.js';
+
+const logLines: string[] = [];
+let h: Harness;
+let organizationId: string;
+let token: string;
+beforeAll(async () => {
+  h = await startHarness({ logger: createLogger('debug', (line) => logLines.push(line)) });
+  organizationId = h.emulator.demo?.acme.organizationId as string;
+  token = h.emulator.mintToken({
+    userId: h.emulator.demo?.acme.adminUserIds[0] as string,
+    orgId: organizationId,
+  });
+});
+afterAll(() => h.close());
+
+const teamQuery = `query Team($id: ID!) { organization(id: $id) { members(includePending: true) { fromCache members { email } } } }`;
+
+describe('/metrics', () => {
+  it('exposes cache, Clerk and webhook metrics in Prometheus format', async () => {
+    await h.query(teamQuery, { token, variables: { id: organizationId } });
+    await h.query(teamQuery, { token, variables: { id: organizationId } });
+    const response = await fetch(`${h.url}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await response.text();
+    expect(text).toMatch(/team_cache_reads_total\{part="members",outcome="miss"\} 1/);
+    expect(text).toMatch(/team_cache_reads_total\{part="members",outcome="hit"\} 1/);
+    expect(text).toMatch(/clerk_request_duration_seconds_count\{route="memberships",outcome="ok"\} 1/);
+    expect(text).toMatch(/clerk_requests_total\{route="invitations",outcome="ok",status="200"\} 1/);
+    expect(text).toMatch(/team_cache_entries 2/);
+    expect(text).toMatch(/http_responses_total\{route="\/graphql",status="200"\} 2/);
+    expect(text).toMatch(/process_cpu_user_seconds_total/);
+  });
+});
+
+describe('logs', () => {
+  it('are JSON lines that never contain a token or an email', async () => {
+    await h.query(teamQuery, { token, variables: { id: organizationId } });
+    await h.query(teamQuery, { token: `${token}x`, variables: { id: organizationId } }); // refused token
+    await fetch(`${h.url}/webhooks/clerk`, { method: 'POST', body: '{}' }); // unsigned
+    expect(logLines.length).toBeGreaterThan(0);
+    const emails = h.emulator.store
+      .listMemberships(organizationId)
+      .map((m) => h.emulator.store.getUser(m.userId)?.emailAddress);
+    for (const line of logLines) {
+      expect(() => JSON.parse(line)).not.toThrow();
+      expect(line).not.toContain(token.slice(0, 40));
+      for (const email of emails) expect(line).not.toContain(email);
+      expect(line).not.toMatch(/sk_test_/);
+    }
+  });
+});
+
+describe('request IDs', () => {
+  it('echoes a sane X-Request-ID, and makes one up otherwise', async () => {
+    const echoed = await fetch(`${h.url}/healthz`, { headers: { 'x-request-id': 'req-123' } });
+    expect(echoed.headers.get('x-request-id')).toBe('req-123');
+    const invented = await fetch(`${h.url}/healthz`, { headers: { 'x-request-id': 'bad id with spaces\t' } });
+    expect(invented.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('turns /readyz 503 and refuses new requests while in-flight ones finish', async () => {
+    const draining = await startHarness({ emulator: { seed: 'demo', latencyMs: 300 } });
+    const acme = draining.emulator.demo?.acme;
+    const drainingToken = draining.emulator.mintToken({
+      userId: acme?.adminUserIds[0] as string,
+      orgId: acme?.organizationId,
+    });
+    expect((await fetch(`${draining.url}/readyz`)).status).toBe(200);
+
+    const inFlight = draining.query(teamQuery, {
+      token: drainingToken,
+      variables: { id: acme?.organizationId },
+    });
+    await waitFor(() => draining.emulator.control.requestLog().length > 0); // the query is waiting on Clerk
+    const shutdown = draining.app.shutdown(5000);
+    // New requests: refused at the socket once the listener is closed, or 503 on a kept-alive connection.
+    const readyDuringShutdown = await fetch(`${draining.url}/readyz`).then(
+      (response) => response.status,
+      () => 'refused' as const,
+    );
+    expect([503, 'refused']).toContain(readyDuringShutdown);
+
+    const finished = await inFlight;
+    expect(finished.status).toBe(200);
+    expect(finished.data).toBeTruthy();
+    await shutdown;
+    await draining.emulator.close();
+  });
+});
+
+async function waitFor(condition: () => boolean) {
+  await vi.waitFor(() => {
+    if (!condition()) throw new Error('not yet');
+  });
+}

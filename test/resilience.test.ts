@@ -1,0 +1,206 @@
+/** Clerk faults injected through the emulator: stale-if-error, 429 back-off, timeouts, the request budget. */
+import { createClerkClient } from '@clerk/backend';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from './gql/index.js';
+import { type Harness, startHarness } from './helpers/harness.js';
+
+const Roster = graphql(`
+  query Roster($id: ID!, $forceRefresh: Boolean) {
+    organization(id: $id) { members(limit: 500, forceRefresh: $forceRefresh) { fromCache stale totalCount cachedAt } }
+  }
+`);
+
+const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ emulator: { seed: 'empty' }, config: { clerkTimeoutMs: 400 } });
+});
+afterAll(() => h.close());
+afterEach(() => {
+  h.emulator.control.clearFaults();
+  h.emulator.control.setLatency({ fixedMs: 0 });
+});
+
+function organization(harness: Harness, members = 2) {
+  const org = harness.emulator.store.createOrganization({ name: `Org ${Math.random()}` });
+  const [first] = harness.emulator.store.populate(org.id, members);
+  const token = harness.emulator.mintToken({
+    userId: first?.userId as string,
+    orgId: org.id,
+    expiresInS: 600,
+  });
+  return { id: org.id, token };
+}
+
+const membershipReads = (harness: Harness, organizationId: string) =>
+  harness.emulator.control
+    .requestLog()
+    .filter((entry) => entry.path === `/v1/organizations/${organizationId}/memberships`).length;
+
+/** Changes the roster in Clerk through the SDK, and waits for the webhook to invalidate our copy. */
+async function addMemberThroughClerk(harness: Harness, organizationId: string) {
+  const clerk = createClerkClient({
+    secretKey: harness.emulator.secretKey,
+    apiUrl: harness.emulator.url,
+    telemetry: { disabled: true },
+  });
+  const user = harness.emulator.store.createUser({
+    firstName: 'New',
+    lastName: 'Hire',
+    emailAddress: `${Math.random()}@x.test`,
+  });
+  await clerk.organizations.createOrganizationMembership({
+    organizationId,
+    userId: user.id,
+    role: 'org:member',
+  });
+  await harness.emulator.control.webhooksSettled();
+}
+
+describe('stale-if-error', () => {
+  it('Clerk down with a warm cache: no errors, the last copy marked stale', async () => {
+    const { id, token } = organization(h);
+    const warm = await h.query(Roster, { token, variables: { id } });
+    await addMemberThroughClerk(h, id); // our copy is now invalidated and must be re-read
+    h.emulator.control.injectFault({ route: MEMBERSHIPS, kind: 'status503', fraction: 1 });
+    const degraded = await h.query(Roster, { token, variables: { id } });
+    expect(degraded.errors).toBeUndefined();
+    expect(degraded.data?.organization.members).toEqual({
+      ...warm.data?.organization.members,
+      fromCache: true,
+      stale: true,
+    });
+
+    h.emulator.control.clearFaults();
+    const recovered = await h.query(Roster, { token, variables: { id } });
+    expect(recovered.data?.organization.members).toMatchObject({
+      fromCache: false,
+      stale: false,
+      totalCount: 3,
+    });
+  });
+
+  it('a hanging Clerk: the timeout, then the stale copy', async () => {
+    const { id, token } = organization(h);
+    await h.query(Roster, { token, variables: { id } });
+    await addMemberThroughClerk(h, id);
+    h.emulator.control.injectFault({ route: MEMBERSHIPS, kind: 'hang', fraction: 1 });
+    const degraded = await h.query(Roster, { token, variables: { id } });
+    expect(degraded.data?.organization.members).toMatchObject({
+      stale: true,
+      fromCache: true,
+      totalCount: 2,
+    });
+  });
+
+  it('a hanging Clerk with a cold cache: UPSTREAM_UNAVAILABLE after the timeout, not a hang', async () => {
+    const { id, token } = organization(h);
+    h.emulator.control.injectFault({ route: MEMBERSHIPS, kind: 'hang', fraction: 1 });
+    const result = await h.query(Roster, { token, variables: { id } });
+    expect(result.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
+  });
+
+  it('retries a transient 5xx: one failure costs the caller nothing', async () => {
+    const { id, token } = organization(h);
+    h.emulator.control.injectFault({ route: MEMBERSHIPS, kind: 'status500', count: 1 });
+    const result = await h.query(Roster, { token, variables: { id } });
+    expect(result.data?.organization.members).toMatchObject({
+      stale: false,
+      fromCache: false,
+      totalCount: 2,
+    });
+    expect(membershipReads(h, id)).toBe(2);
+  });
+});
+
+describe('protecting Clerk', () => {
+  it('remembers unknown organizations: probing one ID reaches Clerk once', async () => {
+    const token = h.emulator.mintToken({
+      userId: 'user_2probe000000000000000000',
+      orgId: 'org_2unknown0000000000000000',
+    });
+    for (let i = 0; i < 5; i++) {
+      const result = await h.query(Roster, { token, variables: { id: 'org_2unknown0000000000000000' } });
+      expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+    expect(membershipReads(h, 'org_2unknown0000000000000000')).toBe(1);
+  });
+
+  it('throttles forceRefresh to one Clerk read per organization per interval', async () => {
+    const { id, token } = organization(h);
+    const results = [];
+    for (let i = 0; i < 10; i++)
+      results.push(await h.query(Roster, { token, variables: { id, forceRefresh: true } }));
+    expect(membershipReads(h, id)).toBe(1);
+    expect(results.slice(1).every((result) => result.data?.organization.members.fromCache)).toBe(true);
+  });
+
+  it('a 429 stops calls on that route until Retry-After has passed', async () => {
+    const limited = await startHarness({ emulator: { seed: 'empty' } });
+    try {
+      const cold = Array.from({ length: 5 }, () => organization(limited));
+      limited.emulator.control.injectFault({
+        route: MEMBERSHIPS,
+        kind: 'rateLimit',
+        count: 1,
+        retryAfterSeconds: 2,
+      });
+      const [first, ...rest] = cold;
+      const refused = await limited.query(Roster, {
+        token: first?.token,
+        variables: { id: first?.id as string },
+      });
+      expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 2 });
+      const startedAt = Date.now();
+      for (const org of rest) {
+        const result = await limited.query(Roster, { token: org.token, variables: { id: org.id } });
+        expect(result.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+      }
+      // Only the first call reached Clerk: the others were refused here, not there.
+      expect(limited.emulator.control.counters()[MEMBERSHIPS]).toBe(1);
+      // Waiting out Retry-After is the behaviour under test.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2100 - (Date.now() - startedAt))));
+      const after = await limited.query(Roster, {
+        token: first?.token,
+        variables: { id: first?.id as string },
+      });
+      expect(after.data?.organization.members.totalCount).toBe(2);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('1,000 cold organizations at once: Clerk sees no more than the budget in any window', async () => {
+    const budget = { requests: 200, windowMs: 1000 };
+    const flood = await startHarness({
+      emulator: { seed: 'empty', rateLimit: { requests: budget.requests, windowMs: budget.windowMs } },
+      config: { clerkRateLimit: budget.requests, clerkRateLimitWindowSeconds: budget.windowMs / 1000 },
+    });
+    try {
+      const organizations = Array.from({ length: 1000 }, () => organization(flood, 1));
+      const results = await Promise.all(
+        organizations.map(({ id, token }) => flood.query(Roster, { token, variables: { id } })),
+      );
+      expect(results.filter((result) => result.errors).map((result) => result.errors?.[0]?.message)).toEqual(
+        [],
+      );
+      const arrivals = flood.emulator.control
+        .requestLog()
+        .filter((entry) => entry.route === MEMBERSHIPS)
+        .map((entry) => entry.at)
+        .sort((a, b) => a - b);
+      expect(arrivals).toHaveLength(1000);
+      // Sliding window over arrival times: never more than the budget within windowMs.
+      let busiest = 0;
+      for (let start = 0, end = 0; end < arrivals.length; end++) {
+        while ((arrivals[end] as number) - (arrivals[start] as number) >= budget.windowMs) start++;
+        busiest = Math.max(busiest, end - start + 1);
+      }
+      expect(busiest).toBeLessThanOrEqual(budget.requests);
+      expect(flood.emulator.control.requestLog().filter((entry) => entry.status === 429)).toEqual([]);
+    } finally {
+      await flood.close();
+    }
+  }, 60_000);
+});
