@@ -1,0 +1,166 @@
+/**
+ * GraphiQL in a real browser (headless Chromium): the zero-config start (`src/main.ts`, which prefills the team
+ * query and a demo token), the page opened with every non-local request blocked, ▶ pressed, and member names in
+ * the result pane. Skipped, saying why, when Chromium is not installed (`.ci/run` installs it).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createClerkClient } from '@clerk/backend';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(`graphiql.browser.test.ts: SKIPPED, ${CHROMIUM} is missing (apt-get install -y chromium)`);
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SCREENSHOT = '/tmp/graphiql.png';
+
+/** `npm start` without Clerk keys, on ephemeral ports; resolves once the banner is printed. */
+function startServer(): Promise<{ child: ChildProcess; graphiqlUrl: string; emulatorUrl: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(CLERK_|CACHE_|GRAPHIQL_|PORT$|HOST$|NODE_ENV$)/.test(key)) continue;
+    env[key] = value;
+  }
+  Object.assign(env, {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    CLERK_EMULATOR_PORT: '0',
+    CLERK_EMULATOR_LATENCY_MS: '0',
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      const graphiql = out.match(/GraphiQL:\s+(http:\/\/\S+\/graphql)/);
+      const emulator = out.match(/Emulator:\s+(http:\/\/\S+)/);
+      if (graphiql?.[1] && emulator?.[1] && /Demo token[^\n]*\n[^\n]+\n/.test(out)) {
+        resolve({ child, graphiqlUrl: graphiql[1], emulatorUrl: emulator[1] });
+      }
+    });
+    child.once('exit', (code, signal) =>
+      reject(new Error(`server exited (${code ?? signal}) before its banner:\n${out}\n${err}`)),
+    );
+  });
+}
+
+describe.skipIf(!hasChromium)(
+  `GraphiQL in headless Chromium${hasChromium ? '' : ` (skipped: no ${CHROMIUM})`}`,
+  () => {
+    let server: Awaited<ReturnType<typeof startServer>> | undefined;
+    let browser: Browser | undefined;
+
+    beforeAll(async () => {
+      server = await startServer();
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+    }, 60_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      if (server && server.child.exitCode === null) {
+        const exited = new Promise((resolve) => server?.child.once('exit', resolve));
+        server.child.kill('SIGTERM');
+        await exited;
+      }
+    });
+
+    it('opens offline, runs the prefilled team query with ▶, and shows the demo members', async () => {
+      if (!server || !browser) throw new Error('setup failed');
+      // What the page should show, read straight from the (emulated) Clerk, not through our server.
+      const clerk = createClerkClient({
+        secretKey: 'sk_test_emulator',
+        apiUrl: server.emulatorUrl,
+        telemetry: { disabled: true },
+      });
+      const acme = await clerk.organizations.getOrganization({ slug: 'acme' });
+      const memberships = await clerk.organizations.getOrganizationMembershipList({
+        organizationId: acme.id,
+        limit: 100,
+      });
+      // Newest first, like the result: the first names near the top of the response pane.
+      const firstNames = memberships.data
+        .map((membership) => membership.publicUserData?.firstName)
+        .filter((name): name is string => typeof name === 'string' && name !== '');
+      expect(firstNames.length).toBeGreaterThan(0);
+
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+      const page = await context.newPage();
+      const origin = new URL(server.graphiqlUrl).origin;
+      const external: string[] = [];
+      // No internet: anything not served by us fails, and is recorded.
+      await page.route('**/*', (route) => {
+        const url = route.request().url();
+        if (url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:'))
+          return route.continue();
+        external.push(url);
+        return route.abort();
+      });
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+
+      try {
+        await page.goto(server.graphiqlUrl, { waitUntil: 'load' });
+        expect(await page.title()).toMatch(/GraphiQL/);
+        // The prefilled query names the demo organization.
+        await page.waitForFunction(
+          (id) => document.querySelector('.graphiql-query-editor')?.textContent?.includes(id) ?? false,
+          acme.id,
+          { timeout: 20_000 },
+        );
+
+        const run = page
+          .locator('button.graphiql-execute-button, button[aria-label^="Execute query"]')
+          .first();
+        await run.click({ timeout: 20_000 });
+
+        const shown = await page.waitForFunction(
+          (names) => {
+            const text =
+              document.querySelector('.graphiql-response')?.textContent?.replace(/\u00a0/g, ' ') ?? '';
+            return text.includes('"totalCount"') ? names.filter((name) => text.includes(name)) : false;
+          },
+          firstNames,
+          { timeout: 20_000 },
+        );
+        const namesInPane = (await shown.jsonValue()) as string[];
+        await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+        expect(namesInPane.length).toBeGreaterThan(0);
+        expect(namesInPane).toContain(firstNames[0]);
+        const response = (await page.locator('.graphiql-response').textContent()) ?? '';
+        expect(response).not.toMatch(/UNAUTHENTICATED|FORBIDDEN|"errors"/);
+        expect(external).toEqual([]);
+        expect(pageErrors).toEqual([]);
+      } catch (error) {
+        await page.screenshot({ path: SCREENSHOT, fullPage: true }).catch(() => undefined);
+        throw error;
+      } finally {
+        await context.close();
+      }
+    }, 90_000);
+  },
+);
