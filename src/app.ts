@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createClerkClient } from '@clerk/backend';
 import { createTokenVerifier } from './auth/verifier.js';
 import type { Config } from './config.js';
-import { createTeamYoga, type GraphiQLSettings } from './graphql/yoga.js';
+import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
@@ -118,8 +118,12 @@ export function createApp({ config, logger, graphiql }: AppOptions): App {
           response.writeHead(200, { 'content-type': metrics.registry.contentType });
           response.end(text);
         });
-      default:
+      default: {
+        const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
+        if (refusal)
+          return json(response, refusal.status, { errors: [{ message: refusal.message }] }, refusal.headers);
         return yoga(request, response, { requestId });
+      }
     }
   });
 
@@ -139,6 +143,28 @@ export function createApp({ config, logger, graphiql }: AppOptions): App {
   }
 
   return { server, cache, webhooks, metrics, shutdown };
+}
+
+/**
+ * The /graphql body limit, decided from Content-Length alone: Node's parser never delivers more body bytes than
+ * the header declares, so the header is a hard bound. GraphQL clients always send it; a chunked body without it is
+ * refused rather than read unbounded.
+ */
+function bodySizeRefusal(
+  request: IncomingMessage,
+): { status: number; message: string; headers?: Record<string, string> } | undefined {
+  const declared = request.headers['content-length'];
+  if (declared === undefined) {
+    return { status: 411, message: 'POST /graphql needs a Content-Length header.' };
+  }
+  if (Number(declared) > MAX_REQUEST_BODY_BYTES) {
+    return {
+      status: 413,
+      message: `Request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes.`,
+      headers: { connection: 'close' },
+    };
+  }
+  return undefined;
 }
 
 /** Bounded label values: unknown paths are one bucket, not one series each. */

@@ -59,6 +59,24 @@ describe('query limits (graphql-armor)', () => {
     await expectServerHealthy();
   });
 
+  it('refuses a chunked body without Content-Length (411) rather than read it unbounded', async () => {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${h.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      });
+      req.on('response', (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ query: '{ __typename }' }));
+    });
+    expect(status).toBe(411);
+    await expectServerHealthy();
+  });
+
   it('refuses batched requests (an array of operations)', async () => {
     const response = await fetch(`${h.url}/graphql`, {
       method: 'POST',

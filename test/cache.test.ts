@@ -21,7 +21,7 @@ const member = (userId: string, firstName = 'Ada'): Member => ({
   email: `${userId}@example.test`,
   imageUrl: null,
   role: 'org:member',
-  createdAt: 0,
+  createdAt: '2026-01-01T00:00:00.000Z',
 });
 
 /** A source whose reads wait until `resolveNext` is called, so tests control interleavings. */

@@ -79,12 +79,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     ...(options.authorizedParties.length > 0 ? { authorizedParties: options.authorizedParties } : {}),
   };
 
-  return async (token) => {
-    const cached = verified.get(token);
-    if (cached) return cached;
-    if (!JWT_SHAPE.test(token)) {
-      throw new AuthenticationError('malformed', 'The bearer token is not a JWT.');
-    }
+  /** Verifications under way: a burst of requests with one new token pays for one RSA check, not one each. */
+  const inFlight = new Map<string, Promise<Viewer>>();
+
+  async function verify(token: string): Promise<Viewer> {
     let claims: SessionClaims;
     try {
       claims = (await verifyToken(token, verifyOptions)) as unknown as SessionClaims;
@@ -99,6 +97,20 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const ttl = claims.exp * 1000 + clockSkewMs - now();
     if (ttl > 0) verified.set(token, viewer, { ttl });
     return viewer;
+  }
+
+  return async (token) => {
+    const cached = verified.get(token);
+    if (cached) return cached;
+    if (!JWT_SHAPE.test(token)) {
+      throw new AuthenticationError('malformed', 'The bearer token is not a JWT.');
+    }
+    let pending = inFlight.get(token);
+    if (!pending) {
+      pending = verify(token).finally(() => inFlight.delete(token));
+      inFlight.set(token, pending);
+    }
+    return pending;
   };
 }
 

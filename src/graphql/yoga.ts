@@ -1,7 +1,9 @@
 /** The Yoga instance: schema, per-request context, GraphiQL and plugins, composed in one place. */
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
 import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
 import type { Logger } from '../logger.js';
 import type { TeamCache } from '../team/cache.js';
@@ -31,6 +33,7 @@ export interface YogaOptions {
   production: boolean;
 }
 
+/** A team-page query is well under 1 KiB; Yoga's default (25 MB) only invites abuse. */
 export const MAX_REQUEST_BODY_BYTES = 100 * 1024;
 
 /** What the HTTP layer hands Yoga with each request. */
@@ -110,8 +113,9 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
     renderGraphiQL,
     // Batched requests would multiply every per-request limit; the frontend has no use for them.
     batching: false,
-    // A team-page query is well under 1 KiB; Yoga's default (25 MB) only invites abuse.
-    maxRequestBodySize: MAX_REQUEST_BODY_BYTES,
+    // The body limit is enforced in app.ts from Content-Length, before Yoga reads anything. Yoga's own limiter
+    // pipes every body through a counting stream and aborts it afterwards, ~10% of a cache hit's CPU.
+    maxRequestBodySize: false,
     // Yoga's own log lines go through our JSON logger.
     logging: {
       debug: (...args) => logger.debug(String(args[0])),
@@ -120,6 +124,10 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       error: (...args) => logger.error(String(args[0])),
     },
     plugins: [
+      // Compiles each operation once into plain JS (and a matching JSON serializer): a cached team page is
+      // mostly execution and serialization, and the compiled form does both in about half the time.
+      // The compiled operations live in a bounded LRU, keyed like Yoga's own parse cache.
+      useGraphQlJit({}, { cache: new LRUCache({ max: 1000 }) }),
       logUnexpectedErrors(logger),
       queryLimitsPlugin(DEFAULT_QUERY_LIMITS, { hideSuggestions: !options.introspection }),
       ...(options.introspection ? [] : [disableIntrospection()]),

@@ -88,7 +88,7 @@ function toMember(membership: ClerkMembership): Member | undefined {
     email: user.identifier || null,
     imageUrl: user.imageUrl || null,
     role: membership.role,
-    createdAt: membership.createdAt,
+    createdAt: new Date(membership.createdAt).toISOString(),
   };
 }
 
@@ -98,7 +98,7 @@ function toInvitation(invitation: ClerkInvitation): Invitation {
     email: invitation.emailAddress,
     role: invitation.role,
     status: invitation.status ?? 'pending',
-    createdAt: invitation.createdAt,
+    createdAt: new Date(invitation.createdAt).toISOString(),
   };
 }
 
