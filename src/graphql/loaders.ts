@@ -26,16 +26,21 @@ const settle =
     );
 
 function snapshotLoader<T>(read: (key: string, forceRefresh: boolean) => Promise<T>) {
-  // No batching window: each key is its own cache read, and waiting a tick would only add latency.
-  const loader = new DataLoader<string, T>(
-    settle((key) => read(key, false)),
-    { batch: false },
-  );
+  // Built on first use: most requests touch only one of the two loaders (or none, for `viewer`).
+  let loader: DataLoader<string, T> | undefined;
+  const get = () => {
+    // No batching window: each key is its own cache read, and waiting a tick would only add latency.
+    loader ??= new DataLoader<string, T>(
+      settle((key) => read(key, false)),
+      { batch: false },
+    );
+    return loader;
+  };
   return {
-    load: (key: string) => loader.load(key),
+    load: (key: string) => get().load(key),
     async refresh(key: string) {
       const fresh = await read(key, true);
-      loader.clear(key).prime(key, fresh);
+      get().clear(key).prime(key, fresh);
       return fresh;
     },
   };

@@ -1,0 +1,54 @@
+/**
+ * Keeps the benchmark harness working: runs `bench/run.ts --smoke` (1 s per scenario, small data, the server from
+ * src/ through tsx so no build is needed) and checks that it completes and writes a report with every scenario.
+ * No timing assertions: smoke numbers mean nothing, and this machine may be busy with other suites.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+describe('benchmark harness (smoke mode)', () => {
+  let outDir = '';
+  afterAll(async () => {
+    if (outDir) await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('runs every scenario and writes the report', async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/run.ts', '--smoke', '--entry', 'src', '--out-dir', outDir],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGTERM'), 100_000);
+    const code = await new Promise<number | null>((resolve) =>
+      child.once('exit', (exitCode) => resolve(exitCode)),
+    );
+    clearTimeout(timer);
+    expect(code, output.slice(-4000)).toBe(0);
+
+    const markdown = await readFile(join(outDir, 'latest.md'), 'utf8');
+    const report = JSON.parse(await readFile(join(outDir, 'latest.json'), 'utf8')) as {
+      rows: { id: number; failure?: string }[];
+      targets: unknown[];
+    };
+    expect(report.rows.map((row) => row.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(report.rows.filter((row) => row.failure)).toEqual([]);
+    expect(report.targets).toHaveLength(6);
+    for (let id = 1; id <= 8; id++) expect(markdown).toMatch(new RegExp(`^\\| ${id} \\| `, 'm'));
+    expect(markdown).toContain('Ratio cache hit (2) / ceiling (1)');
+    expect(markdown).not.toContain('not measured');
+  }, 120_000);
+});
