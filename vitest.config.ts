@@ -9,6 +9,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // vitest's summary, then one plain "Tests: N passed, N failed, N skipped" line for CI.
+    reporters: ['default', './test/support/summary-reporter.ts'],
     // Integration suites start real HTTP servers; give slow machines room without hiding hangs.
     testTimeout: 30_000,
     hookTimeout: 30_000,
