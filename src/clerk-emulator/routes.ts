@@ -150,6 +150,18 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
     return listJson(data, orgs.length);
   };
 
+  /** `max_allowed_memberships` as Clerk validates it (0 means unlimited). */
+  const maxAllowedMemberships = (b: RequestContext['body']) => {
+    const max = b.max_allowed_memberships as number | undefined;
+    if (max !== undefined && max < 0) {
+      throw clerkErrors.paramValue(
+        'max_allowed_memberships',
+        'max_allowed_memberships must be 0 or greater.',
+      );
+    }
+    return max;
+  };
+
   const orgSpec: BodySpec = {
     name: { type: 'string', required: true },
     slug: { type: 'string', nullable: true },
@@ -163,13 +175,7 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
 
   const createOrganization = (ctx: RequestContext) => {
     const b = ctx.body;
-    const max = b.max_allowed_memberships as number | undefined;
-    if (max !== undefined && max < 0) {
-      throw clerkErrors.paramValue(
-        'max_allowed_memberships',
-        'max_allowed_memberships must be 0 or greater.',
-      );
-    }
+    const max = maxAllowedMemberships(b);
     const name = str(b, 'name') ?? '';
     if (name.length > 256) throw clerkErrors.paramValue('name', 'name must be at most 256 characters.');
     const createdBy = str(b, 'created_by');
@@ -200,13 +206,7 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
 
   const updateOrganization = (ctx: RequestContext) => {
     const b = ctx.body;
-    const max = b.max_allowed_memberships as number | undefined;
-    if (max !== undefined && max < 0) {
-      throw clerkErrors.paramValue(
-        'max_allowed_memberships',
-        'max_allowed_memberships must be 0 or greater.',
-      );
-    }
+    const max = maxAllowedMemberships(b);
     return actions.updateOrganization(
       store.requireOrganization(param(ctx, 'id')).id,
       {
