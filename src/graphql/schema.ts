@@ -5,6 +5,7 @@ import { builder } from './builder.js';
 import { badUserInput, toGraphQLError } from './errors.js';
 import { OrganizationRef, TeamMembersRef, ViewerRef } from './types.js';
 
+const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 500;
 
 builder.objectType(OrganizationRef, {
@@ -15,7 +16,10 @@ builder.objectType(OrganizationRef, {
       type: TeamMembersRef,
       description: "The organization's active members, newest first, and optionally its pending invitations.",
       args: {
-        limit: t.arg.int({ defaultValue: 20, description: `How many members to return, 1–${MAX_LIMIT}.` }),
+        limit: t.arg.int({
+          defaultValue: DEFAULT_LIMIT,
+          description: `How many members to return, 1–${MAX_LIMIT}.`,
+        }),
         offset: t.arg.int({ defaultValue: 0, description: 'How many members to skip, ≥ 0.' }),
         includePending: t.arg.boolean({
           defaultValue: false,
@@ -23,12 +27,14 @@ builder.objectType(OrganizationRef, {
         }),
         forceRefresh: t.arg.boolean({
           defaultValue: false,
-          description: 'Read from Clerk even if a cached copy is fresh.',
+          description:
+            'Read from Clerk even if a cached copy is fresh. Throttled: within a few seconds of a read of this ' +
+            'organization, that read is served instead.',
         }),
       },
       resolve: async ({ id }, args, context) => {
         // An explicit null means "the default", as the field's signature suggests.
-        const limit = args.limit ?? 20;
+        const limit = args.limit ?? DEFAULT_LIMIT;
         const offset = args.offset ?? 0;
         if (limit < 1 || limit > MAX_LIMIT) {
           throw badUserInput(`limit must be between 1 and ${MAX_LIMIT}, got ${limit}.`, 'limit');
