@@ -96,12 +96,27 @@ export function createApp({ config, logger, graphiql }: AppOptions): App {
   metrics.watch({ cache, webhookOutcomes: webhooks.outcomes });
 
   let accepting = true;
+  /** One line per request at LOG_LEVEL=debug; off otherwise, so cache hits do not pay for it. */
+  const accessLog = logger.enabled('debug');
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
     const given = request.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     response.setHeader('x-request-id', requestId);
-    response.on('finish', () => metrics.httpResponse(routeLabel(path), response.statusCode));
+    const startedAt = accessLog ? performance.now() : 0;
+    response.on('finish', () => {
+      metrics.httpResponse(routeLabel(path), response.statusCode);
+      if (accessLog) {
+        // Path only: query strings can carry GraphQL variables (emails) on GET requests.
+        logger.debug('request', {
+          requestId,
+          method: request.method,
+          path,
+          status: response.statusCode,
+          durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
+        });
+      }
+    });
 
     if (!accepting && path !== '/healthz') {
       return json(response, 503, { error: 'Shutting down.' }, { connection: 'close' });

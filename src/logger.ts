@@ -4,6 +4,8 @@
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
+  /** Lets hot paths skip building fields for a level that is off. */
+  enabled(level: LogLevel): boolean;
   debug(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -29,5 +31,11 @@ export function createLogger(
       for (const [key, value] of Object.entries(fields)) entry[key] = describe(value);
       write(`${JSON.stringify(entry)}\n`);
     };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+  return {
+    enabled: (at) => ORDER[at] >= threshold,
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+  };
 }

@@ -42,6 +42,12 @@ describe('logs', () => {
     await h.query(teamQuery, { token: `${token}x`, variables: { id: organizationId } }); // refused token
     await fetch(`${h.url}/webhooks/clerk`, { method: 'POST', body: '{}' }); // unsigned
     expect(logLines.length).toBeGreaterThan(0);
+    // At debug level every request gets one line, tied to its X-Request-ID.
+    const accessLines = logLines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request');
+    expect(accessLines.some((entry) => entry.path === '/graphql' && entry.status === 401)).toBe(true);
+    expect(
+      accessLines.every((entry) => typeof entry.requestId === 'string' && entry.requestId.length > 0),
+    ).toBe(true);
     const emails = h.emulator.store
       .listMemberships(organizationId)
       .map((m) => h.emulator.store.getUser(m.userId)?.emailAddress);
