@@ -24,6 +24,8 @@ async function main() {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  // A stray rejection is a bug to fix, not a reason to drop every request in flight: log it and keep serving.
+  process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { error: reason }));
 
   // Zero-config start: no Clerk key means the emulator, in this process, with demo data.
   const emulator = config.clerkSecretKey
