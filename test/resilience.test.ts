@@ -1,5 +1,4 @@
 /** Clerk faults injected through the emulator: stale-if-error, 429 back-off, timeouts, the request budget. */
-import { createClerkClient } from '@clerk/backend';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.js';
 import { type Harness, startHarness } from './helpers/harness.js';
@@ -40,17 +39,12 @@ const membershipReads = (harness: Harness, organizationId: string) =>
 
 /** Changes the roster in Clerk through the SDK, and waits for the webhook to invalidate our copy. */
 async function addMemberThroughClerk(harness: Harness, organizationId: string) {
-  const clerk = createClerkClient({
-    secretKey: harness.emulator.secretKey,
-    apiUrl: harness.emulator.url,
-    telemetry: { disabled: true },
-  });
   const user = harness.emulator.store.createUser({
     firstName: 'New',
     lastName: 'Hire',
     emailAddress: `${Math.random()}@x.test`,
   });
-  await clerk.organizations.createOrganizationMembership({
+  await harness.clerk.organizations.createOrganizationMembership({
     organizationId,
     userId: user.id,
     role: 'org:member',

@@ -1,5 +1,4 @@
 /** organization(id).members over real HTTP against the emulator: contract fields, slices, cache behaviour. */
-import { createClerkClient } from '@clerk/backend';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { graphql } from './gql/index.js';
 import { type Harness, startHarness } from './helpers/harness.js';
@@ -227,11 +226,6 @@ describe('invalidation during a slow in-flight read', () => {
     const org = h.emulator.store.createOrganization({ name: 'Race Co' });
     const [member] = h.emulator.store.populate(org.id, 2);
     const token = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
-    const clerk = createClerkClient({
-      secretKey: h.emulator.secretKey,
-      apiUrl: h.emulator.url,
-      telemetry: { disabled: true },
-    });
     const newcomer = h.emulator.store.createUser({
       firstName: 'Late',
       lastName: 'Arrival',
@@ -244,7 +238,7 @@ describe('invalidation during a slow in-flight read', () => {
     try {
       // Once Clerk has received our read, change the data and let the signed webhook reach the server.
       await waitForRequest(path);
-      await clerk.organizations.createOrganizationMembership({
+      await h.clerk.organizations.createOrganizationMembership({
         organizationId: org.id,
         userId: newcomer.id,
         role: 'org:member',

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ClerkClient, createClerkClient } from '@clerk/backend';
+import type { ClerkClient } from '@clerk/backend';
 import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Harness, startHarness } from './helpers/harness.js';
@@ -159,11 +159,7 @@ let h: Harness;
 let clerk: ClerkClient;
 beforeAll(async () => {
   h = await startHarness();
-  clerk = createClerkClient({
-    secretKey: h.emulator.secretKey,
-    apiUrl: h.emulator.url,
-    telemetry: { disabled: true },
-  });
+  clerk = h.clerk;
 });
 afterAll(() => h?.close());
 

@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { type ClerkClient, createClerkClient } from '@clerk/backend';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
@@ -22,6 +23,8 @@ export interface GraphQLResponse<TData> {
 export interface Harness {
   url: string;
   emulator: ClerkEmulator;
+  /** The real Clerk SDK pointed at the emulator: writes through it emit the webhooks Clerk would. */
+  clerk: ClerkClient;
   app: App;
   webhookSecret: string;
   /** Sends a query as a frontend would (POST application/json). */
@@ -74,6 +77,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   return {
     url,
     emulator,
+    clerk: createClerkClient({
+      secretKey: emulator.secretKey,
+      apiUrl: emulator.url,
+      telemetry: { disabled: true },
+    }),
     app,
     webhookSecret,
     async query(document, { token, variables, headers = {} } = {}) {
