@@ -539,6 +539,33 @@ async function scenario(
   log(`scenario ${id} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
+/** A steady cache-hit scenario (2, 3, 4): the same load shape, row and raw record, different queries. */
+async function cacheHitScenario(
+  stack: Stack,
+  outcome: Outcome,
+  id: number,
+  name: 'hit' | 'pending' | 'deep',
+  token: string,
+  body: string,
+  notesFor: (result: LoadResult) => string[] = () => [],
+) {
+  await scenario(outcome, id, async (row) => {
+    const { result, counters, reads } = await measured(stack, steady(name, stack.serverUrl, token, body));
+    if (name === 'hit') outcome.hit = result;
+    outcome.raw[name] = { result, counters, cacheReads: reads };
+    row({
+      connections: String(HIT_CONNECTIONS),
+      ...statsOf(result),
+      clerkCalls: clerkCallsText(counters),
+      notes: [
+        ...notesFor(result),
+        `fromCache ${result.fromCacheTrue}/${result.responses}`,
+        ...errorNotes(result),
+      ].join('; '),
+    });
+  });
+}
+
 function statsOf(result: LoadResult) {
   return {
     requestsPerSecond: result.requestsPerSecond,
@@ -591,54 +618,15 @@ async function runAll(
   });
   await ceiling?.stop();
 
-  await scenario(outcome, 2, async (row) => {
-    const { result, counters, reads } = await measured(stack, steady('hit', serverUrl, tokens.hit, hitBody));
-    outcome.hit = result;
-    outcome.raw.hit = { result, counters, cacheReads: reads };
-    const ratio = outcome.ceiling ? result.requestsPerSecond / outcome.ceiling.requestsPerSecond : undefined;
-    row({
-      connections: String(HIT_CONNECTIONS),
-      ...statsOf(result),
-      clerkCalls: clerkCallsText(counters),
-      notes: [
-        ...(ratio !== undefined ? [`${(ratio * 100).toFixed(1)} % of ceiling`] : []),
-        `fromCache ${result.fromCacheTrue}/${result.responses}`,
-        ...errorNotes(result),
-      ].join('; '),
-    });
-  });
-
-  await scenario(outcome, 3, async (row) => {
-    const { result, counters, reads } = await measured(
-      stack,
-      steady('pending', serverUrl, tokens.hit, pendingBody),
-    );
-    outcome.raw.pending = { result, counters, cacheReads: reads };
-    row({
-      connections: String(HIT_CONNECTIONS),
-      ...statsOf(result),
-      clerkCalls: clerkCallsText(counters),
-      notes: [`fromCache ${result.fromCacheTrue}/${result.responses}`, ...errorNotes(result)].join('; '),
-    });
-  });
-
-  await scenario(outcome, 4, async (row) => {
-    const { result, counters, reads } = await measured(
-      stack,
-      steady('deep', serverUrl, tokens.deep, deepBody),
-    );
-    outcome.raw.deep = { result, counters, cacheReads: reads };
-    row({
-      connections: String(HIT_CONNECTIONS),
-      ...statsOf(result),
-      clerkCalls: clerkCallsText(counters),
-      notes: [
-        `${mode.deepMembers.toLocaleString('en-US')} members, offset ${mode.deepMembers - 20}`,
-        `fromCache ${result.fromCacheTrue}/${result.responses}`,
-        ...errorNotes(result),
-      ].join('; '),
-    });
-  });
+  await cacheHitScenario(stack, outcome, 2, 'hit', tokens.hit, hitBody, (result) =>
+    outcome.ceiling
+      ? [`${((result.requestsPerSecond / outcome.ceiling.requestsPerSecond) * 100).toFixed(1)} % of ceiling`]
+      : [],
+  );
+  await cacheHitScenario(stack, outcome, 3, 'pending', tokens.hit, pendingBody);
+  await cacheHitScenario(stack, outcome, 4, 'deep', tokens.deep, deepBody, () => [
+    `${mode.deepMembers.toLocaleString('en-US')} members, offset ${mode.deepMembers - 20}`,
+  ]);
 
   await scenario(outcome, 5, async (row) => {
     const scenario: LoadScenario = {
