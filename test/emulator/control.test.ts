@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClerkEmulator, DemoFixture } from '../../src/clerk-emulator/contract.js';
 import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
-import { api, clerkError, expectClerkErrorResponse, sdkFor } from './helpers.js';
+import { api, clerkError, expectClerkErrorResponse, sdkFor, startDemoEmulator } from './helpers.js';
 
 const MEMBERSHIPS_ROUTE = 'GET /v1/organizations/{id}/memberships';
 const ORGANIZATION_ROUTE = 'GET /v1/organizations/{id}';
@@ -13,10 +13,7 @@ let demo: DemoFixture;
 let clerk: ReturnType<typeof sdkFor>;
 
 beforeAll(async () => {
-  emulator = await startClerkEmulator({ seed: 'demo' });
-  if (!emulator.demo) throw new Error('demo seed did not expose a fixture');
-  demo = emulator.demo;
-  clerk = sdkFor(emulator);
+  ({ emulator, demo, clerk } = await startDemoEmulator());
 });
 
 afterAll(async () => {

@@ -1,7 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClerkEmulator, DemoFixture } from '../../src/clerk-emulator/contract.js';
 import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
-import { api, clerkError, expectClerkErrorResponse, is4xx, jsonInit, sdkFor } from './helpers.js';
+import {
+  api,
+  clerkError,
+  expectClerkErrorResponse,
+  is4xx,
+  jsonInit,
+  sdkFor,
+  startDemoEmulator,
+} from './helpers.js';
 
 let emulator: ClerkEmulator;
 let demo: DemoFixture;
@@ -9,10 +17,7 @@ let clerk: ReturnType<typeof sdkFor>;
 const MEMBERSHIPS_ROUTE = 'GET /v1/organizations/{id}/memberships';
 
 beforeAll(async () => {
-  emulator = await startClerkEmulator({ seed: 'demo' });
-  if (!emulator.demo) throw new Error('demo seed did not expose a fixture');
-  demo = emulator.demo;
-  clerk = sdkFor(emulator);
+  ({ emulator, demo, clerk } = await startDemoEmulator());
 });
 
 afterEach(() => {

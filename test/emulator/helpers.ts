@@ -4,10 +4,18 @@ import { ClerkAPIResponseError } from '@clerk/backend/errors';
 import { Webhook } from 'svix';
 import { expect } from 'vitest';
 import type { ClerkEmulator } from '../../src/clerk-emulator/contract.js';
+import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
 import type { ReceivedWebhook } from '../helpers/webhook-receiver.js';
 
 export function sdkFor(emulator: ClerkEmulator, secretKey = emulator.secretKey) {
   return createClerkClient({ secretKey, apiUrl: emulator.url, telemetry: { disabled: true } });
+}
+
+/** An emulator with the demo seed, its fixture, and the SDK pointed at it: the setup most emulator suites share. */
+export async function startDemoEmulator() {
+  const emulator = await startClerkEmulator({ seed: 'demo' });
+  if (!emulator.demo) throw new Error('demo seed did not expose a fixture');
+  return { emulator, demo: emulator.demo, clerk: sdkFor(emulator) };
 }
 
 /** A Svix signing secret: `whsec_` + base64 of 24 random bytes. */

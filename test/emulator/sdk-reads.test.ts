@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClerkEmulator, DemoFixture } from '../../src/clerk-emulator/contract.js';
-import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
 import {
   api,
   collectAllPages,
@@ -10,7 +9,8 @@ import {
   MEMBERSHIP_KEYS,
   MEMBERSHIP_ORGANIZATION_KEYS,
   PUBLIC_USER_DATA_KEYS,
-  sdkFor,
+  type sdkFor,
+  startDemoEmulator,
 } from './helpers.js';
 
 let emulator: ClerkEmulator;
@@ -20,10 +20,7 @@ let clerk: ReturnType<typeof sdkFor>;
 const MS_2020 = 1_577_836_800_000;
 
 beforeAll(async () => {
-  emulator = await startClerkEmulator({ seed: 'demo' });
-  if (!emulator.demo) throw new Error('demo seed did not expose a fixture');
-  demo = emulator.demo;
-  clerk = sdkFor(emulator);
+  ({ emulator, demo, clerk } = await startDemoEmulator());
 });
 
 afterAll(async () => {

@@ -3,14 +3,13 @@ import { TokenVerificationError, TokenVerificationErrorReason } from '@clerk/bac
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClerkEmulator, DemoFixture } from '../../src/clerk-emulator/contract.js';
 import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
+import { startDemoEmulator } from './helpers.js';
 
 let emulator: ClerkEmulator;
 let demo: DemoFixture;
 
 beforeAll(async () => {
-  emulator = await startClerkEmulator({ seed: 'demo' });
-  if (!emulator.demo) throw new Error('demo seed did not expose a fixture');
-  demo = emulator.demo;
+  ({ emulator, demo } = await startDemoEmulator());
 });
 
 afterAll(async () => {
