@@ -98,30 +98,34 @@ export function createMetrics(): Metrics {
     },
     httpResponse: (route, status) => child(httpResponses, route, String(status)).inc(),
     watch({ cache, webhookOutcomes }) {
-      new Gauge({
-        name: 'team_cache_entries',
-        help: 'Entries in the team cache (rosters and invitation lists).',
-        registers: [registry],
-        collect() {
-          this.set(cache.stats().entries);
-        },
-      });
-      new Gauge({
-        name: 'team_cache_members',
-        help: 'Size of the team cache in members (the unit of CACHE_MAX_MEMBERS).',
-        registers: [registry],
-        collect() {
-          this.set(cache.stats().members);
-        },
-      });
-      new Gauge({
-        name: 'team_cache_reads_in_flight',
-        help: 'Clerk reads under way on behalf of the cache.',
-        registers: [registry],
-        collect() {
-          this.set(cache.stats().inFlight);
-        },
-      });
+      const cacheGauge = (
+        name: string,
+        help: string,
+        read: (stats: ReturnType<TeamCache['stats']>) => number,
+      ) =>
+        new Gauge({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            this.set(read(cache.stats()));
+          },
+        });
+      cacheGauge(
+        'team_cache_entries',
+        'Entries in the team cache (rosters and invitation lists).',
+        (s) => s.entries,
+      );
+      cacheGauge(
+        'team_cache_members',
+        'Size of the team cache in members (the unit of CACHE_MAX_MEMBERS).',
+        (s) => s.members,
+      );
+      cacheGauge(
+        'team_cache_reads_in_flight',
+        'Clerk reads under way on behalf of the cache.',
+        (s) => s.inFlight,
+      );
       new Counter({
         name: 'webhook_deliveries_total',
         help: 'Clerk webhook deliveries by event type and outcome.',
