@@ -2,20 +2,8 @@
 import { createSign, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
-import { graphql } from './gql/index.js';
+import { TeamSize, WhoAmI } from './documents.js';
 import { type Harness, startHarness } from './helpers/harness.js';
-
-const WhoAmI = graphql(`
-  query WhoAmI {
-    viewer { userId sessionId activeOrganizationId activeOrganizationRole }
-  }
-`);
-
-const TeamSize = graphql(`
-  query TeamSize($id: ID!) {
-    organization(id: $id) { members { totalCount } }
-  }
-`);
 
 let h: Harness;
 beforeAll(async () => {

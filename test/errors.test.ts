@@ -1,13 +1,7 @@
 /** Bad input and Clerk failures with nothing cached: clear codes, nothing cached, the process unharmed. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { graphql } from './gql/index.js';
+import { Page } from './documents.js';
 import { type Harness, startHarness } from './helpers/harness.js';
-
-const Page = graphql(`
-  query Page($id: ID!, $limit: Int, $offset: Int) {
-    organization(id: $id) { members(limit: $limit, offset: $offset) { fromCache totalCount members { userId } } }
-  }
-`);
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
 let h: Harness;

@@ -1,13 +1,7 @@
 /** Clerk faults injected through the emulator: stale-if-error, 429 back-off, timeouts, the request budget. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { graphql } from './gql/index.js';
+import { Roster } from './documents.js';
 import { type Harness, startHarness } from './helpers/harness.js';
-
-const Roster = graphql(`
-  query Roster($id: ID!, $forceRefresh: Boolean) {
-    organization(id: $id) { members(limit: 500, forceRefresh: $forceRefresh) { fromCache stale totalCount cachedAt } }
-  }
-`);
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
 

@@ -1,23 +1,7 @@
 /** organization(id).members over real HTTP against the emulator: contract fields, slices, cache behaviour. */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { graphql } from './gql/index.js';
+import { TeamPage } from './documents.js';
 import { type Harness, startHarness } from './helpers/harness.js';
-
-const TeamPage = graphql(`
-  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {
-    organization(id: $id) {
-      id
-      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {
-        organizationId
-        fromCache
-        cachedAt
-        totalCount
-        members { membershipId userId firstName lastName email imageUrl role createdAt }
-        pendingInvitations { id email role status createdAt }
-      }
-    }
-  }
-`);
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
 const INVITATIONS = 'GET /v1/organizations/{id}/invitations';

@@ -1,0 +1,45 @@
+/**
+ * The GraphQL operations the tests send, typed by codegen (test/gql/). They live in one file so that codegen, which
+ * reads document files concurrently, writes them in one stable order.
+ */
+import { graphql } from './gql/index.js';
+
+export const WhoAmI = graphql(`
+  query WhoAmI {
+    viewer { userId sessionId activeOrganizationId activeOrganizationRole }
+  }
+`);
+
+export const TeamSize = graphql(`
+  query TeamSize($id: ID!) {
+    organization(id: $id) { members { totalCount } }
+  }
+`);
+
+export const Page = graphql(`
+  query Page($id: ID!, $limit: Int, $offset: Int) {
+    organization(id: $id) { members(limit: $limit, offset: $offset) { fromCache totalCount members { userId } } }
+  }
+`);
+
+export const Roster = graphql(`
+  query Roster($id: ID!, $forceRefresh: Boolean) {
+    organization(id: $id) { members(limit: 500, forceRefresh: $forceRefresh) { fromCache stale totalCount cachedAt } }
+  }
+`);
+
+export const TeamPage = graphql(`
+  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {
+    organization(id: $id) {
+      id
+      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {
+        organizationId
+        fromCache
+        cachedAt
+        totalCount
+        members { membershipId userId firstName lastName email imageUrl role createdAt }
+        pendingInvitations { id email role status createdAt }
+      }
+    }
+  }
+`);
