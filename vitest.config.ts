@@ -8,7 +8,7 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     // vitest's summary, then one plain "Tests: N passed, N failed, N skipped" line for CI.
     reporters: ['default', './test/support/summary-reporter.ts'],
     // Integration suites start real HTTP servers; give slow machines room without hiding hangs.

@@ -135,11 +135,15 @@ const outDir = options['out-dir'] ?? join(ROOT, 'bench', 'results');
 const only = options.only ? new Set(options.only.split(',').map((n) => Number(n.trim()))) : undefined;
 const wanted = (id: number) => !only || only.has(id);
 
-/** How the server and the emulator are started: the built JavaScript, or the sources through tsx. */
+/**
+ * How the server is started: the built JavaScript, or the sources through tsx. The emulator is always its
+ * package's bin (TypeScript through tsx; it is not part of the server's build).
+ */
+const EMULATOR_BIN = 'packages/clerk-emulator/bin/clerk-emulator.js';
 const launch =
   entry === 'dist'
-    ? { nodeArgs: [] as string[], server: 'dist/main.js', emulator: 'dist/clerk-emulator/cli.js' }
-    : { nodeArgs: ['--import', 'tsx'], server: 'src/main.ts', emulator: 'src/clerk-emulator/cli.ts' };
+    ? { nodeArgs: [] as string[], server: 'dist/main.js' }
+    : { nodeArgs: ['--import', 'tsx'], server: 'src/main.ts' };
 
 // ---------------------------------------------------------------- processes
 
@@ -169,8 +173,8 @@ async function startStack(serverNodeArgs: string[]): Promise<Stack> {
   const serverUrl = `http://127.0.0.1:${serverPort}`;
   const emulator = startNode({
     name: 'emulator',
-    nodeArgs: launch.nodeArgs,
-    script: launch.emulator,
+    nodeArgs: [],
+    script: EMULATOR_BIN,
     args: [
       '--port',
       String(emulatorPort),

@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createClerkClient } from '@clerk/backend';
+import { startClerkEmulator } from '@team-graphql/clerk-emulator';
 import autocannon from 'autocannon';
-import { startClerkEmulator } from '../src/clerk-emulator/index.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '60' } } });
 const durationS = Math.max(5, Math.min(3600, Number(values.duration) || 60));

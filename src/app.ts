@@ -19,7 +19,7 @@ export type AppConfig = Omit<
   Config,
   'port' | 'host' | 'logLevel' | 'clerkSecretKey' | 'clerkEmulatorPort' | 'clerkEmulatorLatencyMs'
 > & {
-  /** Required here: main.ts supplies the emulator's key when none is configured. */
+  /** Required here: the development entry supplies the emulator's key when none is configured. */
   clerkSecretKey: string;
 };
 
@@ -28,6 +28,11 @@ export interface AppOptions {
   logger: Logger;
   /** What GraphiQL opens with; defaults to a query template. */
   graphiql?: Partial<GraphiQLSettings>;
+  /**
+   * Also allow any `http://localhost:*` / `127.0.0.1` / `[::1]` browser origin (CORS), for a frontend's dev server.
+   * Only the development entry's zero-config start sets it. Default false.
+   */
+  allowLocalhostOrigins?: boolean;
 }
 
 export interface App {
@@ -46,7 +51,7 @@ function json(response: ServerResponse, status: number, body: unknown, headers: 
   response.end(JSON.stringify(body));
 }
 
-export function createApp({ config, logger, graphiql }: AppOptions): App {
+export function createApp({ config, logger, graphiql, allowLocalhostOrigins = false }: AppOptions): App {
   const metrics = createMetrics();
   const clerk = createClerkClient({
     secretKey: config.clerkSecretKey,
@@ -85,6 +90,7 @@ export function createApp({ config, logger, graphiql }: AppOptions): App {
       : false,
     introspection: config.introspectionEnabled,
     corsOrigins: config.corsOrigins,
+    allowLocalhostOrigins,
     production: config.production,
   });
   const webhooks = createWebhookRoute({

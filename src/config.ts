@@ -8,7 +8,7 @@ export interface Config {
   host: string;
   /** `production` hides GraphiQL and introspection unless switched on, and masks error details. */
   production: boolean;
-  /** Absent: `npm start` runs the embedded Clerk emulator instead of talking to Clerk. */
+  /** Absent only in the development entry, which then runs the embedded Clerk emulator. */
   clerkSecretKey: string | undefined;
   /** Base URL without `/v1`; the SDK appends the version itself. */
   clerkApiUrl: string;
@@ -51,7 +51,16 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function loadConfig(env: Env = process.env): Config {
+export interface LoadConfigOptions {
+  /**
+   * The development entry (`npm start`): a missing `CLERK_SECRET_KEY` means the embedded emulator, and then the
+   * server listens on 127.0.0.1 unless `HOST` says otherwise (its GraphiQL page carries a 24-hour admin token).
+   * Otherwise (`node dist/main.js`) a Clerk key is required: the production build has no emulator.
+   */
+  development?: boolean;
+}
+
+export function loadConfig(env: Env = process.env, { development = false }: LoadConfigOptions = {}): Config {
   const problems: string[] = [];
   const read = (name: string): string | undefined => {
     const value = env[name]?.trim();
@@ -115,7 +124,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const config: Config = {
     port: integer('PORT', 4000, 0, 65535),
-    host: read('HOST') ?? '0.0.0.0',
+    host: read('HOST') ?? (development && clerkSecretKey === undefined ? '127.0.0.1' : '0.0.0.0'),
     production,
     clerkSecretKey,
     clerkApiUrl,
@@ -138,9 +147,11 @@ export function loadConfig(env: Env = process.env): Config {
     clerkEmulatorLatencyMs: integer('CLERK_EMULATOR_LATENCY_MS', 200, 0, 60_000),
   };
 
-  if (production && clerkSecretKey === undefined) {
+  if (clerkSecretKey === undefined && (production || !development)) {
     problems.push(
-      'CLERK_SECRET_KEY is required when NODE_ENV=production (the embedded emulator is for development)',
+      production
+        ? 'CLERK_SECRET_KEY is required when NODE_ENV=production (the embedded emulator is for development)'
+        : 'CLERK_SECRET_KEY is required: this build talks to Clerk only (for the embedded emulator, run `npm start` from a checkout)',
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 describe('configuration', () => {
-  it('has working defaults with an empty environment (the zero-config start)', () => {
-    const config = loadConfig({});
+  it('has working defaults with an empty environment in the development entry (the zero-config start)', () => {
+    const config = loadConfig({}, { development: true });
     expect(config).toMatchObject({
       port: 4000,
+      // The zero-config page carries an admin token: loopback only unless HOST says otherwise.
+      host: '127.0.0.1',
       clerkSecretKey: undefined,
       clerkApiUrl: 'https://api.clerk.com',
       cacheTtlSeconds: 300,
@@ -71,5 +73,18 @@ describe('configuration', () => {
 
   it('refuses production without a Clerk secret key rather than silently running the emulator', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/CLERK_SECRET_KEY is required/);
+    expect(() => loadConfig({ NODE_ENV: 'production' }, { development: true })).toThrow(
+      /CLERK_SECRET_KEY is required/,
+    );
+  });
+
+  it('the production entry needs a Clerk key even outside production: its build has no emulator', () => {
+    expect(() => loadConfig({})).toThrow(/CLERK_SECRET_KEY is required/);
+  });
+
+  it('listens on every interface by default when talking to a real Clerk, and where HOST says always', () => {
+    expect(loadConfig({ CLERK_SECRET_KEY: 'sk_test_x' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ CLERK_SECRET_KEY: 'sk_test_x' }, { development: true }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '0.0.0.0' }, { development: true }).host).toBe('0.0.0.0');
   });
 });

@@ -1,8 +1,11 @@
 /**
- * The zero-config start, as a user runs it: `node --import tsx src/main.ts` (what `npm start` runs) and the built
- * `node dist/main.js`, with no Clerk key. We wait for what the process prints, never for a fixed time.
+ * The zero-config start, as a user runs it: `node --import tsx src/dev.ts` (what `npm start` runs) with no Clerk
+ * key; and the production build, which must contain no emulator and refuse to start without a Clerk key. We wait
+ * for what the process prints, never for a fixed time.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -146,14 +149,14 @@ async function exerciseZeroConfigStart(app: Running) {
 
 describe('zero-config start (no CLERK_SECRET_KEY)', () => {
   it('npm start: prints GraphiQL URL and demo token; GraphiQL, the default query, probes; SIGTERM exits 0', async () => {
-    const app = run(process.execPath, ['--import', 'tsx', 'src/main.ts'], cleanEnv({}));
+    const app = run(process.execPath, ['--import', 'tsx', 'src/dev.ts'], cleanEnv({}));
     await exerciseZeroConfigStart(app);
   }, 60_000);
 
   it('invalid configuration exits 1 with a message naming the variable', async () => {
     const app = run(
       process.execPath,
-      ['--import', 'tsx', 'src/main.ts'],
+      ['--import', 'tsx', 'src/dev.ts'],
       cleanEnv({ CACHE_TTL_SECONDS: 'abc' }),
     );
     const { code } = await app.exited;
@@ -162,16 +165,27 @@ describe('zero-config start (no CLERK_SECRET_KEY)', () => {
     expect(app.stdout()).not.toMatch(/GraphiQL:/);
   }, 60_000);
 
-  it('npm run build, then node dist/main.js starts the same way', async () => {
-    const build = await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, env: process.env }).catch(
+  it('the production build contains no emulator, and without a Clerk key stops with a clear message', async () => {
+    await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, env: process.env }).catch(
       (error: { stdout?: string; stderr?: string; message: string }) => {
         throw new Error(
           `npm run build failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`,
         );
       },
     );
-    expect(build.stderr).not.toMatch(/error TS/);
-    const app = run(process.execPath, ['dist/main.js'], cleanEnv({}));
-    await exerciseZeroConfigStart(app);
+    const built = await readdir(join(ROOT, 'dist'), { recursive: true });
+    expect(built).toContain('main.js');
+    expect(built.filter((file) => /emulator|dev\.js/.test(file))).toEqual([]);
+    for (const file of built.filter((name) => name.endsWith('.js'))) {
+      const code = await readFile(join(ROOT, 'dist', file), 'utf8');
+      expect(code, file).not.toMatch(/clerk-emulator|startClerkEmulator/);
+    }
+
+    for (const env of [{ NODE_ENV: 'production' }, {}] as Record<string, string>[]) {
+      const app = run(process.execPath, ['dist/main.js'], cleanEnv(env));
+      expect(await app.exited).toEqual({ code: 1, signal: null });
+      expect(app.stderr()).toMatch(/CLERK_SECRET_KEY is required/);
+      expect(app.stdout()).not.toMatch(/GraphiQL:|EMULATOR/);
+    }
   }, 180_000);
 });

@@ -1,81 +1,11 @@
-/** Query fields and resolvers; the only place that ties GraphQL to the team cache and the caller. */
-
-import { authorizeOrganization, requireViewer } from './access.js';
+/**
+ * The schema: one module per GraphQL type (the object type, its fields and resolvers, and the root field that
+ * returns it), imported here for their side effects on the builder. Order is the contract's field order.
+ */
 import { builder } from './builder.js';
-import { badUserInput, toGraphQLError } from './errors.js';
-import { OrganizationRef, TeamMembersRef, ViewerRef } from './types.js';
+import './types/organization.js';
+import './types/viewer.js';
 
-const DEFAULT_LIMIT = 20;
-const MAX_LIMIT = 500;
-
-builder.objectType(OrganizationRef, {
-  description: 'A Clerk organization. Only its members may read it.',
-  fields: (t) => ({
-    id: t.exposeID('id'),
-    members: t.field({
-      type: TeamMembersRef,
-      description: "The organization's active members, newest first, and optionally its pending invitations.",
-      args: {
-        limit: t.arg.int({
-          defaultValue: DEFAULT_LIMIT,
-          description: `How many members to return, 1–${MAX_LIMIT}.`,
-        }),
-        offset: t.arg.int({ defaultValue: 0, description: 'How many members to skip, ≥ 0.' }),
-        includePending: t.arg.boolean({
-          defaultValue: false,
-          description: 'Also return pending invitations.',
-        }),
-        forceRefresh: t.arg.boolean({
-          defaultValue: false,
-          description:
-            'Read from Clerk even if a cached copy is fresh. Throttled: within a few seconds of a read of this ' +
-            'organization, that read is served instead.',
-        }),
-      },
-      resolve: async ({ id }, args, context) => {
-        // An explicit null means "the default", as the field's signature suggests.
-        const limit = args.limit ?? DEFAULT_LIMIT;
-        const offset = args.offset ?? 0;
-        if (limit < 1 || limit > MAX_LIMIT) {
-          throw badUserInput(`limit must be between 1 and ${MAX_LIMIT}, got ${limit}.`, 'limit');
-        }
-        if (offset < 0) throw badUserInput(`offset must be 0 or more, got ${offset}.`, 'offset');
-        const { team } = context;
-        try {
-          const [roster, invitations] = await Promise.all([
-            args.forceRefresh ? team.refreshRoster(id) : team.roster(id),
-            args.includePending
-              ? args.forceRefresh
-                ? team.refreshPendingInvitations(id)
-                : team.pendingInvitations(id)
-              : null,
-          ]);
-          return { organizationId: id, roster, invitations, limit, offset };
-        } catch (error) {
-          throw toGraphQLError(error);
-        }
-      },
-    }),
-  }),
-});
-
-builder.queryType({
-  fields: (t) => ({
-    organization: t.field({
-      type: OrganizationRef,
-      description: 'The organization with this Clerk organization ID. Only its members may read it.',
-      args: { id: t.arg.id({ required: true }) },
-      resolve: async (_root, { id }, context) => {
-        await authorizeOrganization(context, id);
-        return { id };
-      },
-    }),
-    viewer: t.field({
-      type: ViewerRef,
-      description: 'Who the caller is, from the verified session token.',
-      resolve: (_root, _args, context) => requireViewer(context),
-    }),
-  }),
-});
+builder.queryType({});
 
 export const schema = builder.toSchema({ sortSchema: false });

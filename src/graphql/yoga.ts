@@ -2,7 +2,7 @@
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
 import type { Logger } from '../logger.js';
@@ -29,6 +29,8 @@ export interface YogaOptions {
   introspection: boolean;
   /** Origins allowed to call from a browser; empty means same-origin only. */
   corsOrigins: string[];
+  /** Also allow any loopback origin (`http://localhost:3000`, …): the zero-config start only. Default false. */
+  allowLocalhostOrigins?: boolean;
   /** Mask internal error messages (production); in development Yoga adds the original message. */
   production: boolean;
 }
@@ -85,6 +87,28 @@ query TeamPage {
 }
 `;
 
+const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
+
+/** CORS: the configured origins, plus any loopback origin when asked; no credentials (Bearer tokens only). */
+function corsFor(options: YogaOptions): YogaServerOptions<ServerContext, GraphQLContext>['cors'] {
+  const policy = (origin: string[]) => ({
+    origin,
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['Authorization', 'Content-Type'],
+    // Bearer tokens only: no cookies, so browsers need not (and must not) send credentials.
+    credentials: false,
+  });
+  if (!options.allowLocalhostOrigins)
+    return options.corsOrigins.length > 0 ? policy(options.corsOrigins) : false;
+  return (request) => {
+    const origin = request.headers.get('origin');
+    const allowed =
+      origin && LOOPBACK_ORIGIN.test(origin) ? [...options.corsOrigins, origin] : options.corsOrigins;
+    // Never an empty list: @whatwg-node's CORS treats `origin: []` as "any origin".
+    return allowed.length > 0 ? policy(allowed) : false;
+  };
+}
+
 export function createTeamYoga(options: YogaOptions): TeamYoga {
   const { logger } = options;
   return createYoga<ServerContext, GraphQLContext>({
@@ -92,16 +116,7 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: { isDev: !options.production },
-    cors:
-      options.corsOrigins.length > 0
-        ? {
-            origin: options.corsOrigins,
-            methods: ['GET', 'POST'],
-            allowedHeaders: ['Authorization', 'Content-Type'],
-            // Bearer tokens only: no cookies, so browsers need not (and must not) send credentials.
-            credentials: false,
-          }
-        : false,
+    cors: corsFor(options),
     graphiql: options.graphiql
       ? {
           title: 'Team API · GraphiQL',

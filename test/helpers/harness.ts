@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { type ClerkClient, createClerkClient } from '@clerk/backend';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import type { ClerkEmulator, StartEmulatorOptions } from '@team-graphql/clerk-emulator';
+import { startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { print } from 'graphql';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
-import type { ClerkEmulator, StartEmulatorOptions } from '../../src/clerk-emulator/contract.js';
-import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 
 export interface GraphQLResponse<TData> {

@@ -17,10 +17,11 @@ import { Knobs } from './knobs.js';
 import { buildRoutes } from './routes.js';
 import { DEMO_SEED, seedDemo } from './seed.js';
 import { Store } from './store.js';
-import { newSigningKey, type SigningKey, sessionClaims, signJwt } from './tokens.js';
+import { newSigningKey, type SigningKey, sessionClaims, signingKeyFrom, signJwt } from './tokens.js';
 import { validateEndpoint, WebhookDispatcher } from './webhooks.js';
 
 export type * from './contract.js';
+export { loadOrCreateSigningKeyPem } from './key-file.js';
 
 /** `iss` of minted session tokens (Clerk puts its Frontend API URL there; verifyToken does not check it). */
 export const EMULATOR_ISSUER = 'https://clerk.emulator.local';
@@ -50,7 +51,9 @@ export async function startClerkEmulator(options: StartEmulatorOptions = {}): Pr
   const endpoints = options.webhookEndpoints ?? [];
   for (const endpoint of endpoints) validateEndpoint(endpoint);
 
-  const signingKey: SigningKey = await newSigningKey();
+  const signingKey: SigningKey = options.signingKeyPem
+    ? signingKeyFrom(options.signingKeyPem)
+    : await newSigningKey();
   const instanceId = signingKey.kid;
 
   const store = new Store(seed === 'demo' ? { seed: DEMO_SEED } : {});

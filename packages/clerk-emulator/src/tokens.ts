@@ -4,7 +4,14 @@
  * Every emulator gets its own key pair; the key id (which Clerk sets to the instance ID, `ins_…`) is derived from
  * the public key, so a JWKS cache keyed by `kid` can never hold a different key under the same id.
  */
-import { createHash, generateKeyPair, type KeyObject, sign } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  type KeyObject,
+  sign,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import { base62FromBytes, ID_BODY_LENGTH, randomId } from './ids.js';
 
@@ -25,7 +32,19 @@ export interface SigningKey {
 let spare: Promise<SigningKey> | undefined;
 
 async function createSigningKey(): Promise<SigningKey> {
-  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+  const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+  return signingKeyFrom(privateKey);
+}
+
+/**
+ * The signing key for a given private key (PKCS#8 PEM or a KeyObject): a development setup keeps one key across
+ * restarts so that the tokens it handed out stay valid.
+ */
+export function signingKeyFrom(privateKeyInput: KeyObject | string): SigningKey {
+  const privateKey =
+    typeof privateKeyInput === 'string' ? createPrivateKey(privateKeyInput) : privateKeyInput;
+  if (privateKey.asymmetricKeyType !== 'rsa') throw new Error('The emulator signs with an RSA key (RS256).');
+  const publicKey = createPublicKey(privateKey);
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const kid = `ins_2${base62FromBytes(createHash('sha256').update(spki).digest(), ID_BODY_LENGTH - 1)}`;
   const jwk = publicKey.export({ format: 'jwk' });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClerkEmulator, DemoFixture } from '../../src/clerk-emulator/contract.js';
+import type { ClerkEmulator, DemoFixture } from '../src/contract.js';
 import {
   api,
   collectAllPages,

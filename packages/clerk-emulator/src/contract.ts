@@ -32,6 +32,11 @@ export interface StartEmulatorOptions {
   webhookRetryDelaysMs?: number[];
   /** Token-bucket limit per secret key, like Clerk's. Default false (off). */
   rateLimit?: RateLimitSetting;
+  /**
+   * RSA private key (PKCS#8 PEM) that signs session tokens. Default: a new key per emulator. Pass a kept key
+   * so that tokens minted before a restart still verify after it.
+   */
+  signingKeyPem?: string;
 }
 
 export interface MintTokenOptions {

@@ -3,9 +3,9 @@ import { createClerkClient } from '@clerk/backend';
 import { ClerkAPIResponseError } from '@clerk/backend/errors';
 import { Webhook } from 'svix';
 import { expect } from 'vitest';
-import type { ClerkEmulator } from '../../src/clerk-emulator/contract.js';
-import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
-import type { ReceivedWebhook } from '../helpers/webhook-receiver.js';
+import type { ClerkEmulator } from '../src/contract.js';
+import { startClerkEmulator } from '../src/index.js';
+import type { ReceivedWebhook } from './webhook-receiver.js';
 
 export function sdkFor(emulator: ClerkEmulator, secretKey = emulator.secretKey) {
   return createClerkClient({ secretKey, apiUrl: emulator.url, telemetry: { disabled: true } });
@@ -121,7 +121,7 @@ export function expectKeys(object: unknown, keys: readonly string[], label = 'ob
   expect(missing, `${label} is missing keys`).toEqual([]);
 }
 
-// ---- Wire shapes, copied from /work/shared/clerk-wire.md ----
+// ---- Wire shapes, copied from spec/clerk-wire.md ----
 
 export const MEMBERSHIP_KEYS = [
   'object',
@@ -181,7 +181,7 @@ export const INVITATION_KEYS = [
   'updated_at',
 ] as const;
 
-// ---- Required fields, copied from /work/shared/clerk-openapi/webhooks_2025-04-15.yml ----
+// ---- Required fields, copied from spec/webhooks_2025-04-15.yml ----
 
 /** `WebhookEventPayload.required`. */
 export const ENVELOPE_REQUIRED = ['object', 'type', 'timestamp', 'instance_id', 'data'] as const;

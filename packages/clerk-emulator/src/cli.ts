@@ -3,11 +3,11 @@
  * --webhook-url URL --webhook-secret whsec_…`.
  */
 import { parseArgs } from 'node:util';
-import { startClerkEmulator } from './index.js';
+import { loadOrCreateSigningKeyPem, startClerkEmulator } from './index.js';
 
 const HELP = `Clerk Backend API emulator
 
-Usage: npm run emulator -- [options]
+Usage: clerk-emulator [options]   (in this repository: npm run emulator -- [options])
 
 Options:
   --port <n>              Port to listen on (default 4001; 0 = ephemeral)
@@ -19,6 +19,8 @@ Options:
   --webhook-url <url>     Deliver Svix-signed webhooks here (repeatable, paired with --webhook-secret)
   --webhook-secret <s>    Svix signing secret whsec_… for the matching --webhook-url
   --rate-limit <mode>     off | development | production (default off)
+  --key-file <path>       Sign tokens with the RSA key in this PEM file, created if missing, so tokens
+                          outlive a restart (default: a new key each start)
   -h, --help              Show this help
 
 Control API (no key): GET /__emulator, POST /__emulator/tokens {"user_id","org_id"}, /__emulator/latency,
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
     jitterMs: nonNegativeInteger(values['jitter-ms'], 'jitter-ms', 0),
     webhookEndpoints: urls.map((url, i) => ({ url, secret: secrets[i] ?? '' })),
     rateLimit: rateLimit === 'off' ? false : (rateLimit as 'development' | 'production'),
+    ...(values['key-file'] ? { signingKeyPem: await loadOrCreateSigningKeyPem(values['key-file']) } : {}),
   });
 
   const lines = [
@@ -124,6 +127,7 @@ function parseOptions() {
       'webhook-url': { type: 'string', multiple: true },
       'webhook-secret': { type: 'string', multiple: true },
       'rate-limit': { type: 'string' },
+      'key-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,

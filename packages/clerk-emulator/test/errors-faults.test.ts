@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ClerkEmulator, DemoFixture } from '../../src/clerk-emulator/contract.js';
-import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
+import type { ClerkEmulator, DemoFixture } from '../src/contract.js';
+import { startClerkEmulator } from '../src/index.js';
 import {
   api,
   clerkError,

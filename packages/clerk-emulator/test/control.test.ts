@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClerkEmulator, DemoFixture } from '../../src/clerk-emulator/contract.js';
-import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
+import type { ClerkEmulator, DemoFixture } from '../src/contract.js';
+import { startClerkEmulator } from '../src/index.js';
 import { api, clerkError, expectClerkErrorResponse, sdkFor, startDemoEmulator } from './helpers.js';
 
 const MEMBERSHIPS_ROUTE = 'GET /v1/organizations/{id}/memberships';
@@ -264,15 +264,11 @@ describe('CLI', () => {
   });
 
   it('starts on an ephemeral port, prints its URL, and serves the API', async () => {
-    const root = fileURLToPath(new URL('../../', import.meta.url));
-    child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/clerk-emulator/cli.ts', '--port', '0', '--seed', 'empty'],
-      {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const root = fileURLToPath(new URL('../', import.meta.url));
+    child = spawn(process.execPath, ['bin/clerk-emulator.js', '--port', '0', '--seed', 'empty'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const proc = child;
     const url = await new Promise<string>((resolve, reject) => {
       let output = '';

@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ClerkEmulator } from '../../src/clerk-emulator/contract.js';
-import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import type { ClerkEmulator } from '../src/contract.js';
+import { startClerkEmulator } from '../src/index.js';
 import {
   clerkError,
   eventOf,
@@ -11,6 +10,7 @@ import {
   ofType,
   sdkFor,
 } from './helpers.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 let emulator: ClerkEmulator;
 let receiver: WebhookReceiver;

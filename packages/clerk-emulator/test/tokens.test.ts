@@ -1,8 +1,8 @@
 import { verifyToken } from '@clerk/backend';
 import { TokenVerificationError, TokenVerificationErrorReason } from '@clerk/backend/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClerkEmulator, DemoFixture } from '../../src/clerk-emulator/contract.js';
-import { startClerkEmulator } from '../../src/clerk-emulator/index.js';
+import type { ClerkEmulator, DemoFixture } from '../src/contract.js';
+import { startClerkEmulator } from '../src/index.js';
 import { startDemoEmulator } from './helpers.js';
 
 let emulator: ClerkEmulator;

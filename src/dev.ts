@@ -1,0 +1,99 @@
+/**
+ * Development entry (`npm start`). With `CLERK_SECRET_KEY` set it serves against that Clerk, like main.ts. Without
+ * it, it starts the Clerk emulator package in this process with demo data, wires its webhooks to the server, and
+ * prints a GraphiQL URL and a demo token: the zero-config start. Not part of the production build (see
+ * tsconfig.build.json), so `dist/` never contains the emulator.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { loadOrCreateSigningKeyPem, startClerkEmulator } from '@team-graphql/clerk-emulator';
+import { ConfigError, loadConfig } from './config.js';
+import { DEFAULT_QUERY } from './graphql/yoga.js';
+import { createLogger } from './logger.js';
+import { exitOnStartFailure, startServer } from './server.js';
+
+/** The demo token must outlive an afternoon of exploring in GraphiQL (Clerk's own live about 60 s). */
+const DEMO_TOKEN_LIFETIME_S = 24 * 60 * 60;
+/** Git-ignored: the emulator's signing key survives restarts, so a demo token keeps working after one. */
+const SIGNING_KEY_FILE = fileURLToPath(new URL('../.clerk-emulator/signing-key.pem', import.meta.url));
+
+async function main() {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env, { development: true });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.clerkSecretKey) {
+    const { port } = await startServer({
+      config: { ...config, clerkSecretKey: config.clerkSecretKey },
+      logger,
+      port: config.port,
+      host: config.host,
+    });
+    logger.info('server listening', { url: `http://localhost:${port}/graphql`, clerk: config.clerkApiUrl });
+    return;
+  }
+
+  const emulator = await startClerkEmulator({
+    port: config.clerkEmulatorPort,
+    seed: 'demo',
+    latencyMs: config.clerkEmulatorLatencyMs,
+    signingKeyPem: await loadOrCreateSigningKeyPem(SIGNING_KEY_FILE),
+  });
+  const demo = emulator.demo;
+  const demoUserId = demo?.acme.adminUserIds[0];
+  if (!demo || !demoUserId) throw new Error('the demo seed has no acme admin');
+  const demoToken = emulator.mintToken({
+    userId: demoUserId,
+    orgId: demo.acme.organizationId,
+    expiresInS: DEMO_TOKEN_LIFETIME_S,
+  });
+  const webhookSecret = config.clerkWebhookSigningSecret ?? `whsec_${randomBytes(24).toString('base64')}`;
+
+  const { port } = await startServer({
+    config: {
+      ...config,
+      clerkSecretKey: emulator.secretKey,
+      clerkApiUrl: emulator.url,
+      clerkJwtKey: config.clerkJwtKey ?? emulator.publicKeyPem,
+      clerkWebhookSigningSecret: webhookSecret,
+    },
+    // A frontend's dev server on another localhost port may call the API from the browser.
+    allowLocalhostOrigins: true,
+    logger,
+    port: config.port,
+    host: config.host,
+    graphiql: {
+      defaultQuery: DEFAULT_QUERY(demo.acme.organizationId),
+      defaultHeaders: { Authorization: `Bearer ${demoToken}` },
+    },
+    onShutdown: () => emulator.close(),
+  });
+  emulator.control.addWebhookEndpoint({
+    url: `http://127.0.0.1:${port}/webhooks/clerk`,
+    secret: webhookSecret,
+  });
+
+  const localUrl = `http://localhost:${port}`;
+  logger.info('server listening', { url: `${localUrl}/graphql`, clerk: 'emulator' });
+  process.stdout.write(
+    [
+      '',
+      '================================================================================',
+      '  NO CLERK_SECRET_KEY: running against the embedded Clerk EMULATOR (demo data).',
+      `  Emulator:  ${emulator.url} (secret key ${emulator.secretKey}, ${config.clerkEmulatorLatencyMs} ms latency)`,
+      `  GraphiQL:  ${localUrl}/graphql  (Authorization header prefilled)`,
+      `  Demo token (acme admin, valid 24 h, also after a restart):`,
+      `  ${demoToken}`,
+      '  Set CLERK_SECRET_KEY to talk to the real Clerk.',
+      '================================================================================',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch(exitOnStartFailure);

@@ -1,0 +1,22 @@
+/** `Viewer` and `Query.viewer`: who the caller is, from the verified session token. */
+import type { Viewer } from '../../auth/viewer.js';
+import { requireViewer } from '../access.js';
+import { builder } from '../builder.js';
+
+export const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
+  description: 'The caller, as told by their verified Clerk session token.',
+  fields: (t) => ({
+    userId: t.exposeID('userId'),
+    sessionId: t.exposeID('sessionId', { nullable: true }),
+    activeOrganizationId: t.exposeID('activeOrganizationId', { nullable: true }),
+    activeOrganizationRole: t.exposeString('activeOrganizationRole', { nullable: true }),
+  }),
+});
+
+builder.queryField('viewer', (t) =>
+  t.field({
+    type: ViewerRef,
+    description: 'Who the caller is, from the verified session token.',
+    resolve: (_root, _args, context) => requireViewer(context),
+  }),
+);
