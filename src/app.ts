@@ -135,10 +135,16 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       case '/readyz':
         return json(response, 200, { status: 'ready' });
       case '/metrics':
-        return void metrics.registry.metrics().then((text) => {
-          response.writeHead(200, { 'content-type': metrics.registry.contentType });
-          response.end(text);
-        });
+        return void metrics.registry.metrics().then(
+          (text) => {
+            response.writeHead(200, { 'content-type': metrics.registry.contentType });
+            response.end(text);
+          },
+          (error: unknown) => {
+            logger.error('metrics collection failed', { requestId, error });
+            json(response, 500, { error: 'Metrics collection failed.' });
+          },
+        );
       default: {
         const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
         if (refusal)

@@ -430,9 +430,12 @@ describe('deliveries that must not change anything', () => {
     expect((await teamOf(h, team)).fromCache).toBe(true);
 
     // Svix retries a message with the same svix-id and a fresh signature.
+    const key = 'organizationMembership.updated duplicate';
+    const duplicatesBefore = h.app.webhooks.outcomes().get(key) ?? 0;
     const replay = await deliver(h, { body, id });
     expect(replay.status).toBe(200);
     expect(replay.json).toEqual({ status: 'duplicate' });
+    expect(h.app.webhooks.outcomes().get(key)).toBe(duplicatesBefore + 1);
     await expectCacheUntouched(reads);
   });
 });

@@ -22,7 +22,10 @@ export class AuthenticationError extends Error {
   }
 }
 
-/** The token could not be checked because Clerk's JWKS could not be read (answer 503, not 401). */
+/**
+ * The token could not be checked because Clerk's JWKS could not be read. Not the caller's fault, so not a 401: the
+ * GraphQL layer answers `UPSTREAM_UNAVAILABLE` (HTTP 200, like every other Clerk failure).
+ */
 export class KeySetUnavailableError extends Error {
   constructor(options?: { cause?: unknown }) {
     super('Could not load Clerk signing keys', options);

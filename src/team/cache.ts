@@ -2,11 +2,13 @@
  * The team cache: the single owner of what the server knows about organizations.
  *
  * Entries live in an LRU (lru-cache) with a size bound counted in members. On top of it sits a single-flight
- * layer of our own: concurrent reads of one key share one Clerk read ("flight"). We keep the flights ourselves
- * rather than use lru-cache's `fetch()` because invalidation must *detach* a flight, not abort it: callers already
- * waiting still get the answer they asked for (their request began before the change was announced), but the
- * detached flight never stores its possibly older data, and the next caller starts a new read. With `fetch()`, a
- * delete rejects every waiter instead, which turns webhook churn into errors.
+ * layer of our own: concurrent reads of one key share one Clerk read ("flight"). An invalidation *detaches* a
+ * flight: callers already waiting still get the answer they asked for (their request began before the change was
+ * announced), but the detached flight never stores its possibly older data, and the next caller starts a new read.
+ * lru-cache's `fetch()` can detach too (with `ignoreFetchAbort`, a `delete()` during a fetch lets the waiters have
+ * the late result without storing it), but that delete also drops the copy we keep after an invalidation for
+ * stale-if-error, and `fetch()` has no per-flight "detached" mark to keep the not-found memory right; a small map
+ * of flights says both plainly.
  *
  * Freshness: an entry is served for `ttlMs`. It is kept `staleGraceMs` longer, and served (marked stale) only when
  * Clerk fails to refresh it. An invalidation marks the entry as needing a re-read rather than deleting it, so even

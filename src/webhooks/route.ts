@@ -68,6 +68,13 @@ function reply(
   response.end(JSON.stringify(body));
 }
 
+/** The event type for counting, before the event is checked (a duplicate is counted under its own type). */
+const eventTypeOf = (payload: unknown): string => {
+  const type =
+    typeof payload === 'object' && payload !== null ? (payload as { type?: unknown }).type : undefined;
+  return typeof type === 'string' && /^[\w.]{1,64}$/.test(type) ? type : 'unknown';
+};
+
 const header = (request: IncomingMessage, name: string): string => {
   const value = request.headers[name];
   return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
@@ -156,11 +163,12 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
       });
     }
 
+    let eventType = eventTypeOf(payload);
     if (seenMessageIds.has(messageId)) {
+      count(eventType, 'duplicate');
       return reply(response, 200, { status: 'duplicate' satisfies WebhookOutcome });
     }
 
-    let eventType = 'unknown';
     let invalidation: Invalidation;
     try {
       const event = asClerkEvent(payload);
