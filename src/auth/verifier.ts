@@ -65,7 +65,8 @@ export function bearerTokenFrom(header: string | null | undefined): string | nul
 }
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const now = options.now ?? Date.now;
+  // Late-bound, so a test that fakes Date (vi.setSystemTime) moves this clock too.
+  const now = options.now ?? (() => Date.now());
   if (!options.jwtKey && !options.secretKey) {
     throw new Error('Token verification needs CLERK_JWT_KEY or CLERK_SECRET_KEY');
   }

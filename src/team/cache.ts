@@ -108,7 +108,8 @@ const canServeStale = (error: unknown) =>
   error instanceof UpstreamUnavailableError || error instanceof UpstreamRateLimitedError;
 
 export function createTeamCache(options: TeamCacheOptions): TeamCache {
-  const { source, ttlMs, now = Date.now } = options;
+  // Late-bound, so a test that fakes Date (vi.setSystemTime) moves this clock too.
+  const { source, ttlMs, now = () => Date.now() } = options;
   const staleGraceMs = options.staleGraceMs ?? 0;
   const forceRefreshIntervalMs = options.forceRefreshIntervalMs ?? 5000;
   const observe = options.observer ? options.observer.read.bind(options.observer) : () => {};

@@ -46,7 +46,8 @@ class UpstreamTimeoutError extends UpstreamUnavailableError {}
 const noopObserver: UpstreamObserver = { called() {}, budgetWait() {}, blocked() {} };
 
 export function createUpstream(options: UpstreamOptions): Upstream {
-  const now = options.now ?? Date.now;
+  // Late-bound, so a test that fakes Date (vi.setSystemTime) moves this clock too.
+  const now = options.now ?? (() => Date.now());
   const observer = options.observer ?? noopObserver;
   const maxRetries = options.maxRetries ?? 2;
   const backoffBaseMs = options.backoffBaseMs ?? 100;
