@@ -2,9 +2,16 @@
  * Ends a test run with one plain line, `Tests: N passed, N failed, N skipped`, that any CI can read without knowing
  * vitest's own (coloured, multi-line) summary.
  */
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, TestModule, Vitest } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
+  private seed: number | undefined;
+
+  onInit(vitest: Vitest) {
+    const { sequence } = vitest.config;
+    if (sequence.shuffle) this.seed = sequence.seed;
+  }
+
   onTestRunEnd(testModules: ReadonlyArray<TestModule>) {
     const counts = { passed: 0, failed: 0, skipped: 0 };
     for (const module of testModules) {
@@ -14,6 +21,12 @@ export default class SummaryReporter implements Reporter {
         else if (state === 'failed') counts.failed++;
         else counts.skipped++;
       }
+    }
+    // The order is part of the result: a failure that depends on it is replayed with this seed.
+    if (this.seed !== undefined) {
+      process.stdout.write(
+        `\nShuffled with seed ${this.seed}: VITEST_SEED=${this.seed} npm test replays this order.`,
+      );
     }
     process.stdout.write(
       `\nTests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`,
