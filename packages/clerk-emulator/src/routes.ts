@@ -287,6 +287,17 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
     );
   };
 
+  /**
+   * `GET /v1/users/{user_id}/organization_memberships`: one user's memberships, newest first, each with its
+   * organization. Clerk's OpenAPI lists no 404 for this route: an unknown user has no memberships.
+   */
+  const listUserMemberships = (ctx: RequestContext) => {
+    const page = parsePagination(ctx.query);
+    const memberships = store.membershipsOfUser(param(ctx, 'user_id')).sort(byCreated);
+    const data = sliceOrdered(memberships, true, page).map((m) => membershipJson(store, m));
+    return listJson(data, memberships.length);
+  };
+
   // ---- invitations ----
 
   const INVITATION_STATUSES = ['pending', 'accepted', 'revoked', 'expired'];
@@ -489,6 +500,7 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
       { requesting_user_id: { type: 'string', nullable: true } },
     ),
     route('GET /v1/users/{id}', (ctx) => userJson(store.requireUser(param(ctx, 'id')))),
+    route('GET /v1/users/{user_id}/organization_memberships', listUserMemberships),
     route('PATCH /v1/users/{id}', updateUser, userSpec),
     route('DELETE /v1/users/{id}', (ctx) => actions.deleteUser(param(ctx, 'id'), ctx.request)),
   ];
