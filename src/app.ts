@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createClerkClient } from '@clerk/backend';
 import { createTokenVerifier } from './auth/verifier.js';
 import type { Config } from './config.js';
+import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -99,6 +100,12 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     refreshDebounceMs: config.webhookRefreshDebounceMs,
     logger,
   });
+  const graphiqlPage = config.graphiqlEnabled
+    ? createGraphiQLPage(async () => {
+        const page = await yoga.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
+        return page.text();
+      })
+    : undefined;
   metrics.watch({ cache, webhookOutcomes: webhooks.outcomes });
 
   let accepting = true;
@@ -146,6 +153,12 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
           },
         );
       default: {
+        if (graphiqlPage?.wants(request)) {
+          return void graphiqlPage.serve(request, response).catch((error: unknown) => {
+            logger.error('GraphiQL page failed', { requestId, error });
+            if (!response.headersSent) json(response, 500, { error: 'GraphiQL is unavailable.' });
+          });
+        }
         const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
         if (refusal)
           return json(response, refusal.status, { errors: [{ message: refusal.message }] }, refusal.headers);

@@ -26,6 +26,8 @@ export interface Harness {
   /** The real Clerk SDK pointed at the emulator: writes through it emit the webhooks Clerk would. */
   clerk: ClerkClient;
   app: App;
+  /** The configuration the app was built with, to build a second app against the same emulator. */
+  config: AppConfig;
   webhookSecret: string;
   /** Sends a query as a frontend would (POST application/json). */
   query<TData, TVariables extends Record<string, unknown>>(
@@ -47,29 +49,27 @@ export interface HarnessOptions {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const emulator = await startClerkEmulator({ seed: 'demo', ...options.emulator });
-  const app = createApp({
-    config: {
-      production: false,
-      clerkSecretKey: emulator.secretKey,
-      clerkApiUrl: emulator.url,
-      clerkJwtKey: options.useJwks ? undefined : emulator.publicKeyPem,
-      clerkAuthorizedParties: [],
-      clerkWebhookSigningSecret: webhookSecret,
-      cacheTtlSeconds: 300,
-      cacheStaleGraceSeconds: 3600,
-      cacheForceRefreshIntervalSeconds: 5,
-      clerkRateLimit: 1000,
-      clerkRateLimitWindowSeconds: 10,
-      cacheMaxMembers: 1_000_000,
-      clerkTimeoutMs: 2000,
-      webhookRefreshDebounceMs: 50,
-      graphiqlEnabled: true,
-      introspectionEnabled: true,
-      corsOrigins: [],
-      ...options.config,
-    },
-    logger: options.logger ?? createLogger('silent'),
-  });
+  const config: AppConfig = {
+    production: false,
+    clerkSecretKey: emulator.secretKey,
+    clerkApiUrl: emulator.url,
+    clerkJwtKey: options.useJwks ? undefined : emulator.publicKeyPem,
+    clerkAuthorizedParties: [],
+    clerkWebhookSigningSecret: webhookSecret,
+    cacheTtlSeconds: 300,
+    cacheStaleGraceSeconds: 3600,
+    cacheForceRefreshIntervalSeconds: 5,
+    clerkRateLimit: 1000,
+    clerkRateLimitWindowSeconds: 10,
+    cacheMaxMembers: 1_000_000,
+    clerkTimeoutMs: 2000,
+    webhookRefreshDebounceMs: 50,
+    graphiqlEnabled: true,
+    introspectionEnabled: true,
+    corsOrigins: [],
+    ...options.config,
+  };
+  const app = createApp({ config, logger: options.logger ?? createLogger('silent') });
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   emulator.control.addWebhookEndpoint({ url: `${url}/webhooks/clerk`, secret: webhookSecret });
@@ -83,6 +83,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       telemetry: { disabled: true },
     }),
     app,
+    config,
     webhookSecret,
     async query(document, { token, variables, headers = {} } = {}) {
       const response = await fetch(`${url}/graphql`, {
