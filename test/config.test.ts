@@ -88,3 +88,23 @@ describe('configuration', () => {
     expect(loadConfig({ HOST: '0.0.0.0' }, { development: true }).host).toBe('0.0.0.0');
   });
 });
+
+describe('README', () => {
+  it('the configuration table lists every variable config.ts reads, and no other', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const source = await readFile(new URL('../src/config.ts', import.meta.url), 'utf8');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    // Every reader in config.ts takes the variable's name as its first argument: read('X'), integer('X', …), …
+    const read = new Set(
+      [...source.matchAll(/\b(?:read|integer|boolean|list|oneOf)\('([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]),
+    );
+    const section = readme.slice(
+      readme.indexOf('## Configuration'),
+      readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
+    );
+    const documented = new Set([...section.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|/gm)].map((m) => m[1]));
+    expect(read.size).toBeGreaterThan(10);
+    expect([...read].filter((name) => !documented.has(name)).sort(), 'read but not in README').toEqual([]);
+    expect([...documented].filter((name) => !read.has(name)).sort(), 'in README but never read').toEqual([]);
+  });
+});
