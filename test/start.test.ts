@@ -145,12 +145,28 @@ async function exerciseZeroConfigStart(app: Running) {
 
   app.child.kill('SIGTERM');
   expect(await app.exited).toEqual({ code: 0, signal: null });
+  return { token, organizationId };
 }
 
 describe('zero-config start (no CLERK_SECRET_KEY)', () => {
-  it('npm start: prints GraphiQL URL and demo token; GraphiQL, the default query, probes; SIGTERM exits 0', async () => {
+  it('npm start: prints GraphiQL URL and demo token; GraphiQL, the default query, probes; SIGTERM exits 0; the token outlives a restart', async () => {
     const app = run(process.execPath, ['--import', 'tsx', 'src/dev.ts'], cleanEnv({}));
-    await exerciseZeroConfigStart(app);
+    const { token, organizationId } = await exerciseZeroConfigStart(app);
+
+    // Restarted, the emulator signs with the same kept key: the token pasted somewhere still works.
+    const restarted = run(process.execPath, ['--import', 'tsx', 'src/dev.ts'], cleanEnv({}));
+    const [, graphiqlUrl = ''] = await restarted.waitForStdout(BANNER);
+    const answer = await fetch(graphiqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: DEFAULT_QUERY(organizationId) }),
+    });
+    const body = (await answer.json()) as TeamAnswer;
+    expect(answer.status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    expect(body.data?.organization.members.totalCount).toBeGreaterThan(0);
+    restarted.child.kill('SIGTERM');
+    expect(await restarted.exited).toEqual({ code: 0, signal: null });
   }, 60_000);
 
   it('invalid configuration exits 1 with a message naming the variable', async () => {
