@@ -21,20 +21,50 @@ const teamQuery = `query Team($id: ID!) { organization(id: $id) { members(includ
 
 describe('/metrics', () => {
   it('exposes cache, Clerk and webhook metrics in Prometheus format', async () => {
-    await h.query(teamQuery, { token, variables: { id: organizationId } });
-    await h.query(teamQuery, { token, variables: { id: organizationId } });
+    // The server is shared with the other tests of this file, which may run before this one: assert what this test
+    // adds to each series, on an organization nobody else reads.
+    const org = h.emulator.store.createOrganization({ name: 'Metrics Co' });
+    const [member] = h.emulator.store.populate(org.id, 2);
+    const orgToken = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
+    const before = await scrape();
+
+    await h.query(teamQuery, { token: orgToken, variables: { id: org.id } }); // miss: reads Clerk
+    await h.query(teamQuery, { token: orgToken, variables: { id: org.id } }); // hit
+    const user = h.emulator.store.createUser({ emailAddress: 'metrics@ops.test' });
+    await h.clerk.organizations.createOrganizationMembership({
+      organizationId: org.id,
+      userId: user.id,
+      role: 'org:member',
+    });
+    await h.emulator.control.webhooksSettled();
+
     const response = await fetch(`${h.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
-    const text = await response.text();
-    expect(text).toMatch(/team_cache_reads_total\{part="members",outcome="miss"\} 1/);
-    expect(text).toMatch(/team_cache_reads_total\{part="members",outcome="hit"\} 1/);
-    expect(text).toMatch(/clerk_request_duration_seconds_count\{route="memberships",outcome="ok"\} 1/);
-    expect(text).toMatch(/clerk_requests_total\{route="invitations",outcome="ok",status="200"\} 1/);
-    expect(text).toMatch(/team_cache_entries 2/);
-    expect(text).toMatch(/http_responses_total\{route="\/graphql",status="200"\} 2/);
-    expect(text).toMatch(/process_cpu_user_seconds_total/);
+    const after = await response.text();
+    const added = (series: string) => metricValue(after, series) - metricValue(before, series);
+    expect(added('team_cache_reads_total{part="members",outcome="miss"}')).toBe(1);
+    expect(added('team_cache_reads_total{part="members",outcome="hit"}')).toBe(1);
+    expect(added('clerk_request_duration_seconds_count{route="memberships",outcome="ok"}')).toBe(1);
+    expect(added('clerk_requests_total{route="invitations",outcome="ok",status="200"}')).toBe(1);
+    // Two entries (roster, invitations) for this organization; the webhook marks them for re-reading, not removal.
+    expect(added('team_cache_entries')).toBe(2);
+    expect(added('http_responses_total{route="/graphql",status="200"}')).toBe(2);
+    expect(
+      added('webhook_deliveries_total{event_type="organizationMembership.created",outcome="processed"}'),
+    ).toBe(1);
+    expect(after).toMatch(/^process_cpu_user_seconds_total \d/m);
   });
 });
+
+async function scrape() {
+  return (await fetch(`${h.url}/metrics`)).text();
+}
+
+/** The value of one series (`name{labels}` exactly as exposed) in a Prometheus text page; 0 when absent. */
+function metricValue(page: string, series: string): number {
+  const line = page.split('\n').find((each) => each.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
 
 describe('logs', () => {
   it('are JSON lines that never contain a token or an email', async () => {

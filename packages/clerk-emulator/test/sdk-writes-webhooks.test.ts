@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ClerkEmulator } from '../src/contract.js';
-import { startClerkEmulator } from '../src/index.js';
+import { type RunningClerkEmulator, startClerkEmulator } from '../src/index.js';
 import {
   clerkError,
   eventOf,
@@ -12,7 +11,7 @@ import {
 } from './helpers.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
-let emulator: ClerkEmulator;
+let emulator: RunningClerkEmulator;
 let receiver: WebhookReceiver;
 let clerk: ReturnType<typeof sdkFor>;
 const secret = newWebhookSecret();
@@ -28,9 +27,13 @@ beforeAll(async () => {
   clerk = sdkFor(emulator);
 });
 
+// Every test starts from the same delivery setup, whichever test ran before it (tests run in any order): one
+// endpoint (the receiver, answering 200) and no duplicate, delay or reorder option.
 afterEach(async () => {
   await emulator.control.webhooksSettled();
   emulator.control.setWebhookDelivery({ duplicate: false, reorder: false, delayMs: 0 });
+  emulator.control.clearWebhookEndpoints();
+  emulator.control.addWebhookEndpoint({ url: receiver.url, secret });
   receiver.respondWith(() => 200);
 });
 
