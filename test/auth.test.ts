@@ -1,6 +1,6 @@
 /** Authentication (Clerk session JWTs) and authorization (organization membership), over real HTTP. */
 import { createSign, generateKeyPairSync } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
 import { TeamSize, WhoAmI } from './documents.js';
 import { type Harness, startHarness } from './helpers/harness.js';
@@ -10,6 +10,9 @@ beforeAll(async () => {
   h = await startHarness();
 });
 afterAll(() => h.close());
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 const demo = () => {
   if (!h.emulator.demo) throw new Error('demo seed expected');
@@ -118,16 +121,18 @@ describe('authentication', () => {
   });
 
   it('a cached verification does not outlive the token', async () => {
-    // Expired 3–4 s ago: inside Clerk's default 5 s clock skew, so accepted (and cached) for 1–2 s more.
-    const expS = Math.ceil(Date.now() / 1000) - 4;
-    const token = h.emulator.mintToken({
-      userId: demo().outsiderUserId,
-      issuedAtS: expS - 60,
-      expiresInS: 60,
-    });
+    // A fake wall clock (Date only: sockets and timers keep real time) moves the verifier's cache and verifyToken's
+    // own expiry check together, so the token can expire without the test waiting for it.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const token = h.emulator.mintToken({ userId: demo().outsiderUserId, expiresInS: 60 });
+    const expiresAt = Date.now() + 60_000;
+    expect((await h.query(WhoAmI, { token })).status).toBe(200); // verified once, and cached
+
+    // Expired, but inside Clerk's default 5 s clock skew: still accepted.
+    vi.setSystemTime(expiresAt + 4_000);
     expect((await h.query(WhoAmI, { token })).status).toBe(200);
-    // Letting that second pass is the behaviour under test: the cached result must die with the token.
-    await new Promise((resolve) => setTimeout(resolve, (expS + 5) * 1000 - Date.now() + 100));
+    // Past the skew: the cached result must die with the token.
+    vi.setSystemTime(expiresAt + 6_000);
     expectUnauthenticated(await h.query(WhoAmI, { token }));
   });
 });

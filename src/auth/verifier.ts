@@ -73,6 +73,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const verified = new LRUCache<string, Viewer>({
     max: options.maxCachedTokens ?? 10_000,
     ttlAutopurge: false,
+    // Age entries by the same clock that computed their TTL (and that verifyToken checks `exp` against), so a
+    // faked clock expires them too; lru-cache otherwise uses performance.now.
+    ttlResolution: 0,
+    perf: { now },
   });
   const clockSkewMs = options.clockSkewMs ?? 5000;
   const verifyOptions = {
