@@ -39,7 +39,9 @@ export function createMetrics(): Metrics {
 
   const cacheReads = new Counter({
     name: 'team_cache_reads_total',
-    help: 'Team cache reads by part and outcome (hit, miss, inflight = joined a read under way, stale, not_found).',
+    help:
+      'Team cache reads by part (members = rosters, invitations, user_memberships = membership lists) and outcome ' +
+      '(hit, miss, inflight = joined a read under way, stale, not_found).',
     labelNames: ['part', 'outcome'] as const,
     registers: [registry],
   });
@@ -113,7 +115,7 @@ export function createMetrics(): Metrics {
         });
       cacheGauge(
         'team_cache_entries',
-        'Entries in the team cache (rosters and invitation lists).',
+        'Entries in the team cache (rosters, invitation lists and membership lists).',
         (s) => s.entries,
       );
       cacheGauge(

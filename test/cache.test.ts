@@ -1,16 +1,21 @@
 /**
- * Unit tests of the team cache's own logic (single flight, detach on invalidation, TTL, size bound, user index)
- * with a scripted source whose reads resolve when the test says so.
+ * Unit tests of the team cache's own logic (single flight, detach on invalidation, TTL, size bound, user index,
+ * membership lists) and of the revocation records, with a scripted source whose reads resolve when the test says
+ * so and an injected clock.
  */
 import { describe, expect, it } from 'vitest';
 import { createTeamCache } from '../src/team/cache.js';
 import { OrganizationNotFoundError, UpstreamUnavailableError } from '../src/team/errors.js';
+import { ANY, createRevocations } from '../src/team/revocations.js';
 import {
   createRoster,
+  createUserMemberships,
   type Member,
   type PendingInvitations,
   type Roster,
   type TeamSource,
+  type UserMembership,
+  type UserMemberships,
 } from '../src/team/types.js';
 
 const member = (userId: string, firstName = 'Ada'): Member => ({
@@ -32,6 +37,12 @@ function scriptedSource() {
     reject: (error: Error) => void;
   }[] = [];
   const reads: string[] = [];
+  const userPending: {
+    userId: string;
+    resolve: (list: UserMemberships) => void;
+    reject: (error: Error) => void;
+  }[] = [];
+  const userReads: string[] = [];
   const source: TeamSource = {
     readRoster: (organizationId) =>
       new Promise((resolve, reject) => {
@@ -42,10 +53,25 @@ function scriptedSource() {
       organizationId,
       invitations: [],
     }),
+    readUserMemberships: (userId) =>
+      new Promise((resolve, reject) => {
+        userReads.push(userId);
+        userPending.push({ userId, resolve, reject });
+      }),
   };
   return {
     source,
     reads,
+    userReads,
+    /** Answers the oldest membership-list read with memberships in these organizations. */
+    resolveUserNext(organizationIds: string[]) {
+      const next = userPending.shift();
+      if (!next) throw new Error('no membership-list read pending');
+      next.resolve(createUserMemberships(next.userId, organizationIds.map(membershipIn)));
+    },
+    rejectUserNext(error: Error) {
+      userPending.shift()?.reject(error);
+    },
     resolveNext(members: Member[]) {
       const next = pending.shift();
       if (!next) throw new Error('no read pending');
@@ -56,6 +82,13 @@ function scriptedSource() {
     },
   };
 }
+
+const membershipIn = (organizationId: string): UserMembership => ({
+  membershipId: `orgmem_${organizationId}`,
+  organization: { id: organizationId, name: organizationId, slug: null, imageUrl: null, membersCount: 3 },
+  role: 'org:member',
+  createdAt: '2026-01-01T00:00:00.000Z',
+});
 
 const options = { ttlMs: 60_000, maxMembers: 1000 };
 
@@ -287,5 +320,146 @@ describe('team cache when Clerk fails', () => {
     const second = cache.getRoster('org_new');
     clerk.resolveNext([member('user_1')]);
     expect((await second).value.members).toHaveLength(1);
+  });
+});
+
+describe('team cache: membership lists and what authorization may look at', () => {
+  it('caches one membership list per user with the same single flight, and dates every read by its start', async () => {
+    let now = 1_000_000;
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options, now: () => now });
+    const waiting = [cache.getUserMemberships('user_1'), cache.getUserMemberships('user_1')];
+    now += 250; // the read takes a while: its data is as old as its start, not its end
+    clerk.resolveUserNext(['org_a', 'org_b']);
+    const [first] = await Promise.all(waiting);
+    expect(clerk.userReads).toEqual(['user_1']);
+    expect(first).toMatchObject({ fromCache: false, readStartedAt: 1_000_000, fetchedAt: 1_000_250 });
+    expect([...(first?.value.byOrganizationId.keys() ?? [])]).toEqual(['org_a', 'org_b']);
+    expect(await cache.getUserMemberships('user_1')).toMatchObject({
+      fromCache: true,
+      readStartedAt: 1_000_000,
+    });
+  });
+
+  it("invalidates a user's list, and every list holding an organization; a list read in flight is never stored", async () => {
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options });
+    for (const [userId, organizations] of [
+      ['user_1', ['org_a']],
+      ['user_2', ['org_a', 'org_b']],
+      ['user_3', ['org_b']],
+    ] as const) {
+      const read = cache.getUserMemberships(userId);
+      clerk.resolveUserNext([...organizations]);
+      await read;
+    }
+    cache.invalidateMembershipListsOf('org_a');
+    /** Reads a user's list, answering Clerk if the cache asked; true when it came from the cache. */
+    const fromCache = async (userId: string) => {
+      const before = clerk.userReads.length;
+      const read = cache.getUserMemberships(userId);
+      if (clerk.userReads.length > before) clerk.resolveUserNext(['org_b']);
+      return (await read).fromCache;
+    };
+    expect(await fromCache('user_1')).toBe(false);
+    expect(await fromCache('user_2')).toBe(false);
+    expect(await fromCache('user_3')).toBe(true);
+
+    const inFlight = cache.getUserMemberships('user_4');
+    cache.invalidateUserMemberships('user_4');
+    clerk.resolveUserNext(['org_old']);
+    expect((await inFlight).value.byOrganizationId.has('org_old')).toBe(true); // the caller already waiting
+    const after = cache.getUserMemberships('user_4');
+    clerk.resolveUserNext([]);
+    expect((await after).value.memberships).toEqual([]);
+  });
+
+  it('serves a stale membership list when Clerk fails, like any entry', async () => {
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options, staleGraceMs: 60_000 });
+    const first = cache.getUserMemberships('user_1');
+    clerk.resolveUserNext(['org_a']);
+    await first;
+    cache.invalidateUserMemberships('user_1');
+    const reread = cache.getUserMemberships('user_1');
+    clerk.rejectUserNext(new UpstreamUnavailableError('down', 503));
+    expect(await reread).toMatchObject({ fromCache: true, stale: true });
+  });
+
+  it('peekRoster returns a fresh roster only: never reads Clerk, never an invalidated or expired copy', async () => {
+    let now = 1_000_000;
+    const clerk = scriptedSource();
+    const cache = createTeamCache({
+      source: clerk.source,
+      ...options,
+      staleGraceMs: 3_600_000,
+      now: () => now,
+    });
+    expect(cache.peekRoster('org_a')).toBeUndefined();
+    expect(clerk.reads).toEqual([]);
+    const read = cache.getRoster('org_a');
+    clerk.resolveNext([member('user_1')]);
+    await read;
+    expect(cache.peekRoster('org_a')?.value.byUserId.has('user_1')).toBe(true);
+    cache.invalidateOrganization('org_a');
+    expect(cache.peekRoster('org_a')).toBeUndefined();
+
+    const reread = cache.getRoster('org_a');
+    clerk.resolveNext([member('user_1')]);
+    await reread;
+    now += options.ttlMs;
+    expect(cache.peekRoster('org_a')).toBeUndefined(); // expired, though still held for stale-if-error
+    expect(cache.cachedParts('org_a').roster).toBe(true);
+    expect(clerk.reads).toEqual(['org_a', 'org_a']);
+  });
+});
+
+describe('revocation records', () => {
+  it('apply to the user and organization named, to a whole organization (*) and to a whole user (*)', () => {
+    let now = 1_000;
+    const revocations = createRevocations({ retentionMs: 60_000, now: () => now });
+    expect(revocations.revokedAt('user_1', 'org_a')).toBe(0);
+    revocations.record('user_1', 'org_a');
+    now = 2_000;
+    revocations.record(ANY, 'org_b');
+    now = 3_000;
+    revocations.record('user_2', ANY);
+    expect(revocations.revokedAt('user_1', 'org_a')).toBe(1_000);
+    expect(revocations.revokedAt('user_9', 'org_a')).toBe(0);
+    expect(revocations.revokedAt('user_1', 'org_b')).toBe(2_000);
+    expect(revocations.revokedAt('user_2', 'org_a')).toBe(3_000);
+    expect(revocations.revokedAt('user_2', 'org_z')).toBe(3_000);
+    // The newest applies: a second removal of the same membership moves its time.
+    now = 4_000;
+    revocations.record('user_1', 'org_a');
+    expect(revocations.revokedAt('user_1', 'org_a')).toBe(4_000);
+  });
+
+  it('are kept for the retention (TTL + stale grace), then forgotten', () => {
+    let now = 1_000;
+    const revocations = createRevocations({ retentionMs: 60_000, now: () => now });
+    revocations.record('user_1', 'org_a');
+    now += 59_999;
+    expect(revocations.revokedAt('user_1', 'org_a')).toBe(1_000);
+    now += 2;
+    expect(revocations.revokedAt('user_1', 'org_a')).toBe(0);
+    expect(revocations.size()).toBe(0);
+  });
+
+  it('bounded memory: a record pushed out early becomes a floor for everyone, never a forgotten removal', () => {
+    let now = 1_000;
+    const revocations = createRevocations({ retentionMs: 60_000, maxRecords: 2, now: () => now });
+    revocations.record('user_1', 'org_a');
+    now = 2_000;
+    revocations.record('user_2', 'org_a');
+    now = 3_000;
+    revocations.record('user_3', 'org_a'); // pushes out user_1's record
+    expect(revocations.size()).toBe(2);
+    expect(revocations.revokedAt('user_1', 'org_a')).toBe(1_000);
+    expect(revocations.revokedAt('user_9', 'org_z')).toBe(1_000);
+    expect(revocations.revokedAt('user_3', 'org_a')).toBe(3_000);
+    // The floor lapses with the retention, like the record it stands for.
+    now = 61_001;
+    expect(revocations.revokedAt('user_9', 'org_z')).toBe(0);
   });
 });

@@ -1,5 +1,7 @@
 /**
- * The team cache: the single owner of what the server knows about organizations.
+ * The team cache: the single owner of what the server knows about organizations and about each caller's own
+ * memberships. Three kinds of entry: an organization's roster (`members`), its pending invitations
+ * (`invitations`), and one user's membership list (`user_memberships`), all with the same semantics below.
  *
  * Entries live in an LRU (lru-cache) with a size bound counted in members. On top of it sits a single-flight
  * layer of our own: concurrent reads of one key share one Clerk read ("flight"). An invalidation *detaches* a
@@ -16,12 +18,17 @@
  */
 import { LRUCache } from 'lru-cache';
 import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
-import type { PendingInvitations, Roster, TeamSource } from './types.js';
+import type { PendingInvitations, Roster, TeamSource, UserMemberships } from './types.js';
 
 export interface CacheRead<T> {
   value: T;
   /** Epoch ms when this value was read from Clerk. */
   fetchedAt: number;
+  /**
+   * Epoch ms when the Clerk read that produced this value began: the value shows Clerk as it was at this time or
+   * later. Authorization dates evidence by it, so a read that overlapped a change never counts as newer than it.
+   */
+  readStartedAt: number;
   /** True when served from the cache without waiting for Clerk. */
   fromCache: boolean;
   /** True when Clerk failed and an expired or invalidated copy was served instead. */
@@ -36,7 +43,7 @@ export interface ReadOptions {
 export type CacheOutcome = 'hit' | 'miss' | 'inflight' | 'stale' | 'not_found';
 
 export interface CacheObserver {
-  read(kind: Kind, outcome: CacheOutcome): void;
+  read(kind: CacheKind, outcome: CacheOutcome): void;
 }
 
 export interface TeamCacheOptions {
@@ -61,14 +68,17 @@ export interface TeamCacheStats {
   inFlight: number;
 }
 
-type Kind = 'members' | 'invitations';
-type Value = Roster | PendingInvitations;
+/** Also the `part` label of the cache metrics. */
+export type CacheKind = 'members' | 'invitations' | 'user_memberships';
+type Value = Roster | PendingInvitations | UserMemberships;
 
 interface Entry {
-  kind: Kind;
-  organizationId: string;
+  kind: CacheKind;
+  /** The organization (rosters, invitations) or the user (membership lists). */
+  id: string;
   value: Value;
   fetchedAt: number;
+  readStartedAt: number;
   /** Set by an invalidation: served again only if Clerk cannot be read. */
   invalidated: boolean;
 }
@@ -85,23 +95,36 @@ export interface TeamCache {
     organizationId: string,
     options?: ReadOptions,
   ): Promise<CacheRead<PendingInvitations>>;
+  /** One user's own memberships (every organization they belong to). */
+  getUserMemberships(userId: string, options?: ReadOptions): Promise<CacheRead<UserMemberships>>;
+  /**
+   * The cached roster if it is fresh (within the TTL and not invalidated), else undefined. Never reads Clerk and
+   * never serves a stale copy: what authorization may look at before anyone is shown to belong.
+   */
+  peekRoster(organizationId: string): CacheRead<Roster> | undefined;
   /** Which parts of this organization are held (fresh or not): decides what to refresh ahead. */
   cachedParts(organizationId: string): { roster: boolean; invitations: boolean };
   invalidateOrganization(organizationId: string): void;
   /** Invalidates every cached organization whose roster holds this user; returns those organizations. */
   invalidateUser(userId: string): string[];
+  /** Invalidates this user's membership list. */
+  invalidateUserMemberships(userId: string): void;
+  /** Invalidates every cached membership list that holds this organization (its name, count or existence changed). */
+  invalidateMembershipListsOf(organizationId: string): void;
   invalidateAll(): void;
   stats(): TeamCacheStats;
 }
 
-const KINDS: readonly Kind[] = ['members', 'invitations'];
-const keyOf = (kind: Kind, organizationId: string) => `${kind}:${organizationId}`;
+const ORGANIZATION_KINDS: readonly CacheKind[] = ['members', 'invitations'];
+const keyOf = (kind: CacheKind, id: string) => `${kind}:${id}`;
 const sizeOf = (entry: Entry) =>
   Math.max(
     1,
     entry.kind === 'members'
       ? (entry.value as Roster).members.length
-      : (entry.value as PendingInvitations).invitations.length,
+      : entry.kind === 'invitations'
+        ? (entry.value as PendingInvitations).invitations.length
+        : (entry.value as UserMemberships).memberships.length,
   );
 /** Failures where an old answer beats no answer. A missing organization is not one: it is gone. */
 const canServeStale = (error: unknown) =>
@@ -116,6 +139,15 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
 
   /** userId → organizations whose cached roster holds the user; kept in step with the LRU by its hooks. */
   const organizationsByUser = new Map<string, Set<string>>();
+  /** organizationId → users whose cached membership list holds the organization; kept in step the same way. */
+  const usersByOrganization = new Map<string, Set<string>>();
+  /** The (from → to) pairs an entry adds to its index: a roster's users, or a membership list's organizations. */
+  const indexOf = (entry: Entry): [Map<string, Set<string>>, Iterable<string>] | undefined =>
+    entry.kind === 'members'
+      ? [organizationsByUser, (entry.value as Roster).byUserId.keys()]
+      : entry.kind === 'user_memberships'
+        ? [usersByOrganization, (entry.value as UserMemberships).byOrganizationId.keys()]
+        : undefined;
   const entries = new LRUCache<string, Entry>({
     ttl: ttlMs + staleGraceMs,
     maxSize: options.maxMembers,
@@ -124,19 +156,23 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     ttlResolution: 0,
     perf: { now },
     onInsert: (entry) => {
-      if (entry.kind !== 'members') return;
-      for (const userId of (entry.value as Roster).byUserId.keys()) {
-        const organizations = organizationsByUser.get(userId);
-        if (organizations) organizations.add(entry.organizationId);
-        else organizationsByUser.set(userId, new Set([entry.organizationId]));
+      const index = indexOf(entry);
+      if (!index) return;
+      const [map, keys] = index;
+      for (const key of keys) {
+        const ids = map.get(key);
+        if (ids) ids.add(entry.id);
+        else map.set(key, new Set([entry.id]));
       }
     },
     dispose: (entry) => {
-      if (entry.kind !== 'members') return;
-      for (const userId of (entry.value as Roster).byUserId.keys()) {
-        const organizations = organizationsByUser.get(userId);
-        organizations?.delete(entry.organizationId);
-        if (organizations?.size === 0) organizationsByUser.delete(userId);
+      const index = indexOf(entry);
+      if (!index) return;
+      const [map, keys] = index;
+      for (const key of keys) {
+        const ids = map.get(key);
+        ids?.delete(entry.id);
+        if (ids?.size === 0) map.delete(key);
       }
     },
   });
@@ -151,15 +187,29 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
 
   const isFresh = (entry: Entry) => !entry.invalidated && now() - entry.fetchedAt < ttlMs;
 
-  function startFlight(kind: Kind, organizationId: string): Flight {
-    const key = keyOf(kind, organizationId);
-    const read: Promise<Value> =
-      kind === 'members' ? source.readRoster(organizationId) : source.readPendingInvitations(organizationId);
+  const readFrom = (kind: CacheKind, id: string): Promise<Value> =>
+    kind === 'members'
+      ? source.readRoster(id)
+      : kind === 'invitations'
+        ? source.readPendingInvitations(id)
+        : source.readUserMemberships(id);
+
+  const served = (entry: Entry, fromCache: boolean, stale: boolean): CacheRead<Value> => ({
+    value: entry.value,
+    fetchedAt: entry.fetchedAt,
+    readStartedAt: entry.readStartedAt,
+    fromCache,
+    stale,
+  });
+
+  function startFlight(kind: CacheKind, id: string): Flight {
+    const key = keyOf(kind, id);
+    const readStartedAt = now();
     const flight: Flight = {
       detached: false,
-      promise: read.then(
+      promise: readFrom(kind, id).then(
         (value) => {
-          const entry: Entry = { kind, organizationId, value, fetchedAt: now(), invalidated: false };
+          const entry: Entry = { kind, id, value, fetchedAt: now(), readStartedAt, invalidated: false };
           if (!flight.detached) {
             entries.set(key, entry);
             flights.delete(key);
@@ -169,9 +219,9 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
         (error: unknown) => {
           if (!flight.detached) {
             flights.delete(key);
-            if (error instanceof OrganizationNotFoundError) {
-              notFound.set(organizationId, true);
-              for (const each of KINDS) entries.delete(keyOf(each, organizationId));
+            if (error instanceof OrganizationNotFoundError && kind !== 'user_memberships') {
+              notFound.set(id, true);
+              for (const each of ORGANIZATION_KINDS) entries.delete(keyOf(each, id));
             }
           }
           throw error;
@@ -182,30 +232,43 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     return flight;
   }
 
-  async function read(kind: Kind, organizationId: string, { forceRefresh = false }: ReadOptions = {}) {
-    const key = keyOf(kind, organizationId);
-    if (notFound.has(organizationId)) {
+  async function read(kind: CacheKind, id: string, { forceRefresh = false }: ReadOptions = {}) {
+    const key = keyOf(kind, id);
+    if (kind !== 'user_memberships' && notFound.has(id)) {
       observe(kind, 'not_found');
-      throw new OrganizationNotFoundError(organizationId);
+      throw new OrganizationNotFoundError(id);
     }
     const cached = entries.get(key);
     if (cached && isFresh(cached) && (!forceRefresh || now() - cached.fetchedAt < forceRefreshIntervalMs)) {
       observe(kind, 'hit');
-      return { value: cached.value, fetchedAt: cached.fetchedAt, fromCache: true, stale: false };
+      return served(cached, true, false);
     }
     const joined = flights.get(key);
     observe(kind, joined ? 'inflight' : 'miss');
-    const flight = joined ?? startFlight(kind, organizationId);
+    const flight = joined ?? startFlight(kind, id);
     try {
-      const entry = await flight.promise;
-      return { value: entry.value, fetchedAt: entry.fetchedAt, fromCache: false, stale: false };
+      return served(await flight.promise, false, false);
     } catch (error) {
       if (cached && staleGraceMs > 0 && canServeStale(error)) {
         observe(kind, 'stale');
-        return { value: cached.value, fetchedAt: cached.fetchedAt, fromCache: true, stale: true };
+        return served(cached, true, true);
       }
       throw error;
     }
+  }
+
+  /** Marks one entry as needing a re-read (kept for stale-if-error) and detaches its read in flight. */
+  function invalidate(kind: CacheKind, id: string) {
+    const key = keyOf(kind, id);
+    const entry = entries.peek(key);
+    if (entry) entry.invalidated = true;
+    detach(key);
+  }
+
+  /** Detaches every read in flight of one kind: used when any of them may hold what just changed. */
+  function detachAll(kind: CacheKind) {
+    const prefix = `${kind}:`;
+    for (const key of [...flights.keys()]) if (key.startsWith(prefix)) detach(key);
   }
 
   function detach(key: string) {
@@ -218,12 +281,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
 
   function invalidateOrganization(organizationId: string) {
     notFound.delete(organizationId);
-    for (const kind of KINDS) {
-      const key = keyOf(kind, organizationId);
-      const entry = entries.peek(key);
-      if (entry) entry.invalidated = true;
-      detach(key);
-    }
+    for (const kind of ORGANIZATION_KINDS) invalidate(kind, organizationId);
   }
 
   return {
@@ -231,6 +289,15 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       read('members', organizationId, readOptions) as Promise<CacheRead<Roster>>,
     getPendingInvitations: (organizationId, readOptions) =>
       read('invitations', organizationId, readOptions) as Promise<CacheRead<PendingInvitations>>,
+    getUserMemberships: (userId, readOptions) =>
+      read('user_memberships', userId, readOptions) as Promise<CacheRead<UserMemberships>>,
+    peekRoster(organizationId) {
+      const cached = entries.get(keyOf('members', organizationId));
+      if (!cached || !isFresh(cached)) return undefined;
+      // Counted as the hit it is: the request then serves this very snapshot without reading the cache again.
+      observe('members', 'hit');
+      return served(cached, true, false) as CacheRead<Roster>;
+    },
     cachedParts: (organizationId) => ({
       roster: entries.has(keyOf('members', organizationId)),
       invitations: entries.has(keyOf('invitations', organizationId)),
@@ -240,8 +307,16 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       const organizations = [...(organizationsByUser.get(userId) ?? [])];
       for (const organizationId of organizations) invalidateOrganization(organizationId);
       // A roster read under way may hold the user's old data, and we cannot know until it returns: detach all.
-      for (const key of [...flights.keys()]) if (key.startsWith('members:')) detach(key);
+      detachAll('members');
       return organizations;
+    },
+    invalidateUserMemberships: (userId) => invalidate('user_memberships', userId),
+    invalidateMembershipListsOf(organizationId) {
+      for (const userId of [...(usersByOrganization.get(organizationId) ?? [])]) {
+        invalidate('user_memberships', userId);
+      }
+      // Same reasoning as invalidateUser: any list under way may include this organization as it was.
+      detachAll('user_memberships');
     },
     invalidateAll() {
       for (const entry of entries.values()) entry.invalidated = true;

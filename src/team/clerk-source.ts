@@ -7,10 +7,13 @@ import { isClerkAPIResponseError } from '@clerk/backend/errors';
 import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
 import {
   createRoster,
+  createUserMemberships,
   type Invitation,
   type Member,
+  type OrganizationSummary,
   type PendingInvitations,
   type TeamSource,
+  type UserMembership,
 } from './types.js';
 import type { Upstream, UpstreamRoute } from './upstream.js';
 
@@ -25,7 +28,7 @@ type ClerkMembership = MembershipPage['data'][number];
 type ClerkInvitation = Awaited<ReturnType<OrganizationApi['getOrganizationInvitationList']>>['data'][number];
 
 export interface ClerkSourceOptions {
-  clerk: Pick<ClerkClient, 'organizations'>;
+  clerk: Pick<ClerkClient, 'organizations' | 'users'>;
   /** Budget, timeout, retries and 429 handling for every call. */
   upstream: Upstream;
 }
@@ -54,7 +57,9 @@ export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): Team
         const results = await Promise.all(batch.map((offset) => readMembershipPage(organizationId, offset)));
         for (const page of results) pages.push(page.data);
       }
-      return createRoster(organizationId, dedupe(pages.flat().map(toMember).filter(isPresent)));
+      const memberships = pages.flat();
+      const organization = memberships[0] ? toOrganizationSummary(memberships[0]) : null;
+      return createRoster(organizationId, dedupe(memberships.map(toMember).filter(isPresent)), organization);
     },
 
     async readPendingInvitations(organizationId) {
@@ -73,6 +78,53 @@ export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): Team
       }
       return { organizationId, invitations } satisfies PendingInvitations;
     },
+
+    async readUserMemberships(userId) {
+      const memberships: UserMembership[] = [];
+      try {
+        // Users belong to a handful of organizations: one page nearly always, so pages are read one by one.
+        for (let offset = 0; ; offset += PAGE_SIZE) {
+          const page = await upstream.run('user_memberships', () =>
+            clerk.users
+              .getOrganizationMembershipList({ userId, limit: PAGE_SIZE, offset })
+              .catch((error: unknown) => {
+                throw toDomainError(error, '');
+              }),
+          );
+          memberships.push(...page.data.map(toUserMembership));
+          if (page.data.length < PAGE_SIZE || offset + PAGE_SIZE >= page.totalCount) break;
+        }
+      } catch (error) {
+        // Clerk documents no 404 here; should one come (a deleted user), that user belongs nowhere.
+        if (!(error instanceof OrganizationNotFoundError)) throw error;
+        memberships.length = 0;
+      }
+      const seen = new Set<string>();
+      return createUserMemberships(
+        userId,
+        memberships.filter((m) => !seen.has(m.membershipId) && seen.add(m.membershipId)),
+      );
+    },
+  };
+}
+
+function toOrganizationSummary(membership: ClerkMembership): OrganizationSummary {
+  const organization = membership.organization;
+  return {
+    id: organization.id,
+    name: organization.name,
+    slug: organization.slug || null,
+    imageUrl: organization.imageUrl || null,
+    membersCount: typeof organization.membersCount === 'number' ? organization.membersCount : null,
+  };
+}
+
+function toUserMembership(membership: ClerkMembership): UserMembership {
+  return {
+    membershipId: membership.id,
+    organization: toOrganizationSummary(membership),
+    role: membership.role,
+    createdAt: new Date(membership.createdAt).toISOString(),
   };
 }
 

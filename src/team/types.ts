@@ -27,6 +27,19 @@ export interface Invitation {
   createdAt: string;
 }
 
+/**
+ * An organization itself, as Clerk describes it inside every membership it sends (so knowing it costs no call of
+ * its own).
+ */
+export interface OrganizationSummary {
+  id: string;
+  name: string;
+  slug: string | null;
+  imageUrl: string | null;
+  /** Clerk's `members_count`; null when Clerk left it out (it adds it to some answers only). */
+  membersCount: number | null;
+}
+
 /** The whole active member list of one organization, as one consistent snapshot. */
 export interface Roster {
   organizationId: string;
@@ -34,6 +47,27 @@ export interface Roster {
   members: readonly Member[];
   /** userId → member, for authorization checks and the user → organizations index. */
   byUserId: ReadonlyMap<string, Member>;
+  /** The organization as the first membership read described it; null for an empty roster. */
+  organization: OrganizationSummary | null;
+}
+
+/** One of a user's own memberships. */
+export interface UserMembership {
+  membershipId: string;
+  organization: OrganizationSummary;
+  /** Clerk role key, e.g. `org:admin`. */
+  role: string;
+  /** When the user joined the organization (RFC 3339). */
+  createdAt: string;
+}
+
+/** Every organization one user belongs to (`GET /v1/users/{id}/organization_memberships`), as one snapshot. */
+export interface UserMemberships {
+  userId: string;
+  /** Clerk's order: newest first. */
+  memberships: readonly UserMembership[];
+  /** organizationId → membership, for authorization checks and the organization → users index. */
+  byOrganizationId: ReadonlyMap<string, UserMembership>;
 }
 
 export interface PendingInvitations {
@@ -46,8 +80,30 @@ export interface PendingInvitations {
 export interface TeamSource {
   readRoster(organizationId: string): Promise<Roster>;
   readPendingInvitations(organizationId: string): Promise<PendingInvitations>;
+  /** Every membership of one user; a user Clerk does not know has none. */
+  readUserMemberships(userId: string): Promise<UserMemberships>;
 }
 
-export function createRoster(organizationId: string, members: readonly Member[]): Roster {
-  return { organizationId, members, byUserId: new Map(members.map((member) => [member.userId, member])) };
+export function createRoster(
+  organizationId: string,
+  members: readonly Member[],
+  organization: OrganizationSummary | null = null,
+): Roster {
+  return {
+    organizationId,
+    members,
+    byUserId: new Map(members.map((member) => [member.userId, member])),
+    organization,
+  };
+}
+
+export function createUserMemberships(
+  userId: string,
+  memberships: readonly UserMembership[],
+): UserMemberships {
+  return {
+    userId,
+    memberships,
+    byOrganizationId: new Map(memberships.map((membership) => [membership.organization.id, membership])),
+  };
 }

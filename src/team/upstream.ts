@@ -8,8 +8,11 @@
 import pThrottle from 'p-throttle';
 import { UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
 
-/** Calls are grouped by route: a 429 on one route pauses that route only. */
-export type UpstreamRoute = 'memberships' | 'invitations';
+/**
+ * Calls are grouped by route: a 429 on one route pauses that route only. `memberships` reads an organization's
+ * roster, `user_memberships` one user's own membership list.
+ */
+export type UpstreamRoute = 'memberships' | 'invitations' | 'user_memberships';
 
 export type CallOutcome = 'ok' | 'not_found' | 'rate_limited' | 'timeout' | 'error';
 
