@@ -1,5 +1,5 @@
 /** organization(id).members over real HTTP against the emulator: contract fields, slices, cache behaviour. */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TeamPage } from './documents.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
@@ -9,9 +9,13 @@ const INVITATIONS = 'GET /v1/organizations/{id}/invitations';
 let h: Harness;
 beforeAll(async () => {
   // No forced-refresh throttle here: these tests force reads back to back (the throttle has its own tests).
-  h = await startHarness({ config: { cacheForceRefreshIntervalSeconds: 0 } });
+  // Clerk's answers pass through a gate, so a test can hold one on its way back to the server.
+  h = await startHarness({ gateClerk: true, config: { cacheForceRefreshIntervalSeconds: 0 } });
 });
 afterAll(() => h.close());
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 function demo() {
   const fixture = h.emulator.demo;
@@ -182,6 +186,8 @@ describe('cache TTL', () => {
   afterAll(() => short.close());
 
   it('reads Clerk again once the TTL has passed', async () => {
+    // A fake wall clock (Date only: sockets and timers keep real time) is the cache's clock too.
+    vi.useFakeTimers({ toFake: ['Date'] });
     const org = short.emulator.store.createOrganization({ name: 'TTL Co' });
     const [member] = short.emulator.store.populate(org.id, 1);
     const token = short.emulator.mintToken({
@@ -191,17 +197,16 @@ describe('cache TTL', () => {
     });
     const first = await short.query(TeamPage, { token, variables: { id: org.id } });
     expect(first.data?.organization.members.fromCache).toBe(false);
-    expect(
-      (await short.query(TeamPage, { token, variables: { id: org.id } })).data?.organization.members
-        .fromCache,
-    ).toBe(true);
-    // Waiting out a 1-second TTL is the behaviour under test, not a stand-in for an event.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const readAt = Date.parse(first.data?.organization.members.cachedAt ?? '');
+
+    vi.setSystemTime(readAt + 900); // within the 1-second TTL
+    const cached = await short.query(TeamPage, { token, variables: { id: org.id } });
+    expect(cached.data?.organization.members.fromCache).toBe(true);
+
+    vi.setSystemTime(readAt + 1100); // past it
     const expired = await short.query(TeamPage, { token, variables: { id: org.id } });
     expect(expired.data?.organization.members.fromCache).toBe(false);
-    expect(Date.parse(expired.data?.organization.members.cachedAt ?? '')).toBeGreaterThan(
-      Date.parse(first.data?.organization.members.cachedAt ?? ''),
-    );
+    expect(Date.parse(expired.data?.organization.members.cachedAt ?? '')).toBeGreaterThan(readAt);
   });
 });
 
@@ -216,20 +221,24 @@ describe('invalidation during a slow in-flight read', () => {
       emailAddress: 'late@race.test',
     });
 
-    h.emulator.control.setLatency({ fixedMs: 300 });
-    const path = `/v1/organizations/${org.id}/memberships`;
+    // Clerk answers the roster read from the data it holds before the write; the answer is held on its way back.
+    const held = h.gate?.hold((path) => path === `/v1/organizations/${org.id}/memberships`);
+    if (!held) throw new Error('the harness gates Clerk');
     const inFlight = h.query(TeamPage, { token, variables: { id: org.id } });
     try {
-      // Once Clerk has received our read, change the data and let the signed webhook reach the server.
-      await waitForRequest(path);
+      await held.answered;
+      // While the read is in flight: change the data, and let the signed webhook reach the server and be processed.
+      const processed = 'organizationMembership.created processed';
+      const processedBefore = h.app.webhooks.outcomes().get(processed) ?? 0;
       await h.clerk.organizations.createOrganizationMembership({
         organizationId: org.id,
         userId: newcomer.id,
         role: 'org:member',
       });
       await h.emulator.control.webhooksSettled();
+      expect(h.app.webhooks.outcomes().get(processed)).toBe(processedBefore + 1);
     } finally {
-      h.emulator.control.setLatency({ fixedMs: 0 });
+      held.release();
     }
     // The read was answered from the data Clerk had before the write (the precondition of this test)...
     const old = await inFlight;
@@ -240,10 +249,3 @@ describe('invalidation during a slow in-flight read', () => {
     expect(next.data?.organization.members.members.map((m) => m.firstName)).toContain('Late');
   });
 });
-
-async function waitForRequest(path: string) {
-  await vi.waitFor(() => {
-    if (!h.emulator.control.requestLog().some((entry) => entry.path === path))
-      throw new Error(`no request to ${path} yet`);
-  });
-}

@@ -4,6 +4,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ClerkClient, createClerkClient } from '@clerk/backend';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -29,6 +30,8 @@ export interface Harness {
   /** The configuration the app was built with, to build a second app against the same emulator. */
   config: AppConfig;
   webhookSecret: string;
+  /** With `gateClerk`: the hop between the server and the emulator, which can hold Clerk's answers. */
+  gate?: ClerkGate;
   /** Sends a query as a frontend would (POST application/json). */
   query<TData, TVariables extends Record<string, unknown>>(
     document: TypedDocumentNode<TData, TVariables> | string,
@@ -44,15 +47,102 @@ export interface HarnessOptions {
   useJwks?: boolean;
   /** Default: silent. */
   logger?: Logger;
+  /** Route the server's Clerk calls through a ClerkGate (`harness.gate`). The harness's own SDK client stays direct. */
+  gateClerk?: boolean;
+}
+
+/**
+ * An HTTP hop between the server and the emulator that can hold Clerk's answers on their way back, as a slow network
+ * would: the emulator answers from the data it holds at that moment, and the server gets the answer only once the
+ * test releases it. Gives tests exact interleavings ("Clerk answered, then the webhook landed, then the answer
+ * arrived") without sleeps.
+ */
+export interface ClerkGate {
+  /** Holds the answer to the next request whose path (without query) matches, until `release()`. */
+  hold(matches: (path: string) => boolean): HeldAnswer;
+}
+
+export interface HeldAnswer {
+  /** Resolves once the emulator has answered the request (its body is final) and the answer is being held. */
+  answered: Promise<void>;
+  release(): void;
+}
+
+interface Hold {
+  matches: (path: string) => boolean;
+  answered: () => void;
+  released: Promise<void>;
+}
+
+async function startClerkGate(target: string): Promise<ClerkGate & { url: string; close(): Promise<void> }> {
+  const holds: Hold[] = [];
+  const releases: (() => void)[] = [];
+  const forward = (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) =>
+    new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const outgoing = httpRequest(`${target}${path}`, { method, headers }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () =>
+          resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) }),
+        );
+        answer.on('error', reject);
+      });
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+  const server = createServer(async (request, response) => {
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const path = request.url ?? '/';
+      const answer = await forward(request.method ?? 'GET', path, request.headers, Buffer.concat(chunks));
+      const index = holds.findIndex((hold) => hold.matches(path.split('?', 1)[0] ?? path));
+      const hold = index === -1 ? undefined : holds.splice(index, 1)[0];
+      if (hold) {
+        hold.answered();
+        await hold.released;
+      }
+      response.writeHead(answer.status, answer.headers);
+      response.end(answer.body);
+    } catch {
+      response.destroy();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold(matches) {
+      let answered = () => {};
+      let release = () => {};
+      const held: HeldAnswer = {
+        answered: new Promise<void>((resolve) => {
+          answered = resolve;
+        }),
+        release: () => release(),
+      };
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      releases.push(release);
+      holds.push({ matches, answered, released });
+      return held;
+    },
+    async close() {
+      for (const release of releases) release();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const emulator = await startClerkEmulator({ seed: 'demo', ...options.emulator });
+  const gate = options.gateClerk ? await startClerkGate(emulator.url) : undefined;
   const config: AppConfig = {
     production: false,
     clerkSecretKey: emulator.secretKey,
-    clerkApiUrl: emulator.url,
+    clerkApiUrl: gate?.url ?? emulator.url,
     clerkJwtKey: options.useJwks ? undefined : emulator.publicKeyPem,
     clerkAuthorizedParties: [],
     clerkWebhookSigningSecret: webhookSecret,
@@ -85,6 +175,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     app,
     config,
     webhookSecret,
+    ...(gate ? { gate } : {}),
     async query(document, { token, variables, headers = {} } = {}) {
       const response = await fetch(`${url}/graphql`, {
         method: 'POST',
@@ -101,6 +192,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await app.shutdown(100);
+      await gate?.close();
       await emulator.close();
     },
   };
