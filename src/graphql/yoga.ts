@@ -7,11 +7,13 @@ import { LRUCache } from 'lru-cache';
 import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
 import type { Logger } from '../logger.js';
 import type { TeamCache } from '../team/cache.js';
+import { answerSizePlugin } from './answer-size.js';
 import type { GraphQLContext } from './context.js';
 import { toGraphQLError } from './errors.js';
 import { DEFAULT_QUERY_LIMITS, queryLimitsPlugin } from './limits.js';
 import { createTeamLoaders } from './loaders.js';
 import { schema } from './schema.js';
+import { variableErrorsPlugin } from './variable-errors.js';
 
 export interface GraphiQLSettings {
   /** Shown when the page opens; a useful example beats an empty editor. */
@@ -145,6 +147,10 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       useGraphQlJit({}, { cache: new LRUCache({ max: 1000 }) }),
       logUnexpectedErrors(logger),
       queryLimitsPlugin(DEFAULT_QUERY_LIMITS, { hideSuggestions: !options.introspection }),
+      // Before execution, in this order: badly typed variables are the caller's input error, then the size of
+      // the answer they ask for (which needs the variables).
+      variableErrorsPlugin(),
+      answerSizePlugin(),
       ...(options.introspection ? [] : [disableIntrospection()]),
     ],
     context: async ({ request }): Promise<GraphQLContext> => {
