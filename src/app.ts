@@ -13,6 +13,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
 import { createClerkSource } from './team/clerk-source.js';
+import { createRevocations, type Revocations } from './team/revocations.js';
 import { createUpstream } from './team/upstream.js';
 import { createWebhookRoute, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
 
@@ -39,6 +40,7 @@ export interface AppOptions {
 export interface App {
   server: Server;
   cache: TeamCache;
+  revocations: Revocations;
   webhooks: WebhookRoute;
   metrics: Metrics;
   /** /readyz turns 503, new requests are refused, in-flight ones finish (up to graceMs), then all is closed. */
@@ -72,6 +74,10 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     maxMembers: config.cacheMaxMembers,
     observer: metrics.cache,
   });
+  // Kept as long as the oldest evidence the cache may still serve: a removal must outlive every stale copy.
+  const revocations = createRevocations({
+    retentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
+  });
   const verifyToken = createTokenVerifier({
     jwtKey: config.clerkJwtKey,
     secretKey: config.clerkSecretKey,
@@ -80,6 +86,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   });
   const yoga = createTeamYoga({
     cache,
+    revocations,
     verifyToken,
     logger,
     graphiql: config.graphiqlEnabled
@@ -96,6 +103,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   });
   const webhooks = createWebhookRoute({
     cache,
+    revocations,
     signingSecret: config.clerkWebhookSigningSecret,
     refreshDebounceMs: config.webhookRefreshDebounceMs,
     logger,
@@ -182,7 +190,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     await yoga.dispose();
   }
 
-  return { server, cache, webhooks, metrics, shutdown };
+  return { server, cache, revocations, webhooks, metrics, shutdown };
 }
 
 /**

@@ -1,52 +1,111 @@
-/** Which cached data each Clerk event invalidates (pure mapping; the end-to-end path is in webhooks.test.ts). */
+/**
+ * What each Clerk event invalidates and revokes (pure mapping; the end-to-end path is in webhooks.test.ts and
+ * authorization.test.ts).
+ */
 import { describe, expect, it } from 'vitest';
-import { asClerkEvent, invalidationFor, MalformedEventError } from '../src/webhooks/events.js';
+import { ANY } from '../src/team/revocations.js';
+import { asClerkEvent, effectsOf, MalformedEventError } from '../src/webhooks/events.js';
 
-const orgMembership = { object: 'organization_membership', id: 'orgmem_1', organization: { id: 'org_1' } };
+const orgMembership = {
+  object: 'organization_membership',
+  id: 'orgmem_1',
+  organization: { id: 'org_1' },
+  public_user_data: { user_id: 'user_1' },
+};
+const membershipInvalidations = [
+  { kind: 'organization', organizationId: 'org_1' },
+  { kind: 'userMemberships', userId: 'user_1' },
+  { kind: 'membershipListsOf', organizationId: 'org_1' },
+];
+const organizationInvalidations = [
+  { kind: 'organization', organizationId: 'org_3' },
+  { kind: 'membershipListsOf', organizationId: 'org_3' },
+];
+const none = { invalidations: [], revocations: [] };
 
-describe('invalidationFor', () => {
+describe('effectsOf', () => {
   it.each([
-    ['organizationMembership.created', orgMembership, { kind: 'organization', organizationId: 'org_1' }],
-    ['organizationMembership.updated', orgMembership, { kind: 'organization', organizationId: 'org_1' }],
-    ['organizationMembership.deleted', orgMembership, { kind: 'organization', organizationId: 'org_1' }],
+    [
+      'organizationMembership.created',
+      orgMembership,
+      { invalidations: membershipInvalidations, revocations: [] },
+    ],
+    [
+      'organizationMembership.updated',
+      orgMembership,
+      { invalidations: membershipInvalidations, revocations: [] },
+    ],
+    [
+      'organizationMembership.deleted',
+      orgMembership,
+      {
+        invalidations: membershipInvalidations,
+        revocations: [{ userId: 'user_1', organizationId: 'org_1' }],
+      },
+    ],
     [
       'organizationInvitation.created',
       { organization_id: 'org_2' },
-      { kind: 'organization', organizationId: 'org_2' },
+      { invalidations: [{ kind: 'organization', organizationId: 'org_2' }], revocations: [] },
     ],
     [
       'organizationInvitation.accepted',
       { organization_id: 'org_2' },
-      { kind: 'organization', organizationId: 'org_2' },
+      { invalidations: [{ kind: 'organization', organizationId: 'org_2' }], revocations: [] },
     ],
     [
       'organizationInvitation.revoked',
       { organization_id: 'org_2' },
-      { kind: 'organization', organizationId: 'org_2' },
+      { invalidations: [{ kind: 'organization', organizationId: 'org_2' }], revocations: [] },
     ],
-    ['organization.created', { id: 'org_3' }, { kind: 'organization', organizationId: 'org_3' }],
-    ['organization.updated', { id: 'org_3' }, { kind: 'organization', organizationId: 'org_3' }],
+    ['organization.created', { id: 'org_3' }, { invalidations: organizationInvalidations, revocations: [] }],
+    ['organization.updated', { id: 'org_3' }, { invalidations: organizationInvalidations, revocations: [] }],
     [
       'organization.deleted',
       { id: 'org_3', deleted: true },
-      { kind: 'organization', organizationId: 'org_3' },
+      { invalidations: organizationInvalidations, revocations: [{ userId: ANY, organizationId: 'org_3' }] },
     ],
-    ['user.updated', { id: 'user_1' }, { kind: 'user', userId: 'user_1' }],
-    ['user.deleted', { id: 'user_1', deleted: true }, { kind: 'user', userId: 'user_1' }],
-    ['user.created', { id: 'user_1' }, { kind: 'none' }],
-    ['role.updated', { id: 'role_1' }, { kind: 'all' }],
-    ['permission.deleted', { id: 'perm_1' }, { kind: 'all' }],
-    ['session.created', { id: 'sess_1' }, { kind: 'none' }],
-    ['email.created', { id: 'ema_1' }, { kind: 'none' }],
+    [
+      'user.updated',
+      { id: 'user_1' },
+      { invalidations: [{ kind: 'user', userId: 'user_1' }], revocations: [] },
+    ],
+    [
+      'user.deleted',
+      { id: 'user_1', deleted: true },
+      {
+        invalidations: [
+          { kind: 'user', userId: 'user_1' },
+          { kind: 'userMemberships', userId: 'user_1' },
+        ],
+        revocations: [{ userId: 'user_1', organizationId: ANY }],
+      },
+    ],
+    ['user.created', { id: 'user_1' }, none],
+    ['role.updated', { id: 'role_1' }, { invalidations: [{ kind: 'all' }], revocations: [] }],
+    ['permission.deleted', { id: 'perm_1' }, { invalidations: [{ kind: 'all' }], revocations: [] }],
+    ['session.created', { id: 'sess_1' }, none],
+    ['email.created', { id: 'ema_1' }, none],
   ])('%s', (type, data, expected) => {
-    expect(invalidationFor({ type, data })).toEqual(expected);
+    expect(effectsOf({ type, data })).toEqual(expected);
+  });
+
+  it('a membership event without the member’s user data revokes the organization for everyone (fail safe)', () => {
+    const { public_user_data: _, ...withoutUser } = orgMembership;
+    expect(effectsOf({ type: 'organizationMembership.deleted', data: withoutUser })).toEqual({
+      invalidations: [
+        { kind: 'organization', organizationId: 'org_1' },
+        { kind: 'membershipListsOf', organizationId: 'org_1' },
+      ],
+      revocations: [{ userId: ANY, organizationId: 'org_1' }],
+    });
   });
 
   it('refuses an event whose data lacks the organization it is about', () => {
-    expect(() =>
-      invalidationFor({ type: 'organizationMembership.created', data: { organization: {} } }),
-    ).toThrow(MalformedEventError);
-    expect(() => invalidationFor({ type: 'user.updated', data: { id: 42 } })).toThrow(MalformedEventError);
+    expect(() => effectsOf({ type: 'organizationMembership.created', data: { organization: {} } })).toThrow(
+      MalformedEventError,
+    );
+    expect(() => effectsOf({ type: 'user.updated', data: { id: 42 } })).toThrow(MalformedEventError);
   });
 });
 

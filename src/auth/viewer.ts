@@ -6,6 +6,11 @@ export interface Viewer {
   activeOrganizationId: string | null;
   /** Clerk role key with its `org:` prefix (v2 tokens carry it without). */
   activeOrganizationRole: string | null;
+  /**
+   * When Clerk issued the token (`iat`, as epoch ms): the date of its organization claim as evidence of
+   * membership. Null when the token has no usable `iat`; its claim then proves nothing on its own.
+   */
+  issuedAt: number | null;
 }
 
 /** Claims of a Clerk session token that we read; both token versions exist in the wild. */
@@ -13,6 +18,7 @@ export interface SessionClaims {
   sub: string;
   sid?: unknown;
   exp: number;
+  iat?: unknown;
   org_id?: unknown;
   org_role?: unknown;
   o?: unknown;
@@ -30,5 +36,6 @@ export function viewerFromClaims(claims: SessionClaims): Viewer {
     activeOrganizationId: asString(v2?.id) ?? asString(claims.org_id),
     activeOrganizationRole:
       (v2Role && (v2Role.startsWith('org:') ? v2Role : `org:${v2Role}`)) ?? asString(claims.org_role),
+    issuedAt: typeof claims.iat === 'number' && Number.isFinite(claims.iat) ? claims.iat * 1000 : null,
   };
 }

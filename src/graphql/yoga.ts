@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
 import type { Logger } from '../logger.js';
 import type { TeamCache } from '../team/cache.js';
+import type { Revocations } from '../team/revocations.js';
 import { answerSizePlugin } from './answer-size.js';
 import type { GraphQLContext } from './context.js';
 import { toGraphQLError } from './errors.js';
@@ -24,6 +25,8 @@ export interface GraphiQLSettings {
 
 export interface YogaOptions {
   cache: TeamCache;
+  /** Removals recorded from webhooks; authorization reads them. */
+  revocations: Pick<Revocations, 'revokedAt'>;
   logger: Logger;
   verifyToken: TokenVerifier;
   /** false turns GraphiQL off (production default). */
@@ -159,6 +162,7 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
         return {
           viewer: token ? await options.verifyToken(token) : null,
           team: createTeamLoaders(options.cache),
+          revocations: options.revocations,
         };
       } catch (error) {
         throw toGraphQLError(error);

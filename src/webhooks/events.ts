@@ -1,14 +1,32 @@
 /**
- * Which cached data a Clerk webhook event makes stale. Pure: no I/O, no cache. We never patch the cache from
- * payloads (deliveries can be duplicated and reordered); we only decide what to forget.
+ * What a Clerk webhook event changes for us: which cached data it makes stale, and which access it revokes. Pure:
+ * no I/O, no cache. We never patch the cache from payloads (deliveries can be duplicated and reordered); we only
+ * decide what to forget, and from when on older evidence of membership stops counting.
  */
+import { ANY } from '../team/revocations.js';
 
 export type Invalidation =
+  /** The organization's roster and pending invitations. */
   | { kind: 'organization'; organizationId: string }
+  /** Every cached roster that holds the user (names, emails and images show there). */
   | { kind: 'user'; userId: string }
-  | { kind: 'all' }
-  /** An event that cannot change a team page (session.*, email.*, user.created, …). */
-  | { kind: 'none' };
+  /** The user's own membership list. */
+  | { kind: 'userMemberships'; userId: string }
+  /** Every cached membership list that holds the organization (its name, member count or existence changed). */
+  | { kind: 'membershipListsOf'; organizationId: string }
+  | { kind: 'all' };
+
+/** Evidence older than now no longer grants `userId` `organizationId`; either may be `*` (any). */
+export interface Revocation {
+  userId: string;
+  organizationId: string;
+}
+
+/** Both empty for an event that cannot change a team page (session.*, email.*, user.created, …). */
+export interface EventEffects {
+  invalidations: Invalidation[];
+  revocations: Revocation[];
+}
 
 export interface ClerkEvent {
   type: string;
@@ -32,36 +50,73 @@ export function asClerkEvent(payload: unknown): ClerkEvent {
   return { type, data };
 }
 
-function stringAt(data: unknown, ...path: string[]): string {
+function optionalStringAt(data: unknown, ...path: string[]): string | undefined {
   let value: unknown = data;
   for (const key of path)
     value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
-  if (typeof value !== 'string' || value === '') {
-    throw new MalformedEventError(`Event data has no ${path.join('.')}`);
-  }
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function stringAt(data: unknown, ...path: string[]): string {
+  const value = optionalStringAt(data, ...path);
+  if (value === undefined) throw new MalformedEventError(`Event data has no ${path.join('.')}`);
   return value;
 }
 
-export function invalidationFor(event: ClerkEvent): Invalidation {
-  const [resource] = event.type.split('.');
+const NONE: EventEffects = { invalidations: [], revocations: [] };
+
+export function effectsOf(event: ClerkEvent): EventEffects {
+  const [resource, action] = event.type.split('.');
   switch (resource) {
-    case 'organizationMembership':
-      return { kind: 'organization', organizationId: stringAt(event.data, 'organization', 'id') };
+    case 'organizationMembership': {
+      const organizationId = stringAt(event.data, 'organization', 'id');
+      // Clerk always sends the member's public data; without it, treat the change as anyone's in the organization.
+      const userId = optionalStringAt(event.data, 'public_user_data', 'user_id');
+      return {
+        invalidations: [
+          { kind: 'organization', organizationId },
+          // The member's own list gains, changes or loses this organization; everyone else's shows its count.
+          ...(userId ? [{ kind: 'userMemberships', userId } as const] : []),
+          { kind: 'membershipListsOf', organizationId },
+        ],
+        revocations: action === 'deleted' ? [{ userId: userId ?? ANY, organizationId }] : [],
+      };
+    }
     case 'organizationInvitation':
-      return { kind: 'organization', organizationId: stringAt(event.data, 'organization_id') };
-    case 'organization':
+      // An accepted invitation is followed by its organizationMembership.created.
+      return {
+        invalidations: [{ kind: 'organization', organizationId: stringAt(event.data, 'organization_id') }],
+        revocations: [],
+      };
+    case 'organization': {
       // Updates and deletions change what we hold; a creation clears a remembered "no such organization".
-      return { kind: 'organization', organizationId: stringAt(event.data, 'id') };
-    case 'user':
+      const organizationId = stringAt(event.data, 'id');
+      return {
+        invalidations: [
+          { kind: 'organization', organizationId },
+          { kind: 'membershipListsOf', organizationId },
+        ],
+        revocations: action === 'deleted' ? [{ userId: ANY, organizationId }] : [],
+      };
+    }
+    case 'user': {
       // Names, images and emails show on every team page the user is on; a new user is on none yet.
-      return event.type === 'user.created'
-        ? { kind: 'none' }
-        : { kind: 'user', userId: stringAt(event.data, 'id') };
+      if (action === 'created') return NONE;
+      const userId = stringAt(event.data, 'id');
+      if (action !== 'deleted') return { invalidations: [{ kind: 'user', userId }], revocations: [] };
+      return {
+        invalidations: [
+          { kind: 'user', userId },
+          { kind: 'userMemberships', userId },
+        ],
+        revocations: [{ userId, organizationId: ANY }],
+      };
+    }
     case 'role':
     case 'permission':
       // Role and permission changes can touch any organization; we cannot tell which from the payload.
-      return { kind: 'all' };
+      return { invalidations: [{ kind: 'all' }], revocations: [] };
     default:
-      return { kind: 'none' };
+      return NONE;
   }
 }

@@ -1,14 +1,21 @@
 /**
  * POST /webhooks/clerk: verifies Svix-signed Clerk webhooks on the raw body and turns them into cache
- * invalidations. It answers as soon as the cache is invalidated and never waits on Clerk: the re-read happens
- * in the background (refresh-ahead).
+ * invalidations and revocation records. It answers as soon as both are done (so a 2xx means the next query
+ * already sees them) and never waits on Clerk: the re-read happens in the background (refresh-ahead).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { Webhook, WebhookVerificationError } from 'svix';
 import type { Logger } from '../logger.js';
 import type { TeamCache } from '../team/cache.js';
-import { asClerkEvent, type Invalidation, invalidationFor, MalformedEventError } from './events.js';
+import type { Revocations } from '../team/revocations.js';
+import {
+  asClerkEvent,
+  type EventEffects,
+  effectsOf,
+  type Invalidation,
+  MalformedEventError,
+} from './events.js';
 import { createRefreshAhead } from './refresh-ahead.js';
 
 export const WEBHOOK_PATH = '/webhooks/clerk';
@@ -21,6 +28,8 @@ export type WebhookOutcome = 'processed' | 'duplicate' | 'ignored';
 
 export interface WebhookRouteOptions {
   cache: TeamCache;
+  /** Where removals are recorded, before the route answers. */
+  revocations: Revocations;
   /** Undefined: the route answers 503 and freshness relies on the TTL alone. */
   signingSecret: string | undefined;
   refreshDebounceMs: number;
@@ -81,7 +90,7 @@ const header = (request: IncomingMessage, name: string): string => {
 };
 
 export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
-  const { cache, logger } = options;
+  const { cache, revocations, logger } = options;
   const webhook = options.signingSecret ? new Webhook(options.signingSecret) : undefined;
   const seenMessageIds = new LRUCache<string, true>({ max: DEDUPE_MAX_IDS, ttl: DEDUPE_WINDOW_MS });
   const outcomes = new Map<string, number>();
@@ -108,13 +117,24 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
         }
         return;
       }
+      // Membership lists are re-read when their user next asks, not ahead: most are never asked for again.
+      case 'userMemberships':
+        cache.invalidateUserMemberships(invalidation.userId);
+        return;
+      case 'membershipListsOf':
+        cache.invalidateMembershipListsOf(invalidation.organizationId);
+        return;
       case 'all':
         // No refresh-ahead: re-reading every organization at once would flood Clerk; queries refill lazily.
         cache.invalidateAll();
         return;
-      case 'none':
-        return;
     }
+  }
+
+  function applyAll(effects: EventEffects) {
+    // Revocations first: from here on no older evidence admits the removed member, whatever the cache holds.
+    for (const { userId, organizationId } of effects.revocations) revocations.record(userId, organizationId);
+    for (const invalidation of effects.invalidations) apply(invalidation);
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
@@ -169,20 +189,21 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
       return reply(response, 200, { status: 'duplicate' satisfies WebhookOutcome });
     }
 
-    let invalidation: Invalidation;
+    let effects: EventEffects;
     try {
       const event = asClerkEvent(payload);
       eventType = event.type;
-      invalidation = invalidationFor(event);
+      effects = effectsOf(event);
     } catch (error) {
       if (!(error instanceof MalformedEventError)) throw error;
       count(eventType, 'malformed');
       return reply(response, 400, { error: error.message });
     }
 
-    apply(invalidation);
+    applyAll(effects);
     seenMessageIds.set(messageId, true);
-    const outcome: WebhookOutcome = invalidation.kind === 'none' ? 'ignored' : 'processed';
+    const outcome: WebhookOutcome =
+      effects.invalidations.length === 0 && effects.revocations.length === 0 ? 'ignored' : 'processed';
     count(eventType, outcome);
     logger.debug('webhook', { messageId, eventType, outcome });
     return reply(response, 200, { status: outcome });

@@ -1,14 +1,44 @@
 /** `Organization` and `Query.organization`: an organization's team, readable by its members only. */
-import { authorizeOrganization } from '../access.js';
+import type { OrganizationSummary } from '../../team/types.js';
+import { authorizeOrganization, type Evidence, requireViewer } from '../access.js';
 import { builder } from '../builder.js';
-import { badUserInput, toGraphQLError } from '../errors.js';
+import type { GraphQLContext } from '../context.js';
+import { badUserInput, forbidden, toGraphQLError } from '../errors.js';
 import { TeamMembersRef } from './team-members.js';
 
 export interface OrganizationShape {
   id: string;
+  /** What authorized the caller; it usually carries the organization's details already. */
+  evidence: Evidence;
+  /** Worked out once per organization in the answer, however many of its fields are asked for. */
+  summary?: Promise<OrganizationSummary>;
 }
 
 export const OrganizationRef = builder.objectRef<OrganizationShape>('Organization');
+
+/**
+ * Name, slug and image from the organization object Clerk sends inside every membership: that of the membership
+ * that let the caller in, or of the cached roster. Never a Clerk call of its own.
+ */
+function summaryOf(organization: OrganizationShape, context: GraphQLContext): Promise<OrganizationSummary> {
+  organization.summary ??= (async () => {
+    const { id, evidence } = organization;
+    if (evidence.kind === 'membership') return evidence.membership.organization;
+    try {
+      const roster = evidence.kind === 'roster' ? evidence.roster : await context.team.roster(id);
+      const summary =
+        roster.value.organization ??
+        (await context.team.userMemberships(requireViewer(context).userId)).value.byOrganizationId.get(id)
+          ?.organization;
+      // Only a token claim that neither the roster nor the caller's own list bears out ends here.
+      if (!summary) throw forbidden();
+      return summary;
+    } catch (error) {
+      throw toGraphQLError(error);
+    }
+  })();
+  return organization.summary;
+}
 
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 500;
@@ -17,6 +47,33 @@ OrganizationRef.implement({
   description: 'A Clerk organization. Only its members may read it.',
   fields: (t) => ({
     id: t.exposeID('id'),
+    name: t.string({
+      description: "The organization's name.",
+      resolve: async (organization, _args, context) => (await summaryOf(organization, context)).name,
+    }),
+    slug: t.string({
+      nullable: true,
+      description: "The organization's URL-friendly identifier in Clerk.",
+      resolve: async (organization, _args, context) => (await summaryOf(organization, context)).slug,
+    }),
+    imageUrl: t.string({
+      nullable: true,
+      description: "The organization's logo (Clerk serves a generated one when none was uploaded).",
+      resolve: async (organization, _args, context) => (await summaryOf(organization, context)).imageUrl,
+    }),
+    membersCount: t.int({
+      description: 'How many active members the organization has.',
+      // Counted from the roster this request reads for members anyway (through the cache), so it agrees with
+      // members.totalCount; Clerk's own members_count is not in every answer.
+      resolve: async ({ id, evidence }, _args, context) => {
+        try {
+          const roster = evidence.kind === 'roster' ? evidence.roster : await context.team.roster(id);
+          return roster.value.members.length;
+        } catch (error) {
+          throw toGraphQLError(error);
+        }
+      },
+    }),
     members: t.field({
       type: TeamMembersRef,
       description: "The organization's active members, newest first, and optionally its pending invitations.",
@@ -69,9 +126,6 @@ builder.queryField('organization', (t) =>
     type: OrganizationRef,
     description: 'The organization with this Clerk organization ID. Only its members may read it.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, context) => {
-      await authorizeOrganization(context, id);
-      return { id };
-    },
+    resolve: async (_root, { id }, context) => ({ id, evidence: await authorizeOrganization(context, id) }),
   }),
 );

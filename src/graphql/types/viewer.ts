@@ -1,7 +1,8 @@
 /** `Viewer` and `Query.viewer`: who the caller is, from the verified session token. */
 import type { Viewer } from '../../auth/viewer.js';
-import { requireViewer } from '../access.js';
+import { currentMemberships, requireViewer } from '../access.js';
 import { builder } from '../builder.js';
+import { ViewerOrganizationRef } from './viewer-organization.js';
 
 export const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
   description: 'The caller, as told by their verified Clerk session token.',
@@ -10,6 +11,13 @@ export const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
     sessionId: t.exposeID('sessionId', { nullable: true }),
     activeOrganizationId: t.exposeID('activeOrganizationId', { nullable: true }),
     activeOrganizationRole: t.exposeString('activeOrganizationRole', { nullable: true }),
+    organizations: t.field({
+      type: [ViewerOrganizationRef],
+      description:
+        'Every organization the caller belongs to, newest membership first, from their Clerk membership list ' +
+        '(cached; the same read that authorizes them for organizations their token does not name).',
+      resolve: (_viewer, _args, context) => currentMemberships(context),
+    }),
   }),
 });
 
