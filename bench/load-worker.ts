@@ -1,7 +1,8 @@
 /**
  * The load generator, in a process of its own so that it does not share an event loop with what it measures.
- * Started by bench/run.ts with `fork(…, { execArgv: ['--import', 'tsx'] })`; receives one LoadScenario over IPC,
- * runs the warm-up, says `warmed`, waits for `measure`, runs the measured period and sends back the result.
+ * Forked by the harness (bench/lib/load.ts) with `--import tsx`. For each LoadScenario it receives over IPC, one at a
+ * time, it runs the warm-up, says `warmed`, waits for `measure`, runs the measured period and sends back the result;
+ * it serves runs until the harness stops it or disconnects.
  */
 import autocannon from 'autocannon';
 import type {
@@ -87,6 +88,7 @@ function run(scenario: LoadScenario, plan: RunPlan): Promise<LoadResult> {
         connections: plan.connections,
         pipelining: 1,
         timeout: scenario.timeoutSeconds,
+        ...(scenario.sampleIntervalMs !== undefined ? { sampleInt: scenario.sampleIntervalMs } : {}),
         ...(plan.amount !== undefined ? { amount: plan.amount } : { duration: plan.durationSeconds ?? 1 }),
         requests: [
           {
@@ -179,6 +181,5 @@ process.on('message', (message: ParentToWorker) => {
         message: error instanceof Error ? (error.stack ?? error.message) : String(error),
       });
     }
-    process.disconnect();
   })();
 });

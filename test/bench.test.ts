@@ -1,7 +1,8 @@
 /**
- * Keeps the benchmark harness working: runs `bench/run.ts --smoke` (1 s per scenario, small data, the server from
- * src/ through tsx so no build is needed) and checks that it completes and writes a report with every scenario.
- * No timing assertions: smoke numbers mean nothing, and this machine may be busy with other suites.
+ * Keeps the benchmark harness working: runs `bench/run.ts --smoke` (every scenario once with sub-second periods,
+ * tiny data and one load worker; the server from src/ through tsx, so no build) and checks that it completes and
+ * writes a report with every scenario. No timing assertions: smoke numbers mean nothing, and this machine may be
+ * busy with other suites.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -32,7 +33,7 @@ describe('benchmark harness (smoke mode)', () => {
     child.stderr.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
-    const timer = setTimeout(() => child.kill('SIGTERM'), 100_000);
+    const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
     const code = await new Promise<number | null>((resolve) =>
       child.once('exit', (exitCode) => resolve(exitCode)),
     );
@@ -41,14 +42,18 @@ describe('benchmark harness (smoke mode)', () => {
 
     const markdown = await readFile(join(outDir, 'latest.md'), 'utf8');
     const report = JSON.parse(await readFile(join(outDir, 'latest.json'), 'utf8')) as {
-      rows: { id: number; failure?: string }[];
+      mode: { name: string };
+      rows: { id: number; errors?: number; failure?: string }[];
       targets: unknown[];
     };
+    expect(report.mode.name).toBe('smoke');
     expect(report.rows.map((row) => row.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(report.rows.filter((row) => row.failure)).toEqual([]);
+    // The harness asks the right questions: every scenario's requests were answered without errors.
+    expect(report.rows.filter((row) => row.errors !== 0)).toEqual([]);
     expect(report.targets).toHaveLength(6);
     for (let id = 1; id <= 8; id++) expect(markdown).toMatch(new RegExp(`^\\| ${id} \\| `, 'm'));
     expect(markdown).toContain('Ratio cache hit (2) / ceiling (1)');
     expect(markdown).not.toContain('not measured');
-  }, 120_000);
+  }, 75_000);
 });

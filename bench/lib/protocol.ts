@@ -19,6 +19,11 @@ export interface LoadScenario {
   warmup?: { durationSeconds?: number; amount?: number; bodies?: string[]; connections?: number };
   /** Per-request timeout in seconds. */
   timeoutSeconds: number;
+  /**
+   * autocannon's sampling interval (its `sampleInt`), ms; default 1000. A run ends only on one of these ticks, so
+   * it lasts at least this long and a whole number of ticks: a smoke run shortens it to end its runs early.
+   */
+  sampleIntervalMs?: number;
 }
 
 export interface LatencySummary {

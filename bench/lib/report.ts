@@ -101,6 +101,11 @@ export function renderMarkdown(options: {
   return lines.join('\n');
 }
 
+/** A file-name-safe timestamp for a results file. */
+export function stamp(date: Date): string {
+  return date.toISOString().replace(/[:.]/g, '-');
+}
+
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }

@@ -1,0 +1,72 @@
+/** The issue's targets, checked against what the scenarios measured; a target whose scenarios did not run is n/a. */
+
+import { HIT_CONNECTIONS } from './load.js';
+import type { LoadResult, MemoryResult } from './protocol.js';
+import type { TargetRow } from './report.js';
+import { EMULATOR_LATENCY_MS } from './stack.js';
+
+/** What the targets read, filled in by the scenarios as they run (and read by later ones). */
+export interface Measurements {
+  ceiling?: LoadResult;
+  hit?: LoadResult;
+  cold?: LoadResult;
+  /** p50 of direct sequential reads from the emulator: its own share of a miss. */
+  coldDirectP50?: number | undefined;
+  herd?: { calls: number; expected: number; errors: number };
+  churn?: { errors: number };
+  memory?: MemoryResult;
+}
+
+export function targetsOf(measured: Measurements): { ratio: number | undefined; targets: TargetRow[] } {
+  const { ceiling, hit, cold, coldDirectP50, herd, churn, memory } = measured;
+  const ratio = ceiling && hit ? hit.requestsPerSecond / ceiling.requestsPerSecond : undefined;
+  const overhead = cold ? cold.latency.p50 - EMULATOR_LATENCY_MS : undefined;
+  const targets: TargetRow[] = [
+    {
+      target: 'cache-hit throughput ≥ 0.9 × ceiling',
+      measured:
+        ratio === undefined
+          ? 'n/a'
+          : `${ratio.toFixed(3)} × (${Math.round(hit?.requestsPerSecond ?? 0)} vs ${Math.round(ceiling?.requestsPerSecond ?? 0)} req/s)`,
+      pass: ratio === undefined ? null : ratio >= 0.9,
+    },
+    {
+      target: `cache-hit p99 ≤ 10 ms at ${HIT_CONNECTIONS} connections`,
+      measured: hit
+        ? `${hit.latency.p99.toFixed(2)} ms` +
+          (ceiling ? ` (the ceiling's own p99: ${ceiling.latency.p99.toFixed(2)} ms)` : '')
+        : 'n/a',
+      pass: hit ? hit.latency.p99 <= 10 : null,
+    },
+    {
+      target: `miss overhead ≤ 5 ms (p50 − ${EMULATOR_LATENCY_MS} ms)`,
+      measured:
+        overhead === undefined
+          ? 'n/a'
+          : `${overhead.toFixed(2)} ms` +
+            (coldDirectP50 !== undefined
+              ? ` (a direct emulator read: ${coldDirectP50.toFixed(2)} ms, i.e. ` +
+                `${((cold?.latency.p50 ?? 0) - coldDirectP50).toFixed(2)} ms over it)`
+              : ''),
+      pass: overhead === undefined ? null : overhead <= 5,
+    },
+    {
+      target: 'herd → exactly one Clerk membership read sequence',
+      measured: herd
+        ? `${herd.calls} membership read(s), expected ${herd.expected}; ${herd.errors} errors`
+        : 'n/a',
+      pass: herd ? herd.calls === herd.expected && herd.errors === 0 : null,
+    },
+    {
+      target: '≤ 1 KiB heap per cached member',
+      measured: memory ? `${memory.bytesPerMember.toFixed(0)} B` : 'n/a',
+      pass: memory ? memory.bytesPerMember <= 1024 : null,
+    },
+    {
+      target: 'churn → zero errors',
+      measured: churn ? `${churn.errors} errors` : 'n/a',
+      pass: churn ? churn.errors === 0 : null,
+    },
+  ];
+  return { ratio, targets };
+}
