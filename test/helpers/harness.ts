@@ -58,8 +58,8 @@ export interface HarnessOptions {
  * arrived") without sleeps.
  */
 export interface ClerkGate {
-  /** Holds the answer to the next request whose path (without query) matches, until `release()`. */
-  hold(matches: (path: string) => boolean): HeldAnswer;
+  /** Holds the answer to the next request that matches (path without the query, and the query), until `release()`. */
+  hold(matches: (path: string, query: URLSearchParams) => boolean): HeldAnswer;
 }
 
 export interface HeldAnswer {
@@ -69,7 +69,7 @@ export interface HeldAnswer {
 }
 
 interface Hold {
-  matches: (path: string) => boolean;
+  matches: (path: string, query: URLSearchParams) => boolean;
   answered: () => void;
   released: Promise<void>;
 }
@@ -96,7 +96,8 @@ async function startClerkGate(target: string): Promise<ClerkGate & { url: string
       for await (const chunk of request) chunks.push(chunk as Buffer);
       const path = request.url ?? '/';
       const answer = await forward(request.method ?? 'GET', path, request.headers, Buffer.concat(chunks));
-      const index = holds.findIndex((hold) => hold.matches(path.split('?', 1)[0] ?? path));
+      const { pathname, searchParams } = new URL(path, target);
+      const index = holds.findIndex((hold) => hold.matches(pathname, searchParams));
       const hold = index === -1 ? undefined : holds.splice(index, 1)[0];
       if (hold) {
         hold.answered();
