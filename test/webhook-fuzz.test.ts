@@ -11,7 +11,9 @@ let h: Harness;
 let organizationId: string;
 let token: string;
 beforeAll(async () => {
-  h = await startHarness({ emulator: { seed: 'empty' } });
+  // No refresh-ahead within a test's time: the query right after an accepted event must be the one that re-reads
+  // (fromCache false), not find a copy a background re-read raced in first.
+  h = await startHarness({ emulator: { seed: 'empty' }, config: { webhookRefreshDebounceMs: 60_000 } });
   const org = h.emulator.store.createOrganization({ name: 'Fuzz Co' });
   const [member] = h.emulator.store.populate(org.id, 2);
   organizationId = org.id;
