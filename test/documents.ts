@@ -43,3 +43,15 @@ export const TeamPage = graphql(`
     }
   }
 `);
+
+export const MyOrganizations = graphql(`
+  query MyOrganizations {
+    viewer { userId organizations { id name slug imageUrl role membersCount } }
+  }
+`);
+
+export const OrganizationCard = graphql(`
+  query OrganizationCard($id: ID!) {
+    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }
+  }
+`);

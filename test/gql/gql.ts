@@ -19,6 +19,8 @@ type Documents = {
     "\n  query Page($id: ID!, $limit: Int, $offset: Int) {\n    organization(id: $id) { members(limit: $limit, offset: $offset) { fromCache totalCount members { userId } } }\n  }\n": typeof types.PageDocument,
     "\n  query Roster($id: ID!, $forceRefresh: Boolean) {\n    organization(id: $id) { members(limit: 500, forceRefresh: $forceRefresh) { fromCache stale totalCount cachedAt } }\n  }\n": typeof types.RosterDocument,
     "\n  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {\n    organization(id: $id) {\n      id\n      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {\n        organizationId\n        fromCache\n        cachedAt\n        totalCount\n        members { membershipId userId firstName lastName email imageUrl role createdAt }\n        pendingInvitations { id email role status createdAt }\n      }\n    }\n  }\n": typeof types.TeamPageDocument,
+    "\n  query MyOrganizations {\n    viewer { userId organizations { id name slug imageUrl role membersCount } }\n  }\n": typeof types.MyOrganizationsDocument,
+    "\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n": typeof types.OrganizationCardDocument,
 };
 const documents: Documents = {
     "\n  query WhoAmI {\n    viewer { userId sessionId activeOrganizationId activeOrganizationRole }\n  }\n": types.WhoAmIDocument,
@@ -26,6 +28,8 @@ const documents: Documents = {
     "\n  query Page($id: ID!, $limit: Int, $offset: Int) {\n    organization(id: $id) { members(limit: $limit, offset: $offset) { fromCache totalCount members { userId } } }\n  }\n": types.PageDocument,
     "\n  query Roster($id: ID!, $forceRefresh: Boolean) {\n    organization(id: $id) { members(limit: 500, forceRefresh: $forceRefresh) { fromCache stale totalCount cachedAt } }\n  }\n": types.RosterDocument,
     "\n  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {\n    organization(id: $id) {\n      id\n      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {\n        organizationId\n        fromCache\n        cachedAt\n        totalCount\n        members { membershipId userId firstName lastName email imageUrl role createdAt }\n        pendingInvitations { id email role status createdAt }\n      }\n    }\n  }\n": types.TeamPageDocument,
+    "\n  query MyOrganizations {\n    viewer { userId organizations { id name slug imageUrl role membersCount } }\n  }\n": types.MyOrganizationsDocument,
+    "\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n": types.OrganizationCardDocument,
 };
 
 /**
@@ -62,6 +66,14 @@ export function graphql(source: "\n  query Roster($id: ID!, $forceRefresh: Boole
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {\n    organization(id: $id) {\n      id\n      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {\n        organizationId\n        fromCache\n        cachedAt\n        totalCount\n        members { membershipId userId firstName lastName email imageUrl role createdAt }\n        pendingInvitations { id email role status createdAt }\n      }\n    }\n  }\n"): (typeof documents)["\n  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {\n    organization(id: $id) {\n      id\n      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {\n        organizationId\n        fromCache\n        cachedAt\n        totalCount\n        members { membershipId userId firstName lastName email imageUrl role createdAt }\n        pendingInvitations { id email role status createdAt }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MyOrganizations {\n    viewer { userId organizations { id name slug imageUrl role membersCount } }\n  }\n"): (typeof documents)["\n  query MyOrganizations {\n    viewer { userId organizations { id name slug imageUrl role membersCount } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n"): (typeof documents)["\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
