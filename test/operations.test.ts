@@ -1,5 +1,5 @@
 /** What operators see: metrics, logs, request IDs, health, and a graceful shutdown. */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
@@ -102,7 +102,7 @@ describe('request IDs', () => {
 
 describe('graceful shutdown', () => {
   it('turns /readyz 503 and refuses new requests while in-flight ones finish', async () => {
-    const draining = await startHarness({ emulator: { seed: 'demo', latencyMs: 300 } });
+    const draining = await startHarness({ gateClerk: true });
     const acme = draining.emulator.demo?.acme;
     const drainingToken = draining.emulator.mintToken({
       userId: acme?.adminUserIds[0] as string,
@@ -110,11 +110,18 @@ describe('graceful shutdown', () => {
     });
     expect((await fetch(`${draining.url}/readyz`)).status).toBe(200);
 
-    const inFlight = draining.query(teamQuery, {
-      token: drainingToken,
-      variables: { id: acme?.organizationId },
-    });
-    await waitFor(() => draining.emulator.control.requestLog().length > 0); // the query is waiting on Clerk
+    // Clerk's answer to the query's roster read is held on its way back: the query stays in flight until released.
+    const held = draining.gate?.hold(
+      (path) => path === `/v1/organizations/${acme?.organizationId}/memberships`,
+    );
+    if (!held) throw new Error('the harness gates Clerk');
+    let answered = false;
+    const inFlight = draining
+      .query(teamQuery, { token: drainingToken, variables: { id: acme?.organizationId } })
+      .finally(() => {
+        answered = true;
+      });
+    await held.answered;
     const shutdown = draining.app.shutdown(5000);
     // New requests: refused at the socket once the listener is closed, or 503 on a kept-alive connection.
     const readyDuringShutdown = await fetch(`${draining.url}/readyz`).then(
@@ -122,17 +129,14 @@ describe('graceful shutdown', () => {
       () => 'refused' as const,
     );
     expect([503, 'refused']).toContain(readyDuringShutdown);
+    expect(answered).toBe(false);
 
+    held.release();
     const finished = await inFlight;
     expect(finished.status).toBe(200);
     expect(finished.data).toBeTruthy();
     await shutdown;
+    await draining.gate?.close();
     await draining.emulator.close();
   });
 });
-
-async function waitFor(condition: () => boolean) {
-  await vi.waitFor(() => {
-    if (!condition()) throw new Error('not yet');
-  });
-}

@@ -60,6 +60,8 @@ export interface HarnessOptions {
 export interface ClerkGate {
   /** Holds the answer to the next request that matches (path without the query, and the query), until `release()`. */
   hold(matches: (path: string, query: URLSearchParams) => boolean): HeldAnswer;
+  /** Releases every held answer and stops (`Harness.close()` does this). */
+  close(): Promise<void>;
 }
 
 export interface HeldAnswer {
@@ -74,7 +76,7 @@ interface Hold {
   released: Promise<void>;
 }
 
-async function startClerkGate(target: string): Promise<ClerkGate & { url: string; close(): Promise<void> }> {
+async function startClerkGate(target: string): Promise<ClerkGate & { url: string }> {
   const holds: Hold[] = [];
   const releases: (() => void)[] = [];
   const forward = (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) =>
