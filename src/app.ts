@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createClerkClient } from '@clerk/backend';
 import { createTokenVerifier } from './auth/verifier.js';
+import { installClerkHttp } from './clerk-http.js';
 import type { Config } from './config.js';
 import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
@@ -14,7 +15,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
 import { createClerkSource } from './team/clerk-source.js';
 import { createRevocations, type Revocations } from './team/revocations.js';
-import { createUpstream } from './team/upstream.js';
+import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver } from './team/upstream.js';
 import { createWebhookRoute, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
 
 export type AppConfig = Omit<
@@ -40,6 +41,8 @@ export interface AppOptions {
 export interface App {
   server: Server;
   cache: TeamCache;
+  /** The policy every Clerk call goes through (queue, budget, breakers). */
+  upstream: Upstream;
   revocations: Revocations;
   webhooks: WebhookRoute;
   metrics: Metrics;
@@ -56,15 +59,43 @@ function json(response: ServerResponse, status: number, body: unknown, headers: 
 
 export function createApp({ config, logger, graphiql, allowLocalhostOrigins = false }: AppOptions): App {
   const metrics = createMetrics();
+  // Before the Clerk client makes any call: its sockets are bounded from the first one.
+  const clerkHttp = installClerkHttp({
+    apiUrl: config.clerkApiUrl,
+    maxSockets: config.clerkMaxSockets,
+    timeoutMs: config.clerkTimeoutMs,
+    currentSignal: currentCallSignal,
+  });
   const clerk = createClerkClient({
     secretKey: config.clerkSecretKey,
     apiUrl: config.clerkApiUrl,
     telemetry: { disabled: true },
   });
+  const upstreamObserver: UpstreamObserver = {
+    ...metrics.upstream,
+    circuitChanged(route, state, previous) {
+      metrics.upstream.circuitChanged?.(route, state, previous);
+      if (state === 'open') {
+        logger.warn('Clerk circuit opened: calls on this route are refused until a probe succeeds', {
+          route,
+          from: previous,
+          cooldownMs: config.clerkBreakerCooldownMs,
+        });
+      } else if (state === 'closed') {
+        logger.info('Clerk circuit closed: calls on this route are made again', { route });
+      } else {
+        logger.info('Clerk circuit half-open: one probe call', { route });
+      }
+    },
+  };
   const upstream = createUpstream({
     timeoutMs: config.clerkTimeoutMs,
+    defaultDeadlineMs: config.requestDeadlineMs,
     budget: { requests: config.clerkRateLimit, windowMs: config.clerkRateLimitWindowSeconds * 1000 },
-    observer: metrics.upstream,
+    maxQueue: config.clerkQueueMax,
+    maxPerCaller: config.clerkQueueMaxPerCaller,
+    breaker: { failureThreshold: config.clerkBreakerFailures, cooldownMs: config.clerkBreakerCooldownMs },
+    observer: upstreamObserver,
   });
   const cache = createTeamCache({
     source: createClerkSource({ clerk, upstream }),
@@ -114,7 +145,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         return page.text();
       })
     : undefined;
-  metrics.watch({ cache, webhookOutcomes: webhooks.outcomes });
+  metrics.watch({ cache, webhookOutcomes: webhooks.outcomes, upstream });
 
   let accepting = true;
   /** One line per request at LOG_LEVEL=debug; off otherwise, so cache hits do not pay for it. */
@@ -188,9 +219,11 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     clearInterval(sweeper);
     clearTimeout(deadline);
     await yoga.dispose();
+    upstream.close();
+    await clerkHttp.close();
   }
 
-  return { server, cache, revocations, webhooks, metrics, shutdown };
+  return { server, cache, upstream, revocations, webhooks, metrics, shutdown };
 }
 
 /**

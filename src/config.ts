@@ -26,6 +26,21 @@ export interface Config {
   cacheMaxMembers: number;
   /** Upper bound on one Clerk call; a hanging Clerk becomes UPSTREAM_UNAVAILABLE after this long. */
   clerkTimeoutMs: number;
+  /**
+   * How long one request may wait for Clerk in all (queue and calls). A Clerk call that could not start within it
+   * is not made. Default CLERK_TIMEOUT_MS + 1000.
+   */
+  requestDeadlineMs: number;
+  /** Clerk calls that may wait for the request budget at once; more are refused (RATE_LIMITED). */
+  clerkQueueMax: number;
+  /** Clerk calls one user may have waiting or under way at once; more are refused (RATE_LIMITED). */
+  clerkQueueMaxPerCaller: number;
+  /** Connections to the Clerk API at most. */
+  clerkMaxSockets: number;
+  /** Consecutive failed Clerk calls on one route that open its circuit breaker; 0 turns the breaker off. */
+  clerkBreakerFailures: number;
+  /** How long an open circuit refuses calls before one probe is let through. */
+  clerkBreakerCooldownMs: number;
   /** Requests toward Clerk per window, across all organizations (Clerk's production limit is 1,000 per 10 s). */
   clerkRateLimit: number;
   clerkRateLimitWindowSeconds: number;
@@ -122,6 +137,8 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     problems.push('CLERK_WEBHOOK_SIGNING_SECRET must look like whsec_<base64>');
   }
 
+  const clerkTimeoutMs = integer('CLERK_TIMEOUT_MS', 5000, 1, 120_000);
+
   const config: Config = {
     port: integer('PORT', 4000, 0, 65535),
     host: read('HOST') ?? (development && clerkSecretKey === undefined ? '127.0.0.1' : '0.0.0.0'),
@@ -135,7 +152,13 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     cacheStaleGraceSeconds: integer('CACHE_STALE_GRACE_SECONDS', 3600, 0, 7 * 86_400),
     cacheForceRefreshIntervalSeconds: integer('CACHE_FORCE_REFRESH_INTERVAL_SECONDS', 5, 0, 3600),
     cacheMaxMembers: integer('CACHE_MAX_MEMBERS', 1_000_000, 1, 100_000_000),
-    clerkTimeoutMs: integer('CLERK_TIMEOUT_MS', 5000, 1, 120_000),
+    clerkTimeoutMs,
+    requestDeadlineMs: integer('REQUEST_DEADLINE_MS', clerkTimeoutMs + 1000, 1, 600_000),
+    clerkQueueMax: integer('CLERK_QUEUE_MAX', 1000, 0, 1_000_000),
+    clerkQueueMaxPerCaller: integer('CLERK_QUEUE_MAX_PER_CALLER', 10, 1, 1_000_000),
+    clerkMaxSockets: integer('CLERK_MAX_SOCKETS', 32, 1, 10_000),
+    clerkBreakerFailures: integer('CLERK_BREAKER_FAILURES', 5, 0, 1_000_000),
+    clerkBreakerCooldownMs: integer('CLERK_BREAKER_COOLDOWN_MS', 10_000, 1, 3_600_000),
     clerkRateLimit: integer('CLERK_RATE_LIMIT', 1000, 1, 1_000_000),
     clerkRateLimitWindowSeconds: integer('CLERK_RATE_LIMIT_WINDOW_SECONDS', 10, 1, 3600),
     webhookRefreshDebounceMs: integer('WEBHOOK_REFRESH_DEBOUNCE_MS', 250, 0, 60_000),

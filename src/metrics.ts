@@ -4,7 +4,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheObserver, TeamCache } from './team/cache.js';
-import type { UpstreamObserver } from './team/upstream.js';
+import { type CircuitState, UPSTREAM_ROUTES, type Upstream, type UpstreamObserver } from './team/upstream.js';
 
 export interface Metrics {
   registry: Registry;
@@ -13,7 +13,12 @@ export interface Metrics {
   /** Counts one HTTP response by route and status. */
   httpResponse(route: string, status: number): void;
   /** Exposes live values read at scrape time. */
-  watch(sources: { cache: TeamCache; webhookOutcomes: () => Map<string, number> }): void;
+  watch(sources: {
+    cache: TeamCache;
+    webhookOutcomes: () => Map<string, number>;
+    /** Queue length and calls in flight toward Clerk. */
+    upstream?: Pick<Upstream, 'stats'>;
+  }): void;
 }
 
 /** `counter.labels(...)`, remembered per label combination. */
@@ -32,6 +37,8 @@ function child(counter: Counter<string>, ...labels: string[]) {
   }
   return found;
 }
+
+const CIRCUIT_STATE_VALUE: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -76,6 +83,19 @@ export function createMetrics(): Metrics {
     labelNames: ['route'] as const,
     registers: [registry],
   });
+  const refused = new Counter({
+    name: 'clerk_calls_refused_total',
+    help: 'Clerk calls not made by our own policy, by reason: queue_full, caller_limit, deadline, circuit_open, abandoned, shutdown.',
+    labelNames: ['route', 'reason'] as const,
+    registers: [registry],
+  });
+  const circuitState = new Gauge({
+    name: 'clerk_circuit_state',
+    help: 'Circuit breaker per Clerk route: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  for (const route of UPSTREAM_ROUTES) circuitState.set({ route }, 0);
   const httpResponses = new Counter({
     name: 'http_responses_total',
     help: 'HTTP responses by route and status.',
@@ -97,9 +117,11 @@ export function createMetrics(): Metrics {
         budgetWaitSeconds.inc({ route }, waitedMs / 1000);
       },
       blocked: (route) => blocked.inc({ route }),
+      refused: (route, reason) => refused.inc({ route, reason }),
+      circuitChanged: (route, state) => circuitState.set({ route }, CIRCUIT_STATE_VALUE[state]),
     },
     httpResponse: (route, status) => child(httpResponses, route, String(status)).inc(),
-    watch({ cache, webhookOutcomes }) {
+    watch({ cache, webhookOutcomes, upstream }) {
       const cacheGauge = (
         name: string,
         help: string,
@@ -128,6 +150,24 @@ export function createMetrics(): Metrics {
         'Clerk reads under way on behalf of the cache.',
         (s) => s.inFlight,
       );
+      if (upstream) {
+        new Gauge({
+          name: 'clerk_queue_length',
+          help: 'Clerk calls waiting for the request budget (bounded by CLERK_QUEUE_MAX).',
+          registers: [registry],
+          collect() {
+            this.set(upstream.stats().queued);
+          },
+        });
+        new Gauge({
+          name: 'clerk_requests_in_flight',
+          help: 'Clerk calls sent and not yet answered or given up on.',
+          registers: [registry],
+          collect() {
+            this.set(upstream.stats().inFlight);
+          },
+        });
+      }
       new Counter({
         name: 'webhook_deliveries_total',
         help: 'Clerk webhook deliveries by event type and outcome.',

@@ -1,127 +1,485 @@
 /**
- * How we call Clerk: within a request budget, with a timeout, with bounded retries, and honouring 429s.
+ * How we call Clerk: every call has a deadline, waits its turn in a bounded and fair queue for the request budget,
+ * is refused at once when it could not start in time, has a timeout, is retried while its deadline allows, honours
+ * 429s, and is not made at all while its route's circuit breaker is open.
  *
  * Clerk's Backend API is shared by every tenant of the application (1,000 requests per 10 s in production) and the
  * SDK never retries, so this is the one place that decides when a call is made at all. It sees only the domain
  * errors of ./errors.ts: the Clerk source translates SDK errors before they get here.
+ *
+ * The parts, each pure and tested on a fake clock: ./upstream/budget.ts (sliding window), ./upstream/queue.ts
+ * (priority and round-robin order), ./upstream/breaker.ts (per-route circuit breaker). This module adds the timers.
  */
-import pThrottle from 'p-throttle';
-import { UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
+import { type Breaker, type CircuitState, createBreaker, type Permit } from './upstream/breaker.js';
+import { createBudget } from './upstream/budget.js';
+import { FairQueue, type Priority } from './upstream/queue.js';
+import { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from './upstream/refusals.js';
+
+export type { CircuitState } from './upstream/breaker.js';
+export type { Priority } from './upstream/queue.js';
+export { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from './upstream/refusals.js';
 
 /**
- * Calls are grouped by route: a 429 on one route pauses that route only. `memberships` reads an organization's
- * roster, `user_memberships` one user's own membership list.
+ * Calls are grouped by route: a 429 on one route pauses that route only, and each route has its own circuit
+ * breaker. `memberships` reads an organization's roster, `invitations` its pending invitations, `user_memberships`
+ * one user's own membership list, `jwks` the keys that sign session tokens. Add a route here (one place).
  */
-export type UpstreamRoute = 'memberships' | 'invitations' | 'user_memberships';
+export const UPSTREAM_ROUTES = ['memberships', 'invitations', 'user_memberships', 'jwks'] as const;
+export type UpstreamRoute = (typeof UPSTREAM_ROUTES)[number];
 
 export type CallOutcome = 'ok' | 'not_found' | 'rate_limited' | 'timeout' | 'error';
+
+/** What one caller says about one call. Every field is optional, so a bare `run(route, request)` keeps working. */
+export interface CallOptions {
+  /**
+   * Epoch ms by which the caller needs an answer: a call that cannot start before it is refused at once
+   * (`UpstreamRefusedError`, reason `deadline`), one still waiting when it passes is dropped, the call's timeout is
+   * `min(timeoutMs, deadline − start)`, and retries happen only while it allows.
+   * @default now + `defaultDeadlineMs` (the `REQUEST_DEADLINE_MS` setting), taken when `run` is called
+   */
+  deadline?: number;
+  /**
+   * Interactive calls (someone is waiting for the answer) are served before any background one (refresh-ahead).
+   * @default 'interactive'
+   */
+  priority?: Priority;
+  /**
+   * The fairness key, e.g. the user ID the call is made for: callers take turns for the budget, and one caller may
+   * have at most `maxPerCaller` calls waiting or under way.
+   * @default none: calls without a caller share one turn, and are not capped per caller
+   */
+  caller?: string;
+  /**
+   * Aborting it abandons the call: if it is still waiting it is removed, never sent, and `run` rejects with the
+   * signal's reason. A call already under way is not interrupted (the SDK takes no signal), only no longer retried.
+   */
+  signal?: AbortSignal;
+}
 
 export interface UpstreamObserver {
   /** One HTTP call to Clerk finished (or gave up), with how long it took. */
   called(route: UpstreamRoute, outcome: CallOutcome, status: number | undefined, durationMs: number): void;
-  /** A call waited this long for the request budget. */
+  /** A call waited this long in the queue for the request budget. */
   budgetWait(route: UpstreamRoute, waitedMs: number): void;
-  /** A call was refused locally because Clerk asked us to back off. */
+  /** A call was refused locally because Clerk asked us to back off (429 Retry-After). */
   blocked(route: UpstreamRoute): void;
+  /** A call was not made: refused on arrival, or dropped while waiting. */
+  refused?(route: UpstreamRoute, reason: RefusalReason): void;
+  /** A route's circuit breaker changed state. */
+  circuitChanged?(route: UpstreamRoute, state: CircuitState, previous: CircuitState): void;
 }
 
 export interface UpstreamOptions {
+  /** Upper bound on one call (`CLERK_TIMEOUT_MS`); a call's deadline may cut it shorter. */
   timeoutMs: number;
-  /** Retries after the first attempt, for network errors and 5xx. Default 2. */
+  /**
+   * Deadline of a call whose caller gives none, from when `run` is called (`REQUEST_DEADLINE_MS`).
+   * @default timeoutMs + 1000
+   */
+  defaultDeadlineMs?: number;
+  /** Retries after the first attempt, for network errors and 5xx, while the deadline allows. @default 2 */
   maxRetries?: number;
-  /** Backoff before retry n is random in [0, base · 2ⁿ) ("full jitter"). Default 100 ms. */
+  /** Backoff before retry n is random in [0, base · 2ⁿ) ("full jitter"). @default 100 */
   backoffBaseMs?: number;
   /** Requests allowed toward Clerk per window, across all routes (Clerk counts per secret key). */
   budget: { requests: number; windowMs: number };
-  /** Back-off when a 429 carries no Retry-After. Default 1 s. */
+  /**
+   * Calls waiting for the budget, across routes and callers (`CLERK_QUEUE_MAX`); more are refused at once (0: a
+   * call either starts at once or is refused). Calls that could not start before their deadline are refused
+   * anyway, so this bounds memory, not latency.
+   * @default 1000
+   */
+  maxQueue?: number;
+  /**
+   * Calls one caller may have waiting or under way at once (`CLERK_QUEUE_MAX_PER_CALLER`); more are refused at
+   * once, so one user's flood cannot take the budget from everybody else. Calls without a caller are not capped.
+   * @default 10
+   */
+  maxPerCaller?: number;
+  /** The circuit breaker of each route. */
+  breaker?: {
+    /**
+     * Consecutive failures (5xx, network errors, unreadable answers, timeouts of at least half `timeoutMs`) that
+     * open a route's circuit (`CLERK_BREAKER_FAILURES`); 0 turns the breaker off. @default 5
+     */
+    failureThreshold?: number;
+    /** How long an open circuit refuses calls before one probe (`CLERK_BREAKER_COOLDOWN_MS`). @default 10000 */
+    cooldownMs?: number;
+  };
+  /** Back-off when a 429 carries no Retry-After. @default 1 s */
   defaultRetryAfterSeconds?: number;
   observer?: UpstreamObserver;
   now?: () => number;
+  /** For the backoff jitter. @default Math.random */
+  random?: () => number;
+}
+
+export interface UpstreamStats {
+  /** Calls waiting for the budget. */
+  queued: number;
+  /** Calls sent and not yet answered (or given up on). */
+  inFlight: number;
+  circuits: Record<UpstreamRoute, CircuitState>;
 }
 
 export interface Upstream {
-  run<T>(route: UpstreamRoute, request: () => Promise<T>): Promise<T>;
+  run<T>(route: UpstreamRoute, request: () => Promise<T>, options?: CallOptions): Promise<T>;
+  stats(): UpstreamStats;
+  /** Refuses every waiting call and every later one (`UpstreamUnavailableError`), and stops the timers. */
+  close(): void;
+}
+
+const callSignal = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * The signal of the Clerk call under way in this async context, aborted when the policy stops waiting for it (its
+ * timeout, or its deadline). The SDK takes no AbortSignal, so the Clerk HTTP agent (src/clerk-http.ts) reads this
+ * one where the SDK's `fetch` reaches it, and closes the request: a call nobody waits for holds no socket.
+ */
+export function currentCallSignal(): AbortSignal | undefined {
+  return callSignal.getStore();
 }
 
 /** Marks a timeout: retrying it would double the time a caller waits for a Clerk that is not answering. */
 class UpstreamTimeoutError extends UpstreamUnavailableError {}
+
+/**
+ * A call is started only with at least this long left before its deadline: a shorter one could not get Clerk's
+ * answer (~200 ms away) and would only spend the budget.
+ */
+const MIN_CALL_MS = 25;
+
+interface Call {
+  deadline: number;
+  priority: Priority;
+  caller: string | undefined;
+  signal: AbortSignal | undefined;
+}
+
+interface Waiting {
+  readonly route: UpstreamRoute;
+  readonly priority: Priority;
+  readonly caller: string | undefined;
+  readonly deadline: number;
+  readonly queuedAt: number;
+  start(permit: Permit, now: number): void;
+  refuse(error: unknown): void;
+  timer?: NodeJS.Timeout;
+  stopListening?: () => void;
+}
 
 const noopObserver: UpstreamObserver = { called() {}, budgetWait() {}, blocked() {} };
 
 export function createUpstream(options: UpstreamOptions): Upstream {
   // Late-bound, so a test that fakes Date (vi.setSystemTime) moves this clock too.
   const now = options.now ?? (() => Date.now());
+  const random = options.random ?? Math.random;
   const observer = options.observer ?? noopObserver;
   const maxRetries = options.maxRetries ?? 2;
   const backoffBaseMs = options.backoffBaseMs ?? 100;
-  const blockedUntil = new Map<UpstreamRoute, number>();
-  // Strict (sliding window): Clerk's limit holds for any 10 s span, not per aligned window. The window is padded
-  // by 5% because Clerk counts arrivals, and queues on the way can bunch calls we spaced out.
-  const throttle = pThrottle({
-    limit: options.budget.requests,
-    interval: Math.ceil(options.budget.windowMs * 1.05),
-    strict: true,
+  const defaultDeadlineMs = options.defaultDeadlineMs ?? options.timeoutMs + 1000;
+  const maxQueue = options.maxQueue ?? 1000;
+  const maxPerCaller = options.maxPerCaller ?? 10;
+  // The window is padded by 5% because Clerk counts arrivals, and queues on the way can bunch calls we spaced out.
+  const budget = createBudget({
+    requests: options.budget.requests,
+    windowMs: Math.ceil(options.budget.windowMs * 1.05),
   });
-  const withinBudget = throttle(<T>(request: () => Promise<T>) => request());
+  const queue = new FairQueue<Waiting>();
+  const blockedUntil = new Map<UpstreamRoute, number>();
+  /** Calls waiting or under way, per caller. */
+  const pending = new Map<string, number>();
+  const breakers = new Map<UpstreamRoute, Breaker>();
+  let inFlight = 0;
+  let pumpTimer: NodeJS.Timeout | undefined;
+  let pumping = false;
+  let closed = false;
 
-  function refuseIfBlocked(route: UpstreamRoute) {
+  const secondsUntil = (at: number, t: number) => Math.max(1, Math.ceil((at - t) / 1000));
+
+  function breakerOf(route: UpstreamRoute): Breaker {
+    let breaker = breakers.get(route);
+    if (!breaker) {
+      breaker = createBreaker({
+        failureThreshold: options.breaker?.failureThreshold ?? 5,
+        cooldownMs: options.breaker?.cooldownMs ?? 10_000,
+        onStateChange(state, previous) {
+          observer.circuitChanged?.(route, state, previous);
+          // No call is made while open: those already waiting are answered now rather than at their turn.
+          if (state === 'open') {
+            const t = now();
+            for (const item of queue.drain((waiting) => waiting.route === route)) {
+              release(item);
+              refuse(
+                item,
+                'circuit_open',
+                new CircuitOpenError(route, secondsUntil(breakerOf(route).reopensAt(t), t)),
+              );
+            }
+          }
+        },
+      });
+      breakers.set(route, breaker);
+    }
+    return breaker;
+  }
+
+  function refuse(item: Waiting, reason: RefusalReason, error: unknown) {
+    observer.refused?.(item.route, reason);
+    item.refuse(error);
+  }
+
+  function blockedError(route: UpstreamRoute, t: number): UpstreamRateLimitedError | undefined {
     const until = blockedUntil.get(route) ?? 0;
-    if (until > now()) {
-      observer.blocked(route);
-      throw new UpstreamRateLimitedError(Math.ceil((until - now()) / 1000));
+    if (until <= t) return undefined;
+    observer.blocked(route);
+    return new UpstreamRateLimitedError(Math.ceil((until - t) / 1000));
+  }
+
+  /** Why a call arriving now may not even wait: undefined when it may. */
+  function admissionRefusal(item: Waiting, t: number): [RefusalReason | undefined, unknown] | undefined {
+    if (closed) return ['shutdown', new UpstreamUnavailableError('Clerk client is shutting down', undefined)];
+    const breaker = breakerOf(item.route);
+    if (!breaker.wouldAllow(t)) {
+      return ['circuit_open', new CircuitOpenError(item.route, secondsUntil(breaker.reopensAt(t), t))];
+    }
+    const blocked = blockedError(item.route, t);
+    if (blocked) return [undefined, blocked];
+    if (item.caller !== undefined && (pending.get(item.caller) ?? 0) >= maxPerCaller) {
+      return ['caller_limit', new UpstreamRefusedError('caller_limit', 1)];
+    }
+    const earliest = budget.earliestStart(queue.positionIfPushed(item), t);
+    if (earliest > t && queue.size >= maxQueue) {
+      return ['queue_full', new UpstreamRefusedError('queue_full', secondsUntil(earliest, t))];
+    }
+    if (earliest > item.deadline - MIN_CALL_MS) {
+      return ['deadline', new UpstreamRefusedError('deadline', secondsUntil(earliest, t))];
+    }
+    return undefined;
+  }
+
+  /** Why a call whose turn has come may not be made after all: undefined when it may (and then it holds a permit). */
+  function dispatchRefusal(item: Waiting, t: number): [RefusalReason | undefined, unknown] | Permit {
+    if (t > item.deadline - MIN_CALL_MS) {
+      return ['deadline', new UpstreamRefusedError('deadline', 1)];
+    }
+    // A 429 may have arrived while this call waited.
+    const blocked = blockedError(item.route, t);
+    if (blocked) return [undefined, blocked];
+    const breaker = breakerOf(item.route);
+    const permit = breaker.tryAcquire(t);
+    if (!permit)
+      return ['circuit_open', new CircuitOpenError(item.route, secondsUntil(breaker.reopensAt(t), t))];
+    return permit;
+  }
+
+  function hold(item: Waiting) {
+    if (item.caller !== undefined) pending.set(item.caller, (pending.get(item.caller) ?? 0) + 1);
+  }
+
+  function release(item: Waiting) {
+    if (item.timer) clearTimeout(item.timer);
+    item.stopListening?.();
+    if (item.caller === undefined) return;
+    const count = (pending.get(item.caller) ?? 1) - 1;
+    if (count > 0) pending.set(item.caller, count);
+    else pending.delete(item.caller);
+  }
+
+  /** Starts every waiting call the budget allows now, and sets a timer for the next free slot. */
+  function pump() {
+    if (pumping) return;
+    pumping = true;
+    try {
+      if (pumpTimer) clearTimeout(pumpTimer);
+      pumpTimer = undefined;
+      while (queue.size > 0) {
+        const t = now();
+        const next = budget.earliestStart(0, t);
+        if (next > t) {
+          pumpTimer = setTimeout(pump, next - t);
+          return;
+        }
+        const item = queue.shift() as Waiting;
+        if (item.timer) clearTimeout(item.timer);
+        item.stopListening?.();
+        const permit = dispatchRefusal(item, t);
+        if (Array.isArray(permit)) {
+          release(item);
+          const [reason, error] = permit;
+          if (reason) refuse(item, reason, error);
+          else item.refuse(error);
+          continue;
+        }
+        budget.take(t);
+        const waited = t - item.queuedAt;
+        if (waited > 0) observer.budgetWait(item.route, waited);
+        item.start(permit, t);
+      }
+    } finally {
+      pumping = false;
     }
   }
 
-  async function attempt<T>(route: UpstreamRoute, request: () => Promise<T>): Promise<T> {
-    refuseIfBlocked(route);
-    const queuedAt = now();
-    return withinBudget(async () => {
-      const waited = now() - queuedAt;
-      if (waited > 0) observer.budgetWait(route, waited);
-      // A 429 may have arrived while this call waited for the budget.
-      refuseIfBlocked(route);
-      const startedAt = now();
-      try {
-        const result = await withTimeout(request(), options.timeoutMs);
-        observer.called(route, 'ok', 200, now() - startedAt);
-        return result;
-      } catch (error) {
-        const duration = now() - startedAt;
-        if (error instanceof UpstreamRateLimitedError) {
-          const seconds = error.retryAfterSeconds ?? options.defaultRetryAfterSeconds ?? 1;
-          blockedUntil.set(route, Math.max(blockedUntil.get(route) ?? 0, now() + seconds * 1000));
-          observer.called(route, 'rate_limited', 429, duration);
-        } else if (error instanceof UpstreamTimeoutError) {
-          observer.called(route, 'timeout', undefined, duration);
-        } else if (error instanceof UpstreamUnavailableError) {
-          observer.called(route, 'error', error.status, duration);
-        } else {
-          observer.called(route, 'not_found', 404, duration);
-        }
-        throw error;
+  function attempt<T>(route: UpstreamRoute, request: () => Promise<T>, call: Call): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const t = now();
+      const item: Waiting = {
+        route,
+        priority: call.priority,
+        caller: call.caller,
+        deadline: call.deadline,
+        queuedAt: t,
+        refuse: reject,
+        start(permit, startedAt) {
+          inFlight++;
+          const timeoutMs = Math.min(options.timeoutMs, item.deadline - startedAt);
+          const abandon = new AbortController();
+          let answer: Promise<T>;
+          try {
+            answer = callSignal.run(abandon.signal, request);
+          } catch (error) {
+            answer = Promise.reject(error);
+          }
+          withTimeout(answer, timeoutMs).then(
+            (value) => {
+              inFlight--;
+              release(item);
+              breakerOf(route).success(permit);
+              observer.called(route, 'ok', 200, now() - startedAt);
+              resolve(value);
+            },
+            (error: unknown) => {
+              inFlight--;
+              release(item);
+              if (error instanceof UpstreamTimeoutError) abandon.abort(error);
+              settleFailure(route, permit, error, now() - startedAt, timeoutMs);
+              reject(error);
+            },
+          );
+        },
+      };
+
+      if (call.signal?.aborted) {
+        observer.refused?.(route, 'abandoned');
+        return reject(call.signal.reason);
       }
+      const refusal = admissionRefusal(item, t);
+      if (refusal) {
+        const [reason, error] = refusal;
+        if (reason) observer.refused?.(route, reason);
+        return reject(error);
+      }
+
+      hold(item);
+      queue.push(item);
+      item.timer = setTimeout(
+        () => {
+          if (!queue.remove(item)) return;
+          release(item);
+          const at = now();
+          refuse(
+            item,
+            'deadline',
+            new UpstreamRefusedError('deadline', secondsUntil(budget.earliestStart(0, at), at)),
+          );
+        },
+        Math.max(0, item.deadline - MIN_CALL_MS - t),
+      );
+      const signal = call.signal;
+      if (signal) {
+        const abandon = () => {
+          if (!queue.remove(item)) return;
+          release(item);
+          refuse(item, 'abandoned', signal.reason);
+        };
+        signal.addEventListener('abort', abandon, { once: true });
+        item.stopListening = () => signal.removeEventListener('abort', abandon);
+      }
+      pump();
     });
   }
 
+  function settleFailure(
+    route: UpstreamRoute,
+    permit: Permit,
+    error: unknown,
+    durationMs: number,
+    timeoutMs: number,
+  ) {
+    const breaker = breakerOf(route);
+    if (error instanceof UpstreamRateLimitedError) {
+      const seconds = error.retryAfterSeconds ?? options.defaultRetryAfterSeconds ?? 1;
+      blockedUntil.set(route, Math.max(blockedUntil.get(route) ?? 0, now() + seconds * 1000));
+      observer.called(route, 'rate_limited', 429, durationMs);
+      breaker.neutral(permit);
+    } else if (error instanceof UpstreamTimeoutError) {
+      observer.called(route, 'timeout', undefined, durationMs);
+      // A call its caller's deadline cut short says little about Clerk.
+      if (timeoutMs >= options.timeoutMs / 2) breaker.failure(permit, now());
+      else breaker.neutral(permit);
+    } else if (error instanceof UpstreamUnavailableError) {
+      observer.called(route, 'error', error.status, durationMs);
+      // A 4xx is Clerk answering (about our request), not Clerk failing.
+      if (error.status === undefined || error.status >= 500) breaker.failure(permit, now());
+      else breaker.success(permit);
+    } else {
+      observer.called(
+        route,
+        'not_found',
+        error instanceof OrganizationNotFoundError ? 404 : undefined,
+        durationMs,
+      );
+      breaker.success(permit);
+    }
+  }
+
   return {
-    async run(route, request) {
+    async run(route, request, callOptions = {}) {
+      const call: Call = {
+        deadline: callOptions.deadline ?? now() + defaultDeadlineMs,
+        priority: callOptions.priority ?? 'interactive',
+        caller: callOptions.caller,
+        signal: callOptions.signal,
+      };
       for (let retry = 0; ; retry++) {
         try {
-          return await attempt(route, request);
+          return await attempt(route, request, call);
         } catch (error) {
-          if (retry >= maxRetries || !isRetryable(error)) throw error;
-          await sleep(Math.random() * backoffBaseMs * 2 ** retry);
+          if (retry >= maxRetries || !isRetryable(error) || call.signal?.aborted || closed) throw error;
+          const backoff = random() * backoffBaseMs * 2 ** retry;
+          // A retry that could not start in time is not worth the wait: the caller gets this failure now.
+          if (now() + backoff > call.deadline - MIN_CALL_MS) throw error;
+          await sleep(backoff);
         }
+      }
+    },
+    stats() {
+      const circuits = Object.fromEntries(
+        UPSTREAM_ROUTES.map((route) => [route, breakers.get(route)?.state ?? 'closed']),
+      ) as Record<UpstreamRoute, CircuitState>;
+      return { queued: queue.size, inFlight, circuits };
+    },
+    close() {
+      closed = true;
+      if (pumpTimer) clearTimeout(pumpTimer);
+      pumpTimer = undefined;
+      for (const item of queue.drain(() => true)) {
+        release(item);
+        refuse(item, 'shutdown', new UpstreamUnavailableError('Clerk client is shutting down', undefined));
       }
     },
   };
 }
 
-/** Network errors (no status) and 5xx are worth another try; 4xx, 429 and timeouts are not. */
+/** Network errors (no status) and 5xx are worth another try; 4xx, 429, timeouts and refusals are not. */
 function isRetryable(error: unknown): boolean {
   return (
     error instanceof UpstreamUnavailableError &&
     !(error instanceof UpstreamTimeoutError) &&
+    !(error instanceof CircuitOpenError) &&
     (error.status === undefined || error.status >= 500)
   );
 }
@@ -131,8 +489,8 @@ function sleep(ms: number) {
 }
 
 /**
- * Bounds the wait for one call. The SDK accepts no AbortSignal, so the HTTP request itself is left to Node's own
- * socket timeouts; what matters for callers is that they stop waiting.
+ * Bounds the wait for one call. The SDK accepts no AbortSignal: the HTTP request itself is ended through
+ * `currentCallSignal` by the Clerk HTTP agent (src/clerk-http.ts), whose socket timeouts are the backstop.
  */
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -156,6 +156,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clerkRateLimitWindowSeconds: 10,
     cacheMaxMembers: 1_000_000,
     clerkTimeoutMs: 2000,
+    // Generous, so the suites written before the request deadline (1,000 cold organizations queued for the budget)
+    // keep their meaning; the deadline, queue and breaker suites set their own.
+    requestDeadlineMs: 30_000,
+    clerkQueueMax: 10_000,
+    clerkQueueMaxPerCaller: 10,
+    clerkMaxSockets: 32,
+    // Off: suites that inject Clerk faults test one failure at a time and must not find a circuit another test opened.
+    clerkBreakerFailures: 0,
+    clerkBreakerCooldownMs: 10_000,
     webhookRefreshDebounceMs: 50,
     graphiqlEnabled: true,
     introspectionEnabled: true,
