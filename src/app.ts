@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createClerkClient } from '@clerk/backend';
+import { createKeySet } from './auth/jwks.js';
 import { createTokenVerifier } from './auth/verifier.js';
 import { installClerkHttp } from './clerk-http.js';
 import type { Config } from './config.js';
@@ -13,6 +14,7 @@ import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from '.
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
+import { createClerkKeyReader } from './team/clerk-keys.js';
 import { createClerkSource } from './team/clerk-source.js';
 import { createRevocations, type Revocations } from './team/revocations.js';
 import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver } from './team/upstream.js';
@@ -109,10 +111,11 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   const revocations = createRevocations({
     retentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
   });
+  const readKeys = createClerkKeyReader({ clerk, upstream });
   const verifyToken = createTokenVerifier({
     jwtKey: config.clerkJwtKey,
-    secretKey: config.clerkSecretKey,
-    apiUrl: config.clerkApiUrl,
+    keySet: config.clerkJwtKey ? undefined : createKeySet({ read: readKeys }),
+    deadlineMs: config.requestDeadlineMs,
     authorizedParties: config.clerkAuthorizedParties,
   });
   const yoga = createTeamYoga({

@@ -1,13 +1,21 @@
 /**
  * Turns a bearer token into a Viewer by verifying it as a Clerk session JWT. Knows nothing of GraphQL.
  *
+ * Verification is always networkless (`verifyToken` with `jwtKey`): with `CLERK_JWT_KEY` its PEM; without, the
+ * token's key from the JWKS (./jwks.ts), which is read through the upstream policy like every other Clerk call,
+ * instead of letting the SDK fetch it on its own (with its own retries, no deadline and no budget) for every
+ * unknown `kid`.
+ *
  * Verification is RSA work (~0.45 ms a call in @clerk/backend), more than a whole cached answer costs, so
  * successful results are remembered per token until the token expires, in a bounded LRU.
  */
 import { verifyToken } from '@clerk/backend';
 import { TokenVerificationError, TokenVerificationErrorReason } from '@clerk/backend/errors';
 import { LRUCache } from 'lru-cache';
+import type { KeySet } from './jwks.js';
 import { type SessionClaims, type Viewer, viewerFromClaims } from './viewer.js';
+
+export { KeySetUnavailableError } from './jwks.js';
 
 export type AuthFailureReason = 'missing' | 'malformed' | 'expired' | 'invalid' | 'unauthorized_party';
 
@@ -22,23 +30,19 @@ export class AuthenticationError extends Error {
   }
 }
 
-/**
- * The token could not be checked because Clerk's JWKS could not be read. Not the caller's fault, so not a 401: the
- * GraphQL layer answers `UPSTREAM_UNAVAILABLE` (HTTP 200, like every other Clerk failure).
- */
-export class KeySetUnavailableError extends Error {
-  constructor(options?: { cause?: unknown }) {
-    super('Could not load Clerk signing keys', options);
-    this.name = 'KeySetUnavailableError';
-  }
-}
-
 export interface TokenVerifierOptions {
-  /** PEM public key: networkless verification. */
+  /** PEM public key (`CLERK_JWT_KEY`). */
   jwtKey?: string | undefined;
-  /** Without jwtKey, the JWKS is read from `{apiUrl}/v1/jwks` with this key. */
-  secretKey?: string | undefined;
-  apiUrl: string;
+  /**
+   * Without jwtKey: Clerk's keys by `kid` (./jwks.ts). A token whose key cannot be had in time fails with
+   * `KeySetUnavailableError` (the GraphQL layer answers `UPSTREAM_UNAVAILABLE`, HTTP 200: not the caller's fault).
+   */
+  keySet?: KeySet | undefined;
+  /**
+   * How long a verification may wait for the key set when the caller passes no deadline (`REQUEST_DEADLINE_MS`).
+   * @default 6000
+   */
+  deadlineMs?: number;
   authorizedParties: string[];
   /** Tolerance for clock differences with Clerk, as verifyToken applies it. Default 5 s (Clerk's default). */
   clockSkewMs?: number;
@@ -47,7 +51,8 @@ export interface TokenVerifierOptions {
   now?: () => number;
 }
 
-export type TokenVerifier = (token: string) => Promise<Viewer>;
+/** `deadline` (epoch ms): when the caller stops waiting for Clerk's keys; default now + `deadlineMs`. */
+export type TokenVerifier = (token: string, options?: { deadline?: number }) => Promise<Viewer>;
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
@@ -67,9 +72,9 @@ export function bearerTokenFrom(header: string | null | undefined): string | nul
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   // Late-bound, so a test that fakes Date (vi.setSystemTime) moves this clock too.
   const now = options.now ?? (() => Date.now());
-  if (!options.jwtKey && !options.secretKey) {
-    throw new Error('Token verification needs CLERK_JWT_KEY or CLERK_SECRET_KEY');
-  }
+  const { jwtKey, keySet } = options;
+  if (!jwtKey && !keySet) throw new Error('Token verification needs CLERK_JWT_KEY or the JWKS');
+  const deadlineMs = options.deadlineMs ?? 6000;
   const verified = new LRUCache<string, Viewer>({
     max: options.maxCachedTokens ?? 10_000,
     ttlAutopurge: false,
@@ -81,19 +86,30 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const clockSkewMs = options.clockSkewMs ?? 5000;
   const verifyOptions = {
     clockSkewInMs: clockSkewMs,
-    ...(options.jwtKey
-      ? { jwtKey: options.jwtKey }
-      : { secretKey: options.secretKey, apiUrl: options.apiUrl }),
     ...(options.authorizedParties.length > 0 ? { authorizedParties: options.authorizedParties } : {}),
   };
+
+  /** The PEM that may have signed this token; throws when there is none or it cannot be had in time. */
+  async function keyFor(token: string, deadline: number): Promise<string> {
+    if (jwtKey) return jwtKey;
+    const kid = keyIdOf(token);
+    if (kid === undefined)
+      throw new AuthenticationError('invalid', 'The session token names no signing key (kid).');
+    const pem = await (keySet as KeySet).pemFor(kid, deadline);
+    if (pem === undefined) {
+      throw new AuthenticationError('invalid', 'The session token is signed with a key Clerk does not list.');
+    }
+    return pem;
+  }
 
   /** Verifications under way: a burst of requests with one new token pays for one RSA check, not one each. */
   const inFlight = new Map<string, Promise<Viewer>>();
 
-  async function verify(token: string): Promise<Viewer> {
+  async function verify(token: string, deadline: number): Promise<Viewer> {
+    const key = await keyFor(token, deadline);
     let claims: SessionClaims;
     try {
-      claims = (await verifyToken(token, verifyOptions)) as unknown as SessionClaims;
+      claims = (await verifyToken(token, { ...verifyOptions, jwtKey: key })) as unknown as SessionClaims;
     } catch (error) {
       throw toAuthError(error);
     }
@@ -107,7 +123,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return viewer;
   }
 
-  return async (token) => {
+  return async (token, { deadline = now() + deadlineMs } = {}) => {
     const cached = verified.get(token);
     if (cached) return cached;
     if (!JWT_SHAPE.test(token)) {
@@ -115,11 +131,24 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     let pending = inFlight.get(token);
     if (!pending) {
-      pending = verify(token).finally(() => inFlight.delete(token));
+      pending = verify(token, deadline).finally(() => inFlight.delete(token));
       inFlight.set(token, pending);
     }
     return pending;
   };
+}
+
+/** The `kid` of a token's header; undefined if it has none (the shape was checked before). */
+function keyIdOf(token: string): string | undefined {
+  try {
+    const header: unknown = JSON.parse(
+      Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString(),
+    );
+    const kid = (header as { kid?: unknown } | null)?.kid;
+    return typeof kid === 'string' && kid !== '' ? kid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function toAuthError(error: unknown): Error {
@@ -134,8 +163,6 @@ function toAuthError(error: unknown): Error {
         'unauthorized_party',
         'The session token was issued for another party (azp).',
       );
-    case TokenVerificationErrorReason.RemoteJWKFailedToLoad:
-      return new KeySetUnavailableError({ cause: error });
     case TokenVerificationErrorReason.TokenNotActiveYet:
     case TokenVerificationErrorReason.TokenIatInTheFuture:
       return new AuthenticationError('invalid', 'The session token is not valid yet.');
