@@ -103,7 +103,6 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     source: createClerkSource({ clerk, upstream }),
     ttlMs: config.cacheTtlSeconds * 1000,
     staleGraceMs: config.cacheStaleGraceSeconds * 1000,
-    forceRefreshIntervalMs: config.cacheForceRefreshIntervalSeconds * 1000,
     maxMembers: config.cacheMaxMembers,
     observer: metrics.cache,
   });

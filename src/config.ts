@@ -20,8 +20,6 @@ export interface Config {
   cacheTtlSeconds: number;
   /** How long past the TTL a cached copy may be served (marked stale) when Clerk fails. */
   cacheStaleGraceSeconds: number;
-  /** A forceRefresh reads Clerk only if the cached copy is older than this (one forced read per org per interval). */
-  cacheForceRefreshIntervalSeconds: number;
   /** Size bound of the team cache, counted in members (an invitation counts as one). */
   cacheMaxMembers: number;
   /** Upper bound on one Clerk call; a hanging Clerk becomes UPSTREAM_UNAVAILABLE after this long. */
@@ -150,7 +148,6 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     clerkWebhookSigningSecret,
     cacheTtlSeconds: integer('CACHE_TTL_SECONDS', 300, 1, 86_400),
     cacheStaleGraceSeconds: integer('CACHE_STALE_GRACE_SECONDS', 3600, 0, 7 * 86_400),
-    cacheForceRefreshIntervalSeconds: integer('CACHE_FORCE_REFRESH_INTERVAL_SECONDS', 5, 0, 3600),
     cacheMaxMembers: integer('CACHE_MAX_MEMBERS', 1_000_000, 1, 100_000_000),
     clerkTimeoutMs,
     requestDeadlineMs: integer('REQUEST_DEADLINE_MS', clerkTimeoutMs + 1000, 1, 600_000),

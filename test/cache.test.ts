@@ -3,9 +3,13 @@
  * membership lists) and of the revocation records, with a scripted source whose reads resolve when the test says
  * so and an injected clock.
  */
-import { describe, expect, it } from 'vitest';
-import { createTeamCache } from '../src/team/cache.js';
-import { OrganizationNotFoundError, UpstreamUnavailableError } from '../src/team/errors.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createTeamCache, ReadAbandonedError } from '../src/team/cache.js';
+import {
+  OrganizationNotFoundError,
+  UpstreamRateLimitedError,
+  UpstreamUnavailableError,
+} from '../src/team/errors.js';
 import { ANY, createRevocations } from '../src/team/revocations.js';
 import {
   createRoster,
@@ -13,6 +17,7 @@ import {
   type Member,
   type PendingInvitations,
   type Roster,
+  type SourceRead,
   type TeamSource,
   type UserMembership,
   type UserMemberships,
@@ -29,40 +34,71 @@ const member = (userId: string, firstName = 'Ada'): Member => ({
   createdAt: '2026-01-01T00:00:00.000Z',
 });
 
-/** A source whose reads wait until `resolveNext` is called, so tests control interleavings. */
-function scriptedSource() {
+/**
+ * A source whose reads wait until `resolveNext` is called, so tests control interleavings. Like the Clerk source
+ * behind the upstream policy, it reports each read's Clerk call as sent (`onCall`): at once, or, with
+ * `sendAtOnce: false`, when the test calls `send` (a read still waiting for the budget until then); and a read
+ * aborted before it was sent is dropped (rejected with the signal's reason), as the upstream drops queued calls.
+ */
+function scriptedSource({ sendAtOnce = true }: { sendAtOnce?: boolean } = {}) {
   const pending: {
     organizationId: string;
+    read: SourceRead;
     resolve: (roster: Roster) => void;
     reject: (error: Error) => void;
   }[] = [];
   const reads: string[] = [];
+  /** The options of every roster read, in order. */
+  const rosterReads: SourceRead[] = [];
+  const sent = new Set<SourceRead>();
   const userPending: {
     userId: string;
     resolve: (list: UserMemberships) => void;
-    reject: (error: Error) => void;
+    reject: (error: unknown) => void;
   }[] = [];
   const userReads: string[] = [];
   const source: TeamSource = {
-    readRoster: (organizationId) =>
+    readRoster: (organizationId, read = {}) =>
       new Promise((resolve, reject) => {
         reads.push(organizationId);
-        pending.push({ organizationId, resolve, reject });
+        rosterReads.push(read);
+        const call = { organizationId, read, resolve, reject };
+        pending.push(call);
+        read.signal?.addEventListener('abort', () => {
+          if (sent.has(read)) return; // a call under way is not interrupted
+          pending.splice(pending.indexOf(call), 1);
+          reject(read.signal?.reason);
+        });
+        if (sendAtOnce) {
+          sent.add(read);
+          read.onCall?.();
+        }
       }),
-    readPendingInvitations: async (organizationId): Promise<PendingInvitations> => ({
-      organizationId,
-      invitations: [],
-    }),
-    readUserMemberships: (userId) =>
+    readPendingInvitations: async (organizationId, read = {}): Promise<PendingInvitations> => {
+      read.onCall?.();
+      return { organizationId, invitations: [] };
+    },
+    readUserMemberships: (userId, read = {}) =>
       new Promise((resolve, reject) => {
         userReads.push(userId);
         userPending.push({ userId, resolve, reject });
+        read.onCall?.();
       }),
   };
   return {
     source,
     reads,
+    rosterReads,
     userReads,
+    /** Roster reads not answered yet (not dropped either). */
+    pendingCount: () => pending.length,
+    /** The oldest waiting roster read's Clerk call is sent now. */
+    send() {
+      const next = pending.find((call) => !sent.has(call.read));
+      if (!next) throw new Error('no unsent read');
+      sent.add(next.read);
+      next.read.onCall?.();
+    },
     /** Answers the oldest membership-list read with memberships in these organizations. */
     resolveUserNext(organizationIds: string[]) {
       const next = userPending.shift();
@@ -135,7 +171,7 @@ describe('team cache', () => {
     expect((await cache.getRoster('org_a')).value.members[0]?.firstName).toBe('New');
   });
 
-  it('invalidateUser forgets every cached roster holding the user, and detaches roster reads in flight', async () => {
+  it('invalidateUser forgets every cached roster holding the user, and never stores a read under way that holds them', async () => {
     const clerk = scriptedSource();
     const cache = createTeamCache({ source: clerk.source, ...options });
     for (const [organizationId, members] of [
@@ -202,40 +238,322 @@ describe('team cache', () => {
     clerk.resolveNext([member('user_1')]);
     expect((await retry).value.members).toHaveLength(1);
   });
+});
 
-  it('forceRefresh reads again when the copy is older than 5 s; concurrent forced reads share one read', async () => {
+describe('team cache: forceRefresh is a Clerk read begun after the request arrived', () => {
+  it('never serves a copy read before the request, however recent; a copy read since is served', async () => {
     let now = 1_000_000;
     const clerk = scriptedSource();
     const cache = createTeamCache({ source: clerk.source, ...options, now: () => now });
     const first = cache.getRoster('org_a');
     clerk.resolveNext([member('user_1')]);
     await first;
-    now += 5001;
-    const forced = [
-      cache.getRoster('org_a', { forceRefresh: true }),
-      cache.getRoster('org_a', { forceRefresh: true }),
-    ];
-    clerk.resolveNext([member('user_1'), member('user_2')]);
-    const results = await Promise.all(forced);
+    now += 1; // a millisecond later: no interval makes the old copy good enough
+    const forced = cache.getRoster('org_a', { forceRefresh: true, requestedAt: now });
     expect(clerk.reads).toHaveLength(2);
-    expect(results.map((result) => [result.fromCache, result.value.members.length])).toEqual([
-      [false, 2],
-      [false, 2],
-    ]);
-    expect((await cache.getRoster('org_a')).value.members).toHaveLength(2);
+    clerk.resolveNext([member('user_1'), member('user_2')]);
+    expect(await forced).toMatchObject({
+      fromCache: false,
+      readStartedAt: now,
+      value: { members: [{}, {}] },
+    });
+    // Another forced request that arrived when that read had begun (or earlier) is served by it, from the cache.
+    expect(await cache.getRoster('org_a', { forceRefresh: true, requestedAt: now })).toMatchObject({
+      fromCache: true,
+      value: { members: [{}, {}] },
+    });
+    expect(clerk.reads).toHaveLength(2);
   });
 
-  it('throttles forced refreshes: within 5 s of a read, a forced read shares that read', async () => {
+  it('joins a read under way that began after the request arrived, and one not sent yet', async () => {
+    let now = 1_000_000;
+    const clerk = scriptedSource({ sendAtOnce: false });
+    const cache = createTeamCache({ source: clerk.source, ...options, now: () => now });
+    const arrivedAt = now;
+    const plain = cache.getRoster('org_a'); // waits for the budget: not sent yet
+    now += 100;
+    const early = cache.getRoster('org_a', { forceRefresh: true, requestedAt: arrivedAt });
+    clerk.send(); // sent after both arrived
+    now += 100;
+    const late = cache.getRoster('org_a', { forceRefresh: true, requestedAt: arrivedAt + 50 });
+    clerk.resolveNext([member('user_1')]);
+    const results = await Promise.all([plain, early, late]);
+    expect(clerk.reads).toEqual(['org_a']);
+    expect(results.map((result) => result.fromCache)).toEqual([false, false, false]);
+  });
+
+  it('with only an older read under way, forced callers wait for it and share one more read', async () => {
     let now = 1_000_000;
     const clerk = scriptedSource();
     const cache = createTeamCache({ source: clerk.source, ...options, now: () => now });
-    const first = cache.getRoster('org_a', { forceRefresh: true });
+    const older = cache.getRoster('org_a'); // sent at 1_000_000
+    now += 10;
+    const forced = [1, 2, 3].map(() => cache.getRoster('org_a', { forceRefresh: true, requestedAt: now }));
+    const plain = cache.getRoster('org_a'); // an ordinary caller joins the read under way
+    // At most one read in flight and one queued: nothing more is asked of Clerk yet.
+    expect(clerk.reads).toHaveLength(1);
+    expect(cache.stats().inFlight).toBe(1);
+    clerk.resolveNext([member('user_1', 'Old')]);
+    expect((await older).value.members[0]?.firstName).toBe('Old');
+    expect((await plain).value.members[0]?.firstName).toBe('Old');
+    // The older read settled: the queued one begins, once, for all three.
+    await vi.waitFor(() => expect(clerk.reads).toHaveLength(2));
+    now += 10;
+    // A forced request that arrived as that read was sent shares it too.
+    const alsoForced = cache.getRoster('org_a', { forceRefresh: true, requestedAt: 1_000_010 });
+    clerk.resolveNext([member('user_1', 'New')]);
+    for (const result of await Promise.all([...forced, alsoForced])) {
+      expect(result).toMatchObject({ fromCache: false, readStartedAt: 1_000_010 });
+      expect(result.value.members[0]?.firstName).toBe('New');
+    }
+    expect(clerk.reads).toHaveLength(2);
+    expect((await cache.getRoster('org_a')).value.members[0]?.firstName).toBe('New');
+  });
+
+  it('an invalidation of the older read starts the queued one at once', async () => {
+    let now = 1_000_000;
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options, now: () => now });
+    const older = cache.getRoster('org_a');
+    now += 10;
+    const forced = cache.getRoster('org_a', { forceRefresh: true, requestedAt: now });
+    cache.invalidateOrganization('org_a');
+    expect(clerk.reads).toHaveLength(2); // the detached read no longer holds anyone up
+    const plain = cache.getRoster('org_a'); // joins the new read, not the detached one
+    expect(clerk.reads).toHaveLength(2);
+    clerk.resolveNext([member('user_1', 'Old')]);
+    clerk.resolveNext([member('user_1', 'New')]);
+    expect((await older).value.members[0]?.firstName).toBe('Old');
+    expect((await forced).value.members[0]?.firstName).toBe('New');
+    expect((await plain).value.members[0]?.firstName).toBe('New');
+  });
+});
+
+describe('team cache: deadlines, and reads nobody waits for', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** When a promise settles (fake clock), to assert "at once". */
+  const settledAt = (promise: Promise<unknown>) => {
+    const at: { ms?: number } = {};
+    promise.then(
+      () => {
+        at.ms = Date.now();
+      },
+      () => {
+        at.ms = Date.now();
+      },
+    );
+    return at;
+  };
+
+  it('a waiter whose deadline passes gets the stale copy at once; the read goes on for those still waiting', async () => {
+    vi.useFakeTimers();
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options, staleGraceMs: 60_000 });
+    const first = cache.getRoster('org_a');
+    clerk.resolveNext([member('user_1', 'Old')]);
+    await first;
+    cache.invalidateOrganization('org_a');
+    const t = Date.now();
+    const patient = cache.getRoster('org_a', { deadline: t + 5000 });
+    const hurried = cache.getRoster('org_a', { deadline: t + 1000 });
+    const hurriedAt = settledAt(hurried);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(hurriedAt.ms).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(hurriedAt.ms).toBe(t + 1000);
+    expect(await hurried).toMatchObject({
+      fromCache: true,
+      stale: true,
+      value: { members: [{ firstName: 'Old' }] },
+    });
+    expect(clerk.rosterReads[1]?.signal?.aborted).toBe(false);
+    clerk.resolveNext([member('user_1', 'New')]);
+    expect(await patient).toMatchObject({ fromCache: false, value: { members: [{ firstName: 'New' }] } });
+  });
+
+  it('with nothing usable cached: RATE_LIMITED if the read was not sent yet, UPSTREAM_UNAVAILABLE if Clerk has not answered', async () => {
+    vi.useFakeTimers();
+    const clerk = scriptedSource({ sendAtOnce: false });
+    const cache = createTeamCache({ source: clerk.source, ...options, staleGraceMs: 60_000 });
+    const t = Date.now();
+    const underWay = cache.getRoster('org_b', { deadline: t + 2000 });
+    const underWayAt = settledAt(underWay);
+    clerk.send(); // org_b's read is sent
+    const queued = cache.getRoster('org_a', { deadline: t + 1000 }); // org_a's waits for the budget
+    const queuedAt = settledAt(queued);
+    expect(clerk.rosterReads.map((read) => read.deadline)).toEqual([t + 2000, t + 1000]);
+    await vi.advanceTimersByTimeAsync(2000);
+    await expect(queued).rejects.toBeInstanceOf(UpstreamRateLimitedError);
+    await expect(underWay).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    await expect(underWay).rejects.not.toBeInstanceOf(UpstreamRateLimitedError);
+    expect([queuedAt.ms, underWayAt.ms]).toEqual([t + 1000, t + 2000]);
+    // Both reads were given up: the one still waiting is dropped, never sent; the one under way runs out, unstored.
+    expect(clerk.rosterReads.map((read) => read.signal?.aborted)).toEqual([true, true]);
+    expect(clerk.pendingCount()).toBe(1);
+    clerk.resolveNext([member('user_1')]);
+    expect(cache.stats().inFlight).toBe(0);
+    const again = cache.getRoster('org_b');
+    expect(clerk.reads).toEqual(['org_b', 'org_a', 'org_b']);
+    clerk.send();
+    clerk.resolveNext([member('user_1')]);
+    expect((await again).fromCache).toBe(false);
+  });
+
+  it('a request whose deadline has passed starts no read', async () => {
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options });
+    await expect(cache.getRoster('org_a', { deadline: Date.now() - 1 })).rejects.toBeInstanceOf(
+      UpstreamRateLimitedError,
+    );
+    expect(clerk.reads).toEqual([]);
+  });
+
+  it("a read's calls carry its most patient waiter's deadline and the first interactive caller; an interactive caller re-queues a background read not sent yet", async () => {
+    const clerk = scriptedSource({ sendAtOnce: false });
+    const cache = createTeamCache({ source: clerk.source, ...options });
+    const t = Date.now();
+    const background = cache.getRoster('org_a', { priority: 'background', deadline: t + 10_000 });
+    expect(clerk.rosterReads[0]).toMatchObject({
+      priority: 'background',
+      caller: undefined,
+      deadline: t + 10_000,
+    });
+    const interactive = cache.getRoster('org_a', { caller: 'user_9', deadline: t + 2000 });
+    // Re-queued: the background call is dropped from the queue, an interactive one takes its place.
+    expect(clerk.rosterReads[0]?.signal?.aborted).toBe(true);
+    expect(clerk.rosterReads[1]).toMatchObject({
+      priority: 'interactive',
+      caller: 'user_9',
+      deadline: t + 10_000,
+    });
+    expect(clerk.pendingCount()).toBe(1);
+    clerk.send();
+    // Once sent, it is not restarted for anyone.
+    const another = cache.getRoster('org_a', { caller: 'user_8', deadline: t + 3000 });
+    expect(clerk.reads).toHaveLength(2);
+    clerk.resolveNext([member('user_1')]);
+    for (const result of await Promise.all([background, interactive, another]))
+      expect(result.fromCache).toBe(false);
+  });
+
+  it('an invalidation leaves a read not sent yet alone (it will see the change), and detaches one sent', async () => {
+    const clerk = scriptedSource({ sendAtOnce: false });
+    const cache = createTeamCache({ source: clerk.source, ...options });
+    const queued = cache.getRoster('org_a');
+    cache.invalidateOrganization('org_a');
+    cache.invalidateUser('user_1');
+    cache.invalidateAll();
+    expect(cache.getRoster('org_a')).toBeInstanceOf(Promise); // joins the same read
+    expect(clerk.reads).toEqual(['org_a']);
+    clerk.send();
+    clerk.resolveNext([member('user_1')]);
+    await queued;
+    expect((await cache.getRoster('org_a')).fromCache).toBe(true); // stored
+
+    cache.invalidateOrganization('org_a');
+    const sent = cache.getRoster('org_a');
+    clerk.send();
+    cache.invalidateOrganization('org_a');
+    const after = cache.getRoster('org_a');
+    expect(clerk.reads).toEqual(['org_a', 'org_a', 'org_a']);
+    clerk.send();
+    clerk.resolveNext([member('user_1', 'Old')]);
+    clerk.resolveNext([member('user_1', 'New')]);
+    expect((await sent).value.members[0]?.firstName).toBe('Old');
+    expect((await after).value.members[0]?.firstName).toBe('New');
+  });
+
+  it('a detached read that only background callers wait for is dropped: its calls not sent are never sent', async () => {
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options });
+    const first = cache.getRoster('org_a');
     clerk.resolveNext([member('user_1')]);
     await first;
-    now += 4000;
-    const again = await cache.getRoster('org_a', { forceRefresh: true });
-    expect(again.fromCache).toBe(true);
+    cache.invalidateOrganization('org_a');
+    const refresh = cache.getRoster('org_a', { priority: 'background' });
+    const signal = clerk.rosterReads[1]?.signal;
+    cache.invalidateOrganization('org_a'); // its answer could not be stored: nobody needs it
+    await expect(refresh).rejects.toBeInstanceOf(ReadAbandonedError);
+    expect(signal?.aborted).toBe(true);
+    expect(cache.stats().inFlight).toBe(0);
+    // With an interactive caller waiting it goes on (that caller asked before the change).
+    const next = cache.getRoster('org_a', { priority: 'background' });
+    const asking = cache.getRoster('org_a');
+    cache.invalidateOrganization('org_a');
+    expect(clerk.rosterReads[2]?.signal?.aborted).toBe(false);
+    clerk.resolveNext([member('user_1')]); // the dropped read's call was under way: answered, ignored
+    clerk.resolveNext([member('user_1', 'Seen')]);
+    expect((await asking).value.members[0]?.firstName).toBe('Seen');
+    expect((await next).value.members[0]?.firstName).toBe('Seen');
+  });
+
+  it('a forced read queued behind an older one is never begun if its callers all give up first', async () => {
+    vi.useFakeTimers();
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options, staleGraceMs: 60_000 });
+    const first = cache.getRoster('org_a');
+    clerk.resolveNext([member('user_1', 'Old')]);
+    await first;
+    cache.invalidateOrganization('org_a');
+    const older = cache.getRoster('org_a'); // sent
+    await vi.advanceTimersByTimeAsync(10);
+    const t = Date.now();
+    const forced = cache.getRoster('org_a', { forceRefresh: true, requestedAt: t, deadline: t + 1000 });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await forced).toMatchObject({ stale: true, value: { members: [{ firstName: 'Old' }] } });
+    clerk.resolveNext([member('user_1', 'New')]);
+    expect((await older).fromCache).toBe(false);
+    expect(clerk.reads).toHaveLength(2);
+    expect(cache.stats().inFlight).toBe(0);
+  });
+});
+
+describe('team cache: user.updated is precise', () => {
+  it('a roster read under way is kept out of the cache only if its result holds the invalidated user', async () => {
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options });
+    const unrelated = cache.getRoster('org_a');
+    const holding = cache.getRoster('org_b');
+    expect(cache.invalidateUser('user_x')).toEqual([]); // in no cached organization
+    cache.invalidateUser('user_2');
+    clerk.resolveNext([member('user_1')]);
+    clerk.resolveNext([member('user_1'), member('user_2')]);
+    expect((await unrelated).fromCache).toBe(false);
+    expect((await holding).value.members).toHaveLength(2); // those already waiting get it
+    expect((await cache.getRoster('org_a')).fromCache).toBe(true); // stored
+    const reread = cache.getRoster('org_b'); // not stored
+    expect(clerk.reads).toEqual(['org_a', 'org_b', 'org_b']);
+    clerk.resolveNext([member('user_1'), member('user_2', 'Renamed')]);
+    expect((await reread).value.members[1]?.firstName).toBe('Renamed');
+  });
+
+  it('a caller who joined a read after its user was invalidated reads again; those who asked before get the read', async () => {
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options });
+    const before = cache.getRoster('org_a');
+    cache.invalidateUser('user_2');
+    const after = cache.getRoster('org_a'); // joins: the read may not hold user_2 at all
     expect(clerk.reads).toHaveLength(1);
+    clerk.resolveNext([member('user_2', 'Old')]);
+    expect((await before).value.members[0]?.firstName).toBe('Old');
+    await vi.waitFor(() => expect(clerk.reads).toHaveLength(2));
+    clerk.resolveNext([member('user_2', 'New')]);
+    expect((await after).value.members[0]?.firstName).toBe('New');
+    expect((await cache.getRoster('org_a')).fromCache).toBe(true);
+  });
+
+  it('a user invalidated before the read was sent does not count against it', async () => {
+    const clerk = scriptedSource({ sendAtOnce: false });
+    const cache = createTeamCache({ source: clerk.source, ...options });
+    const read = cache.getRoster('org_a');
+    cache.invalidateUser('user_1');
+    clerk.send();
+    clerk.resolveNext([member('user_1')]);
+    await read;
+    expect((await cache.getRoster('org_a')).fromCache).toBe(true);
   });
 });
 

@@ -8,9 +8,8 @@ const INVITATIONS = 'GET /v1/organizations/{id}/invitations';
 
 let h: Harness;
 beforeAll(async () => {
-  // No forced-refresh throttle here: these tests force reads back to back (the throttle has its own tests).
   // Clerk's answers pass through a gate, so a test can hold one on its way back to the server.
-  h = await startHarness({ gateClerk: true, config: { cacheForceRefreshIntervalSeconds: 0 } });
+  h = await startHarness({ gateClerk: true });
 });
 afterAll(() => h.close());
 afterEach(() => {

@@ -1,16 +1,17 @@
 /**
  * Per-request view of the team cache. DataLoader memoizes each organization (and the caller's membership list) for
  * the life of one request, so every field of one answer (and the authorization check before it) sees one
- * snapshot, even if an invalidation lands mid-request.
+ * snapshot, even if an invalidation lands mid-request. Every read carries the request's arrival time and deadline
+ * and the caller's user ID down to the cache (and from there to each Clerk call).
  */
 import DataLoader from 'dataloader';
-import type { CacheRead, TeamCache } from '../team/cache.js';
+import type { CacheRead, ReadOptions, TeamCache } from '../team/cache.js';
 import type { PendingInvitations, Roster, UserMemberships } from '../team/types.js';
 
 export interface TeamLoaders {
   roster(organizationId: string): Promise<CacheRead<Roster>>;
   pendingInvitations(organizationId: string): Promise<CacheRead<PendingInvitations>>;
-  /** Reads past the cache and makes the result this request's snapshot. */
+  /** Data from a Clerk read begun after this request arrived (`forceRefresh`), made this request's snapshot. */
   refreshRoster(organizationId: string): Promise<CacheRead<Roster>>;
   refreshPendingInvitations(organizationId: string): Promise<CacheRead<PendingInvitations>>;
   /** A user's own membership list (in practice only the caller's). */
@@ -20,6 +21,16 @@ export interface TeamLoaders {
    * this request's snapshot); undefined otherwise. Never reads Clerk: authorization looks here first.
    */
   peekRoster(organizationId: string): Promise<CacheRead<Roster> | undefined>;
+}
+
+/** What every cache read of one GraphQL request carries. */
+export interface RequestReads {
+  /** When the request arrived (epoch ms): `forceRefresh` is served by a Clerk read begun at or after it. */
+  requestedAt: number;
+  /** When the request stops waiting for Clerk (epoch ms): arrival + `REQUEST_DEADLINE_MS`. */
+  deadline?: number;
+  /** The viewer's user ID: the fairness key toward Clerk. */
+  caller?: string;
 }
 
 /** DataLoader wants per-key results with errors as values, not a rejected batch. */
@@ -64,10 +75,16 @@ function snapshotLoader<T>(read: (key: string, forceRefresh: boolean) => Promise
   };
 }
 
-export function createTeamLoaders(cache: TeamCache): TeamLoaders {
-  const rosters = snapshotLoader((id, forceRefresh) => cache.getRoster(id, { forceRefresh }));
-  const invitations = snapshotLoader((id, forceRefresh) => cache.getPendingInvitations(id, { forceRefresh }));
-  const memberships = snapshotLoader((id, forceRefresh) => cache.getUserMemberships(id, { forceRefresh }));
+/** `request`: the request's arrival, deadline and caller; without it, reads begin now and wait without a deadline. */
+export function createTeamLoaders(
+  cache: TeamCache,
+  request: RequestReads = { requestedAt: Date.now() },
+): TeamLoaders {
+  const base: ReadOptions = { ...request, priority: 'interactive' };
+  const forced: ReadOptions = { ...base, forceRefresh: true };
+  const rosters = snapshotLoader((id, force) => cache.getRoster(id, force ? forced : base));
+  const invitations = snapshotLoader((id, force) => cache.getPendingInvitations(id, force ? forced : base));
+  const memberships = snapshotLoader((id, force) => cache.getUserMemberships(id, force ? forced : base));
   return {
     roster: rosters.load,
     pendingInvitations: invitations.load,

@@ -4,13 +4,33 @@
  * (`invitations`), and one user's membership list (`user_memberships`), all with the same semantics below.
  *
  * Entries live in an LRU (lru-cache) with a size bound counted in members. On top of it sits a single-flight
- * layer of our own: concurrent reads of one key share one Clerk read ("flight"). An invalidation *detaches* a
- * flight: callers already waiting still get the answer they asked for (their request began before the change was
- * announced), but the detached flight never stores its possibly older data, and the next caller starts a new read.
- * lru-cache's `fetch()` can detach too (with `ignoreFetchAbort`, a `delete()` during a fetch lets the waiters have
- * the late result without storing it), but that delete also drops the copy we keep after an invalidation for
- * stale-if-error, and `fetch()` has no per-flight "detached" mark to keep the not-found memory right; a small map
- * of flights says both plainly.
+ * layer of our own: concurrent reads of one key share one Clerk read ("flight"). lru-cache's `fetch()` shares
+ * reads too, but it has no notion of a read that has not reached Clerk yet, of callers that stop waiting, or of a
+ * result that must be kept out of the cache while its waiters still get it; a small map of flights says all three.
+ *
+ * **Waiters and deadlines.** Every caller of a flight is a waiter with its own deadline (its GraphQL request's).
+ * A waiter whose deadline passes stops waiting at once: it gets the stale copy if stale-if-error allows, else
+ * `RATE_LIMITED` (the read had not reached Clerk yet) or `UPSTREAM_UNAVAILABLE` (Clerk had not answered). A flight
+ * nobody needs any more (its waiters gone; or detached, with only background waiters left) is abandoned: its
+ * signal aborts, so its Clerk calls still waiting for the budget are dropped, never sent, and no further page is
+ * asked for. The flight's Clerk calls carry the most patient waiter's deadline, the first interactive waiter's user
+ * as the fairness key, and interactive priority if anyone interactive waits (a background read not sent yet is
+ * re-queued as interactive when an interactive caller joins it).
+ *
+ * **When a read happened.** A flight is dated by its first Clerk call actually sent (the source reports it), not by
+ * when it was asked for: a read still waiting for the budget will see whatever changes before it is sent.
+ *
+ * **Invalidation.** An invalidation *detaches* a flight that has already sent a call: callers already waiting
+ * still get the answer they asked for (their request began before the change was announced), but it is never
+ * stored, and the next caller starts a new read. A flight not sent yet is left alone: it reads Clerk after the
+ * change. `user.updated` is precise: a roster flight under way records the users invalidated while it runs, and
+ * is kept from the cache only if its result holds one of them; a caller who joined it after such an invalidation
+ * reads again instead of getting it.
+ *
+ * **forceRefresh** is served only by a Clerk read that began at or after the request arrived (`requestedAt`): a
+ * cached copy that new, else the flight under way if it qualifies, else the one forced read queued behind it
+ * (started when the one under way settles, and shared by every forced caller who arrived meanwhile). So per key
+ * there is at most one read in flight and one queued; that coalescing is the only throttle.
  *
  * Freshness: an entry is served for `ttlMs`. It is kept `staleGraceMs` longer, and served (marked stale) only when
  * Clerk fails to refresh it. An invalidation marks the entry as needing a re-read rather than deleting it, so even
@@ -18,15 +38,17 @@
  */
 import { LRUCache } from 'lru-cache';
 import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
-import type { PendingInvitations, Roster, TeamSource, UserMemberships } from './types.js';
+import type { PendingInvitations, Roster, SourceRead, TeamSource, UserMemberships } from './types.js';
+import { type Priority, UpstreamRefusedError } from './upstream.js';
 
 export interface CacheRead<T> {
   value: T;
   /** Epoch ms when this value was read from Clerk. */
   fetchedAt: number;
   /**
-   * Epoch ms when the Clerk read that produced this value began: the value shows Clerk as it was at this time or
-   * later. Authorization dates evidence by it, so a read that overlapped a change never counts as newer than it.
+   * Epoch ms when the Clerk read that produced this value began (its first call was sent): the value shows Clerk
+   * as it was at this time or later. Authorization dates evidence by it, so a read that overlapped a change never
+   * counts as newer than it.
    */
   readStartedAt: number;
   /** True when served from the cache without waiting for Clerk. */
@@ -36,8 +58,36 @@ export interface CacheRead<T> {
 }
 
 export interface ReadOptions {
-  /** Skip the cached value unless it is younger than the force-refresh interval (an in-flight read is shared). */
+  /**
+   * Serve only data from a Clerk read that began at or after `requestedAt` (a cached copy that new, the read under
+   * way if it qualifies, or the next one). Stale-if-error still applies when Clerk cannot be read in time.
+   * @default false
+   */
   forceRefresh?: boolean;
+  /** When the request arrived (epoch ms): what `forceRefresh` means by "after". @default now */
+  requestedAt?: number;
+  /**
+   * When the caller stops waiting (epoch ms): then it gets the stale copy if allowed, else an error, at once; and
+   * the Clerk calls of a read nobody waits for any more are dropped.
+   * @default none: wait for the read (whose Clerk calls then get the upstream policy's default deadline)
+   */
+  deadline?: number;
+  /** The fairness key toward Clerk: the user the read is made for. @default none */
+  caller?: string;
+  /**
+   * `background`: a re-read nobody is waiting for (refresh-ahead). Its Clerk calls wait behind interactive ones,
+   * and it is dropped rather than finished when an invalidation makes its result unstorable.
+   * @default 'interactive'
+   */
+  priority?: Priority;
+}
+
+/** What a background reader gets when its read was dropped (superseded by an invalidation, nobody else waiting). */
+export class ReadAbandonedError extends Error {
+  constructor(message = 'Clerk read abandoned: nobody waits for its answer any more') {
+    super(message);
+    this.name = 'ReadAbandonedError';
+  }
 }
 
 export type CacheOutcome = 'hit' | 'miss' | 'inflight' | 'stale' | 'not_found';
@@ -53,12 +103,10 @@ export interface TeamCacheOptions {
   staleGraceMs?: number;
   /** How long "Clerk does not know this organization" is remembered. Default 30 s. */
   notFoundTtlMs?: number;
-  /** A forced refresh reads Clerk only if the cached copy is older than this. Default 5 s. */
-  forceRefreshIntervalMs?: number;
   /** Size bound in members (an invitation counts as one; an empty list as one). */
   maxMembers: number;
   observer?: CacheObserver;
-  /** Injectable clock for tests of TTL logic; defaults to Date.now. */
+  /** Injectable clock for tests of TTL logic; defaults to Date.now. Deadlines are waited for with setTimeout. */
   now?: () => number;
 }
 
@@ -83,10 +131,51 @@ interface Entry {
   invalidated: boolean;
 }
 
+/** How a flight ended for one waiter. */
+type Outcome =
+  | {
+      entry: Entry;
+      /**
+       * The invalidation (sequence number) of the earliest user invalidated during the read whom the result holds:
+       * a waiter who joined after it must read again.
+       */
+      taintedAt: number | undefined;
+    }
+  | { error: unknown };
+
+interface Waiter {
+  readonly priority: Priority;
+  readonly caller: string | undefined;
+  readonly deadline: number | undefined;
+  settle(outcome: Outcome): void;
+}
+
 interface Flight {
-  promise: Promise<Entry>;
-  /** Set when an invalidation lands while the read is under way: its result must not be stored. */
+  readonly kind: CacheKind;
+  readonly id: string;
+  readonly key: string;
+  readonly createdAt: number;
+  readonly waiters: Set<Waiter>;
+  /** False for a forced read queued behind the one under way, until that one settles. */
+  begun: boolean;
+  /**
+   * When its first Clerk call was sent; undefined until then. A read not sent yet reads Clerk after any change
+   * announced so far, so invalidations leave it alone and forced callers may join it.
+   */
+  startedAt: number | undefined;
+  /** Set when an invalidation lands after the read began: its result goes to its waiters only, never stored. */
   detached: boolean;
+  settled: boolean;
+  /** Rosters: users invalidated while the read was under way (→ sequence number of the first such invalidation). */
+  invalidatedUsers: Map<string, number> | undefined;
+  /** The forced read that starts once this one settles (or is detached), shared by every forced caller meanwhile. */
+  next: Flight | undefined;
+  /** Aborts the current attempt: its Clerk calls waiting for the budget are dropped. */
+  controller: AbortController | undefined;
+  /** Priority of the current attempt. */
+  priority: Priority;
+  /** Counts attempts (a background read is re-queued as interactive): late news of an earlier one is ignored. */
+  attempt: number;
 }
 
 export interface TeamCache {
@@ -105,7 +194,10 @@ export interface TeamCache {
   /** Which parts of this organization are held (fresh or not): decides what to refresh ahead. */
   cachedParts(organizationId: string): { roster: boolean; invitations: boolean };
   invalidateOrganization(organizationId: string): void;
-  /** Invalidates every cached organization whose roster holds this user; returns those organizations. */
+  /**
+   * Invalidates every cached organization whose roster holds this user, and keeps any roster read under way out of
+   * the cache if its result holds them; returns the cached organizations.
+   */
   invalidateUser(userId: string): string[];
   /** Invalidates this user's membership list. */
   invalidateUserMemberships(userId: string): void;
@@ -134,7 +226,6 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
   // Late-bound, so a test that fakes Date (vi.setSystemTime) moves this clock too.
   const { source, ttlMs, now = () => Date.now() } = options;
   const staleGraceMs = options.staleGraceMs ?? 0;
-  const forceRefreshIntervalMs = options.forceRefreshIntervalMs ?? 5000;
   const observe = options.observer ? options.observer.read.bind(options.observer) : () => {};
 
   /** userId → organizations whose cached roster holds the user; kept in step with the LRU by its hooks. */
@@ -183,16 +274,19 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     ttlResolution: 0,
     perf: { now },
   });
+  /** The flight under way per key (a forced read queued behind it hangs off it as `next`). */
   const flights = new Map<string, Flight>();
+  /** Numbers user invalidations, so a waiter can tell whether one came before it joined. */
+  let sequence = 0;
 
   const isFresh = (entry: Entry) => !entry.invalidated && now() - entry.fetchedAt < ttlMs;
 
-  const readFrom = (kind: CacheKind, id: string): Promise<Value> =>
+  const readFrom = (kind: CacheKind, id: string, read: SourceRead): Promise<Value> =>
     kind === 'members'
-      ? source.readRoster(id)
+      ? source.readRoster(id, read)
       : kind === 'invitations'
-        ? source.readPendingInvitations(id)
-        : source.readUserMemberships(id);
+        ? source.readPendingInvitations(id, read)
+        : source.readUserMemberships(id, read);
 
   const served = (entry: Entry, fromCache: boolean, stale: boolean): CacheRead<Value> => ({
     value: entry.value,
@@ -202,81 +296,250 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     stale,
   });
 
-  function startFlight(kind: CacheKind, id: string): Flight {
-    const key = keyOf(kind, id);
-    const readStartedAt = now();
-    const flight: Flight = {
+  function newFlight(kind: CacheKind, id: string): Flight {
+    return {
+      kind,
+      id,
+      key: keyOf(kind, id),
+      createdAt: now(),
+      waiters: new Set(),
+      begun: false,
+      startedAt: undefined,
       detached: false,
-      promise: readFrom(kind, id).then(
-        (value) => {
-          const entry: Entry = { kind, id, value, fetchedAt: now(), readStartedAt, invalidated: false };
-          if (!flight.detached) {
-            entries.set(key, entry);
-            flights.delete(key);
-          }
-          return entry;
-        },
-        (error: unknown) => {
-          if (!flight.detached) {
-            flights.delete(key);
-            if (error instanceof OrganizationNotFoundError && kind !== 'user_memberships') {
-              notFound.set(id, true);
-              for (const each of ORGANIZATION_KINDS) entries.delete(keyOf(each, id));
-            }
-          }
-          throw error;
-        },
-      ),
+      settled: false,
+      invalidatedUsers: undefined,
+      next: undefined,
+      controller: undefined,
+      priority: 'background',
+      attempt: 0,
     };
-    flights.set(key, flight);
-    return flight;
   }
 
-  async function read(kind: CacheKind, id: string, { forceRefresh = false }: ReadOptions = {}) {
+  /** Someone still needs its answer: an interactive waiter, or anyone while its result can still be stored. */
+  function wanted(flight: Flight): boolean {
+    if (!flight.detached) return flight.waiters.size > 0;
+    for (const waiter of flight.waiters) if (waiter.priority === 'interactive') return true;
+    return false;
+  }
+
+  function begin(flight: Flight) {
+    flight.begun = true;
+    flights.set(flight.key, flight);
+    launch(flight);
+  }
+
+  /** Starts (or restarts, at its waiters' priority) the source read of a flight. */
+  function launch(flight: Flight) {
+    const attempt = ++flight.attempt;
+    // A restarted read had sent nothing: its calls waiting for the budget are dropped.
+    flight.controller?.abort(new ReadAbandonedError('Clerk read re-queued at a higher priority'));
+    const controller = new AbortController();
+    flight.controller = controller;
+    let interactive: Waiter | undefined;
+    let deadline: number | undefined;
+    let unbounded = false;
+    for (const waiter of flight.waiters) {
+      if (!interactive && waiter.priority === 'interactive') interactive = waiter;
+      // The most patient waiter's deadline; one without a deadline leaves it to the upstream policy's default.
+      if (waiter.deadline === undefined) unbounded = true;
+      else deadline = Math.max(deadline ?? waiter.deadline, waiter.deadline);
+    }
+    flight.priority = interactive ? 'interactive' : 'background';
+    const read: SourceRead = {
+      priority: flight.priority,
+      caller: (interactive ?? flight.waiters.values().next().value)?.caller,
+      deadline: unbounded ? undefined : deadline,
+      signal: controller.signal,
+      onCall: () => {
+        if (attempt === flight.attempt && flight.startedAt === undefined) flight.startedAt = now();
+      },
+    };
+    let reading: Promise<Value>;
+    try {
+      reading = readFrom(flight.kind, flight.id, read);
+    } catch (error) {
+      reading = Promise.reject(error);
+    }
+    reading.then(
+      (value) => {
+        if (attempt === flight.attempt) succeed(flight, value);
+      },
+      (error: unknown) => {
+        if (attempt === flight.attempt) fail(flight, error);
+      },
+    );
+  }
+
+  /** Takes a flight out of the map (if it is still the key's), and starts the forced read queued behind it. */
+  function release(flight: Flight) {
+    if (flights.get(flight.key) === flight) flights.delete(flight.key);
+    const next = flight.next;
+    flight.next = undefined;
+    // Its waiters may all have given up meanwhile: then it is never sent.
+    if (next && wanted(next)) begin(next);
+  }
+
+  function settle(flight: Flight, outcome: Outcome) {
+    flight.settled = true;
+    release(flight);
+    const waiters = [...flight.waiters];
+    flight.waiters.clear();
+    for (const waiter of waiters) waiter.settle(outcome);
+  }
+
+  function succeed(flight: Flight, value: Value) {
+    if (flight.settled) return;
+    const entry: Entry = {
+      kind: flight.kind,
+      id: flight.id,
+      value,
+      fetchedAt: now(),
+      readStartedAt: flight.startedAt ?? flight.createdAt,
+      invalidated: false,
+    };
+    let taintedAt: number | undefined;
+    if (flight.invalidatedUsers && flight.kind === 'members') {
+      const users = (value as Roster).byUserId;
+      for (const [userId, at] of flight.invalidatedUsers) {
+        if (users.has(userId) && (taintedAt === undefined || at < taintedAt)) taintedAt = at;
+      }
+    }
+    if (!flight.detached && taintedAt === undefined) entries.set(flight.key, entry);
+    settle(flight, { entry, taintedAt });
+  }
+
+  function fail(flight: Flight, error: unknown) {
+    if (flight.settled) return;
+    if (
+      !flight.detached &&
+      error instanceof OrganizationNotFoundError &&
+      flight.kind !== 'user_memberships'
+    ) {
+      notFound.set(flight.id, true);
+      for (const each of ORGANIZATION_KINDS) entries.delete(keyOf(each, flight.id));
+    }
+    settle(flight, { error });
+  }
+
+  /** Nobody needs its answer: its Clerk calls not sent yet are dropped (the upstream removes aborted calls). */
+  function abandon(flight: Flight) {
+    if (!flight.begun || flight.settled) return; // a queued forced read is simply not begun when its turn comes
+    flight.controller?.abort(new ReadAbandonedError());
+    settle(flight, { error: new ReadAbandonedError() }); // only background waiters of a detached read are left
+  }
+
+  /** An invalidation: a flight that has sent a call must not store its (possibly older) result. */
+  function detach(flight: Flight) {
+    // Not sent yet: it will read Clerk after this change, so it may still be stored, and shared.
+    if (flight.startedAt === undefined || flight.settled) return;
+    flight.detached = true;
+    release(flight);
+    if (!wanted(flight)) abandon(flight);
+  }
+
+  function join(flight: Flight, waiter: Waiter) {
+    flight.waiters.add(waiter);
+    // An interactive caller must not wait behind background work: a read not sent yet is re-queued at its priority.
+    if (
+      flight.begun &&
+      flight.startedAt === undefined &&
+      waiter.priority === 'interactive' &&
+      flight.priority === 'background'
+    ) {
+      launch(flight);
+    }
+  }
+
+  function leave(flight: Flight, waiter: Waiter) {
+    if (!flight.waiters.delete(waiter) || flight.settled) return;
+    if (!wanted(flight)) abandon(flight);
+  }
+
+  /** Begins or joins a flight and waits for it, at most until the deadline. */
+  function wait(
+    flight: Flight,
+    start: boolean,
+    request: { priority: Priority; caller: string | undefined; deadline: number | undefined },
+  ): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        ...request,
+        settle(outcome) {
+          if (timer) clearTimeout(timer);
+          resolve(outcome);
+        },
+      };
+      if (request.deadline !== undefined) {
+        timer = setTimeout(
+          () => {
+            const error = pastDeadline(flight);
+            leave(flight, waiter);
+            resolve({ error });
+          },
+          Math.max(0, request.deadline - now()),
+        );
+      }
+      if (start) {
+        flight.waiters.add(waiter);
+        begin(flight);
+      } else join(flight, waiter);
+    });
+  }
+
+  /** What a waiter whose deadline passed is told: the read could not be sent in time, or Clerk did not answer. */
+  const pastDeadline = (flight: Flight | undefined) =>
+    flight?.startedAt === undefined
+      ? new UpstreamRefusedError('deadline', 1)
+      : new UpstreamUnavailableError('Clerk did not answer before the request deadline', undefined);
+
+  async function read(kind: CacheKind, id: string, readOptions: ReadOptions = {}): Promise<CacheRead<Value>> {
     const key = keyOf(kind, id);
+    const { forceRefresh = false, deadline, caller, priority = 'interactive' } = readOptions;
+    const requestedAt = readOptions.requestedAt ?? now();
     if (kind !== 'user_memberships' && notFound.has(id)) {
       observe(kind, 'not_found');
       throw new OrganizationNotFoundError(id);
     }
     const cached = entries.get(key);
-    if (cached && isFresh(cached) && (!forceRefresh || now() - cached.fetchedAt < forceRefreshIntervalMs)) {
+    if (cached && isFresh(cached) && (!forceRefresh || cached.readStartedAt >= requestedAt)) {
       observe(kind, 'hit');
       return served(cached, true, false);
     }
-    const joined = flights.get(key);
-    observe(kind, joined ? 'inflight' : 'miss');
-    const flight = joined ?? startFlight(kind, id);
-    try {
-      return served(await flight.promise, false, false);
-    } catch (error) {
-      if (cached && staleGraceMs > 0 && canServeStale(error)) {
-        observe(kind, 'stale');
-        return served(cached, true, true);
+    for (;;) {
+      let outcome: Outcome;
+      if (deadline !== undefined && deadline - now() <= 0) {
+        outcome = { error: pastDeadline(undefined) };
+      } else {
+        let flight = flights.get(key);
+        // A forced read cannot use a read begun before its request: it shares the one queued behind it.
+        if (forceRefresh && flight?.startedAt !== undefined && flight.startedAt < requestedAt) {
+          flight.next ??= newFlight(kind, id);
+          flight = flight.next;
+        }
+        observe(kind, flight ? 'inflight' : 'miss');
+        const joinedAfter = sequence;
+        outcome = await wait(flight ?? newFlight(kind, id), !flight, { priority, caller, deadline });
+        // It holds a user invalidated before this caller asked: read again, as after any invalidation.
+        if ('entry' in outcome && outcome.taintedAt !== undefined && outcome.taintedAt <= joinedAfter)
+          continue;
       }
-      throw error;
+      if ('entry' in outcome) return served(outcome.entry, false, false);
+      const copy = entries.get(key) ?? cached;
+      if (copy && staleGraceMs > 0 && canServeStale(outcome.error)) {
+        observe(kind, 'stale');
+        return served(copy, true, true);
+      }
+      throw outcome.error;
     }
   }
 
-  /** Marks one entry as needing a re-read (kept for stale-if-error) and detaches its read in flight. */
   function invalidate(kind: CacheKind, id: string) {
     const key = keyOf(kind, id);
     const entry = entries.peek(key);
     if (entry) entry.invalidated = true;
-    detach(key);
-  }
-
-  /** Detaches every read in flight of one kind: used when any of them may hold what just changed. */
-  function detachAll(kind: CacheKind) {
-    const prefix = `${kind}:`;
-    for (const key of [...flights.keys()]) if (key.startsWith(prefix)) detach(key);
-  }
-
-  function detach(key: string) {
     const flight = flights.get(key);
-    if (flight) {
-      flight.detached = true;
-      flights.delete(key);
-    }
+    if (flight) detach(flight);
   }
 
   function invalidateOrganization(organizationId: string) {
@@ -306,8 +569,14 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     invalidateUser(userId) {
       const organizations = [...(organizationsByUser.get(userId) ?? [])];
       for (const organizationId of organizations) invalidateOrganization(organizationId);
-      // A roster read under way may hold the user's old data, and we cannot know until it returns: detach all.
-      detachAll('members');
+      // A roster read under way may hold the user as they were, and we cannot know until it returns: it notes the
+      // user, and is kept from the cache then only if its result holds them.
+      const at = ++sequence;
+      for (const flight of flights.values()) {
+        if (flight.kind !== 'members' || flight.startedAt === undefined) continue;
+        flight.invalidatedUsers ??= new Map();
+        if (!flight.invalidatedUsers.has(userId)) flight.invalidatedUsers.set(userId, at);
+      }
       return organizations;
     },
     invalidateUserMemberships: (userId) => invalidate('user_memberships', userId),
@@ -315,13 +584,13 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       for (const userId of [...(usersByOrganization.get(organizationId) ?? [])]) {
         invalidate('user_memberships', userId);
       }
-      // Same reasoning as invalidateUser: any list under way may include this organization as it was.
-      detachAll('user_memberships');
+      // Any list under way may include this organization as it was: detach them all (those already sent).
+      for (const flight of [...flights.values()]) if (flight.kind === 'user_memberships') detach(flight);
     },
     invalidateAll() {
       for (const entry of entries.values()) entry.invalidated = true;
       notFound.clear();
-      for (const key of [...flights.keys()]) detach(key);
+      for (const flight of [...flights.values()]) detach(flight);
     },
     stats: () => ({ entries: entries.size, members: entries.calculatedSize, inFlight: flights.size }),
   };

@@ -12,6 +12,7 @@ import {
   type Member,
   type OrganizationSummary,
   type PendingInvitations,
+  type SourceRead,
   type TeamSource,
   type UserMembership,
 } from './types.js';
@@ -34,77 +35,114 @@ export interface ClerkSourceOptions {
 }
 
 export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): TeamSource {
-  const call = <T>(route: UpstreamRoute, organizationId: string, request: () => Promise<T>): Promise<T> =>
-    upstream.run(route, () =>
-      request().catch((error: unknown) => {
-        throw toDomainError(error, organizationId);
-      }),
+  /** One Clerk call of a read: through the upstream policy with the read's options, reported when it is sent. */
+  const call = <T>(
+    route: UpstreamRoute,
+    organizationId: string,
+    read: SourceRead,
+    signal: AbortSignal,
+    request: () => Promise<T>,
+  ): Promise<T> =>
+    upstream.run(
+      route,
+      () => {
+        read.onCall?.();
+        return request().catch((error: unknown) => {
+          throw toDomainError(error, organizationId);
+        });
+      },
+      { deadline: read.deadline, priority: read.priority, caller: read.caller, signal },
     );
 
-  const readMembershipPage = (organizationId: string, offset: number) =>
-    call('memberships', organizationId, () =>
+  /**
+   * Runs a read of several pages with one signal for all of them: aborted when the cache gives the read up, or
+   * when a page fails (the answer is lost anyway, so pages still waiting for the budget are not sent).
+   */
+  async function paged<T>(read: SourceRead, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const pages = new AbortController();
+    const signal = read.signal ? AbortSignal.any([read.signal, pages.signal]) : pages.signal;
+    try {
+      return await body(signal);
+    } catch (error) {
+      pages.abort(error);
+      throw error;
+    }
+  }
+
+  const readMembershipPage = (
+    organizationId: string,
+    offset: number,
+    read: SourceRead,
+    signal: AbortSignal,
+  ) =>
+    call('memberships', organizationId, read, signal, () =>
       clerk.organizations.getOrganizationMembershipList({ organizationId, limit: PAGE_SIZE, offset }),
     );
 
   return {
-    async readRoster(organizationId) {
-      const first = await readMembershipPage(organizationId, 0);
-      const pages: ClerkMembership[][] = [first.data];
-      const offsets: number[] = [];
-      for (let offset = PAGE_SIZE; offset < first.totalCount; offset += PAGE_SIZE) offsets.push(offset);
-      for (let i = 0; i < offsets.length; i += PAGE_CONCURRENCY) {
-        const batch = offsets.slice(i, i + PAGE_CONCURRENCY);
-        const results = await Promise.all(batch.map((offset) => readMembershipPage(organizationId, offset)));
-        for (const page of results) pages.push(page.data);
-      }
-      const memberships = pages.flat();
-      const organization = memberships[0] ? toOrganizationSummary(memberships[0]) : null;
-      return createRoster(organizationId, dedupe(memberships.map(toMember).filter(isPresent)), organization);
-    },
-
-    async readPendingInvitations(organizationId) {
-      const invitations: Invitation[] = [];
-      for (let offset = 0; ; offset += PAGE_SIZE) {
-        const page = await call('invitations', organizationId, () =>
-          clerk.organizations.getOrganizationInvitationList({
-            organizationId,
-            status: ['pending'],
-            limit: PAGE_SIZE,
-            offset,
-          }),
-        );
-        invitations.push(...page.data.map(toInvitation));
-        if (page.data.length < PAGE_SIZE || offset + PAGE_SIZE >= page.totalCount) break;
-      }
-      return { organizationId, invitations } satisfies PendingInvitations;
-    },
-
-    async readUserMemberships(userId) {
-      const memberships: UserMembership[] = [];
-      try {
-        // Users belong to a handful of organizations: one page nearly always, so pages are read one by one.
-        for (let offset = 0; ; offset += PAGE_SIZE) {
-          const page = await upstream.run('user_memberships', () =>
-            clerk.users
-              .getOrganizationMembershipList({ userId, limit: PAGE_SIZE, offset })
-              .catch((error: unknown) => {
-                throw toDomainError(error, '');
-              }),
+    readRoster: (organizationId, read = {}) =>
+      paged(read, async (signal) => {
+        const first = await readMembershipPage(organizationId, 0, read, signal);
+        const pages: ClerkMembership[][] = [first.data];
+        const offsets: number[] = [];
+        for (let offset = PAGE_SIZE; offset < first.totalCount; offset += PAGE_SIZE) offsets.push(offset);
+        for (let i = 0; i < offsets.length; i += PAGE_CONCURRENCY) {
+          const batch = offsets.slice(i, i + PAGE_CONCURRENCY);
+          const results = await Promise.all(
+            batch.map((offset) => readMembershipPage(organizationId, offset, read, signal)),
           );
-          memberships.push(...page.data.map(toUserMembership));
+          for (const page of results) pages.push(page.data);
+        }
+        const memberships = pages.flat();
+        const organization = memberships[0] ? toOrganizationSummary(memberships[0]) : null;
+        return createRoster(
+          organizationId,
+          dedupe(memberships.map(toMember).filter(isPresent)),
+          organization,
+        );
+      }),
+
+    readPendingInvitations: (organizationId, read = {}) =>
+      paged(read, async (signal) => {
+        const invitations: Invitation[] = [];
+        for (let offset = 0; ; offset += PAGE_SIZE) {
+          const page = await call('invitations', organizationId, read, signal, () =>
+            clerk.organizations.getOrganizationInvitationList({
+              organizationId,
+              status: ['pending'],
+              limit: PAGE_SIZE,
+              offset,
+            }),
+          );
+          invitations.push(...page.data.map(toInvitation));
           if (page.data.length < PAGE_SIZE || offset + PAGE_SIZE >= page.totalCount) break;
         }
-      } catch (error) {
-        // Clerk documents no 404 here; should one come (a deleted user), that user belongs nowhere.
-        if (!(error instanceof OrganizationNotFoundError)) throw error;
-        memberships.length = 0;
-      }
-      const seen = new Set<string>();
-      return createUserMemberships(
-        userId,
-        memberships.filter((m) => !seen.has(m.membershipId) && seen.add(m.membershipId)),
-      );
-    },
+        return { organizationId, invitations } satisfies PendingInvitations;
+      }),
+
+    readUserMemberships: (userId, read = {}) =>
+      paged(read, async (signal) => {
+        const memberships: UserMembership[] = [];
+        try {
+          // Users belong to a handful of organizations: one page nearly always, so pages are read one by one.
+          for (let offset = 0; ; offset += PAGE_SIZE) {
+            const page = await call('user_memberships', '', read, signal, () =>
+              clerk.users.getOrganizationMembershipList({ userId, limit: PAGE_SIZE, offset }),
+            );
+            memberships.push(...page.data.map(toUserMembership));
+            if (page.data.length < PAGE_SIZE || offset + PAGE_SIZE >= page.totalCount) break;
+          }
+        } catch (error) {
+          // Clerk documents no 404 here; should one come (a deleted user), that user belongs nowhere.
+          if (!(error instanceof OrganizationNotFoundError)) throw error;
+          memberships.length = 0;
+        }
+        const seen = new Set<string>();
+        return createUserMemberships(
+          userId,
+          memberships.filter((m) => !seen.has(m.membershipId) && seen.add(m.membershipId)),
+        );
+      }),
   };
 }
 

@@ -3,6 +3,7 @@
  * Timestamps are RFC 3339 strings, formatted once when read from Clerk: a cache hit then serves them as they are
  * (formatting 20 dates per answer was a measurable share of a hit's cost).
  */
+import type { Priority } from './upstream.js';
 
 export interface Member {
   membershipId: string;
@@ -76,12 +77,33 @@ export interface PendingInvitations {
   invitations: readonly Invitation[];
 }
 
+/**
+ * How the cache asks for one read: every Clerk call the read makes (each page) carries the same deadline,
+ * priority, caller and signal (see `CallOptions` in ./upstream.ts).
+ */
+export interface SourceRead {
+  /** Epoch ms by which the read's waiters need it. @default the upstream policy's */
+  deadline?: number;
+  /** @default 'interactive' */
+  priority?: Priority;
+  /** The fairness key: the user the read is made for. */
+  caller?: string;
+  /** Aborted when nobody waits for the read any more: calls still waiting are dropped, no further page is asked for. */
+  signal?: AbortSignal;
+  /**
+   * A source **must** call this right before each Clerk call is actually sent (after any wait for the budget). The
+   * first call dates the read, and tells the cache it has begun: until then an invalidation leaves the read alone
+   * (it will see the change), forced callers may join it, and a background read may be re-queued as interactive.
+   */
+  onCall?(): void;
+}
+
 /** Where team data comes from (Clerk, through its SDK). */
 export interface TeamSource {
-  readRoster(organizationId: string): Promise<Roster>;
-  readPendingInvitations(organizationId: string): Promise<PendingInvitations>;
+  readRoster(organizationId: string, read?: SourceRead): Promise<Roster>;
+  readPendingInvitations(organizationId: string, read?: SourceRead): Promise<PendingInvitations>;
   /** Every membership of one user; a user Clerk does not know has none. */
-  readUserMemberships(userId: string): Promise<UserMemberships>;
+  readUserMemberships(userId: string, read?: SourceRead): Promise<UserMemberships>;
 }
 
 export function createRoster(

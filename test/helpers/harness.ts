@@ -151,7 +151,6 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clerkWebhookSigningSecret: webhookSecret,
     cacheTtlSeconds: 300,
     cacheStaleGraceSeconds: 3600,
-    cacheForceRefreshIntervalSeconds: 5,
     clerkRateLimit: 1000,
     clerkRateLimitWindowSeconds: 10,
     cacheMaxMembers: 1_000_000,
