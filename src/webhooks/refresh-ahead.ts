@@ -2,38 +2,64 @@
  * Re-reads invalidated organizations in the background once a burst of webhooks settles, so the next query is
  * a cache hit with fresh data. A burst of N events for one organization costs one re-read.
  */
+import type { TeamChangeReason } from '../subscriptions/types.js';
 import type { TeamCache } from '../team/cache.js';
 
 export interface RefreshAhead {
-  schedule(organizationId: string, parts: { roster: boolean; invitations: boolean }): void;
+  /** `reasons`: what the event said changed; a burst's reasons are handed to `onRefreshed` together. */
+  schedule(
+    organizationId: string,
+    parts: { roster: boolean; invitations: boolean },
+    reasons?: readonly TeamChangeReason[],
+  ): void;
   /** Cancels pending re-reads (shutdown). */
   stop(): void;
+}
+
+/** Live subscriptions' hooks (src/subscriptions/): both optional. */
+export interface RefreshAheadHooks {
+  /** Organizations whose roster is re-read even when not cached (they have live subscribers). */
+  wanted?(organizationId: string): boolean;
+  /**
+   * Once a burst's re-read has settled (also when it failed: the change still happened), with the burst's reasons;
+   * also for a burst with nothing to re-read here (another replica's subscribers may want it). Not called for
+   * events without a reason.
+   */
+  onRefreshed?(organizationId: string, reasons: TeamChangeReason[]): void;
 }
 
 export function createRefreshAhead(
   cache: TeamCache,
   debounceMs: number,
   onError: (organizationId: string, error: unknown) => void,
+  hooks: RefreshAheadHooks = {},
 ): RefreshAhead {
-  const pending = new Map<string, { timer: NodeJS.Timeout; roster: boolean; invitations: boolean }>();
+  type Parts = { roster: boolean; invitations: boolean; reasons: Set<TeamChangeReason> };
+  const pending = new Map<string, Parts & { timer: NodeJS.Timeout }>();
 
-  const refresh = (organizationId: string, parts: { roster: boolean; invitations: boolean }) => {
+  const refresh = (organizationId: string, parts: Parts) => {
     pending.delete(organizationId);
     const reads: Promise<unknown>[] = [];
     if (parts.roster) reads.push(cache.getRoster(organizationId));
     if (parts.invitations) reads.push(cache.getPendingInvitations(organizationId));
     // A failed re-read only means the next query reads Clerk itself; nothing is lost.
-    Promise.all(reads).catch((error: unknown) => onError(organizationId, error));
+    Promise.all(reads)
+      .catch((error: unknown) => onError(organizationId, error))
+      .then(() => {
+        if (parts.reasons.size > 0) hooks.onRefreshed?.(organizationId, [...parts.reasons]);
+      });
   };
 
   return {
-    schedule(organizationId, parts) {
-      if (!parts.roster && !parts.invitations) return;
+    schedule(organizationId, parts, reasons = []) {
+      const roster = parts.roster || (hooks.wanted?.(organizationId) ?? false);
+      if (!roster && !parts.invitations && (reasons.length === 0 || !hooks.onRefreshed)) return;
       const previous = pending.get(organizationId);
       if (previous) clearTimeout(previous.timer);
-      const merged = {
-        roster: parts.roster || (previous?.roster ?? false),
+      const merged: Parts = {
+        roster: roster || (previous?.roster ?? false),
         invitations: parts.invitations || (previous?.invitations ?? false),
+        reasons: new Set([...(previous?.reasons ?? []), ...reasons]),
       };
       const timer = setTimeout(() => refresh(organizationId, merged), debounceMs);
       timer.unref();

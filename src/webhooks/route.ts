@@ -11,12 +11,13 @@ import type { TeamCache } from '../team/cache.js';
 import type { Revocations } from '../team/revocations.js';
 import {
   asClerkEvent,
+  type EndedSession,
   type EventEffects,
   effectsOf,
   type Invalidation,
   MalformedEventError,
 } from './events.js';
-import { createRefreshAhead } from './refresh-ahead.js';
+import { createRefreshAhead, type RefreshAheadHooks } from './refresh-ahead.js';
 
 export const WEBHOOK_PATH = '/webhooks/clerk';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -34,6 +35,11 @@ export interface WebhookRouteOptions {
   signingSecret: string | undefined;
   refreshDebounceMs: number;
   logger: Logger;
+  /**
+   * Live subscriptions: their organizations are re-read after webhooks even when not cached, they hear of each
+   * settled burst, and of sessions Clerk ended (told before the route answers). Optional.
+   */
+  live?: RefreshAheadHooks & { sessionEnded?(session: EndedSession): void };
 }
 
 export interface WebhookRoute {
@@ -94,8 +100,11 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
   const webhook = options.signingSecret ? new Webhook(options.signingSecret) : undefined;
   const seenMessageIds = new LRUCache<string, true>({ max: DEDUPE_MAX_IDS, ttl: DEDUPE_WINDOW_MS });
   const outcomes = new Map<string, number>();
-  const refreshAhead = createRefreshAhead(cache, options.refreshDebounceMs, (organizationId, error) =>
-    logger.warn('refresh-ahead read failed', { organizationId, error }),
+  const refreshAhead = createRefreshAhead(
+    cache,
+    options.refreshDebounceMs,
+    (organizationId, error) => logger.warn('refresh-ahead read failed', { organizationId, error }),
+    options.live,
   );
 
   const count = (eventType: string, outcome: string) => {
@@ -108,12 +117,13 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
       case 'organization': {
         const parts = cache.cachedParts(invalidation.organizationId);
         cache.invalidateOrganization(invalidation.organizationId);
-        refreshAhead.schedule(invalidation.organizationId, parts);
+        refreshAhead.schedule(invalidation.organizationId, parts, [invalidation.reason]);
         return;
       }
       case 'user': {
         for (const organizationId of cache.invalidateUser(invalidation.userId)) {
-          refreshAhead.schedule(organizationId, { roster: true, invitations: false });
+          // Both parts were invalidated: re-read what is held, so live subscribers' events come from the cache.
+          refreshAhead.schedule(organizationId, cache.cachedParts(organizationId), [invalidation.reason]);
         }
         return;
       }
@@ -135,6 +145,7 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
     // Revocations first: from here on no older evidence admits the removed member, whatever the cache holds.
     for (const { userId, organizationId } of effects.revocations) revocations.record(userId, organizationId);
     for (const invalidation of effects.invalidations) apply(invalidation);
+    for (const session of effects.endedSessions ?? []) options.live?.sessionEnded?.(session);
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
@@ -203,7 +214,11 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
     applyAll(effects);
     seenMessageIds.set(messageId, true);
     const outcome: WebhookOutcome =
-      effects.invalidations.length === 0 && effects.revocations.length === 0 ? 'ignored' : 'processed';
+      effects.invalidations.length === 0 &&
+      effects.revocations.length === 0 &&
+      (effects.endedSessions ?? []).length === 0
+        ? 'ignored'
+        : 'processed';
     count(eventType, outcome);
     logger.debug('webhook', { messageId, eventType, outcome });
     return reply(response, 200, { status: outcome });
