@@ -13,6 +13,8 @@ import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createTeamEventBus } from './subscriptions/bus.js';
+import { createLiveStreams, type LiveStreams, notifyingRevocations } from './subscriptions/live-streams.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
 import { createClerkKeyReader } from './team/clerk-keys.js';
 import { createClerkSource } from './team/clerk-source.js';
@@ -46,6 +48,8 @@ export interface App {
   /** The policy every Clerk call goes through (queue, budget, breakers). */
   upstream: Upstream;
   revocations: Revocations;
+  /** This process's live streams (`subscription { teamChanged }`). */
+  liveStreams: LiveStreams;
   webhooks: WebhookRoute;
   metrics: Metrics;
   /** /readyz turns 503, new requests are refused, in-flight ones finish (up to graceMs), then all is closed. */
@@ -106,10 +110,20 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     maxMembers: config.cacheMaxMembers,
     observer: metrics.cache,
   });
-  // Kept as long as the oldest evidence the cache may still serve: a removal must outlive every stale copy.
-  const revocations = createRevocations({
-    retentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
+  // Live updates. The bus is in-process; it is the seam for Redis (see src/subscriptions/bus.ts).
+  const liveStreams = createLiveStreams({
+    bus: createTeamEventBus(),
+    maxPerUser: config.subscriptionMaxStreamsPerUser,
+    maxStreams: config.subscriptionMaxStreams,
+    maxLifetimeMs: config.subscriptionMaxLifetimeSeconds * 1000,
+    observer: metrics.live,
   });
+  // Kept as long as the oldest evidence the cache may still serve: a removal must outlive every stale copy.
+  // Every record also ends the live streams it applies to.
+  const revocations = notifyingRevocations(
+    createRevocations({ retentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000 }),
+    liveStreams.revoked,
+  );
   const readKeys = createClerkKeyReader({ clerk, upstream });
   const verifyToken = createTokenVerifier({
     jwtKey: config.clerkJwtKey,
@@ -120,6 +134,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   const yoga = createTeamYoga({
     cache,
     revocations,
+    liveStreams,
     verifyToken,
     logger,
     graphiql: config.graphiqlEnabled
@@ -127,6 +142,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
           defaultQuery:
             graphiql?.defaultQuery ?? 'query Viewer {\n  viewer { userId activeOrganizationId }\n}\n',
           defaultHeaders: graphiql?.defaultHeaders ?? { Authorization: 'Bearer <Clerk session token>' },
+          ...(graphiql?.defaultTabs ? { defaultTabs: graphiql.defaultTabs } : {}),
         }
       : false,
     introspection: config.introspectionEnabled,
@@ -140,6 +156,12 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     signingSecret: config.clerkWebhookSigningSecret,
     refreshDebounceMs: config.webhookRefreshDebounceMs,
     logger,
+    live: {
+      // An organization someone watches is re-read after its webhooks even if the cache does not hold it.
+      wanted: liveStreams.watching,
+      onRefreshed: (organizationId, reasons) => liveStreams.changed({ organizationId, reasons }),
+      sessionEnded: (session) => liveStreams.sessionEnded(session),
+    },
   });
   const graphiqlPage = config.graphiqlEnabled
     ? createGraphiQLPage(async () => {
@@ -147,7 +169,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         return page.text();
       })
     : undefined;
-  metrics.watch({ cache, webhookOutcomes: webhooks.outcomes, upstream });
+  metrics.watch({ cache, webhookOutcomes: webhooks.outcomes, upstream, liveStreams });
 
   let accepting = true;
   /** One line per request at LOG_LEVEL=debug; off otherwise, so cache hits do not pay for it. */
@@ -211,6 +233,8 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   async function shutdown(graceMs = 10_000) {
     accepting = false;
     webhooks.close();
+    // Live streams complete now (clients reconnect, to another replica), so their connections can close.
+    liveStreams.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Keep-alive connections become idle as their last response goes out: close them as they do.
     const sweeper = setInterval(() => server.closeIdleConnections(), 50);
@@ -225,7 +249,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     await clerkHttp.close();
   }
 
-  return { server, cache, upstream, revocations, webhooks, metrics, shutdown };
+  return { server, cache, upstream, revocations, liveStreams, webhooks, metrics, shutdown };
 }
 
 /**

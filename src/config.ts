@@ -44,6 +44,12 @@ export interface Config {
   clerkRateLimitWindowSeconds: number;
   /** Quiet period after a webhook before the affected organizations are re-read in the background. */
   webhookRefreshDebounceMs: number;
+  /** The longest a live stream (`subscription { teamChanged }`) lives before it completes; also never past its token's expiry. */
+  subscriptionMaxLifetimeSeconds: number;
+  /** Live streams one user may hold open at once in this process; more are refused (TOO_MANY_STREAMS). */
+  subscriptionMaxStreamsPerUser: number;
+  /** Live streams this process holds open at most; more are refused (TOO_MANY_STREAMS). 0 turns subscriptions off. */
+  subscriptionMaxStreams: number;
   graphiqlEnabled: boolean;
   introspectionEnabled: boolean;
   /** Browser origins allowed to call /graphql (CORS); empty means same-origin only. */
@@ -159,6 +165,9 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     clerkRateLimit: integer('CLERK_RATE_LIMIT', 1000, 1, 1_000_000),
     clerkRateLimitWindowSeconds: integer('CLERK_RATE_LIMIT_WINDOW_SECONDS', 10, 1, 3600),
     webhookRefreshDebounceMs: integer('WEBHOOK_REFRESH_DEBOUNCE_MS', 250, 0, 60_000),
+    subscriptionMaxLifetimeSeconds: integer('SUBSCRIPTION_MAX_LIFETIME_SECONDS', 900, 1, 86_400),
+    subscriptionMaxStreamsPerUser: integer('SUBSCRIPTION_MAX_STREAMS_PER_USER', 20, 1, 100_000),
+    subscriptionMaxStreams: integer('SUBSCRIPTION_MAX_STREAMS', 10_000, 0, 1_000_000),
     graphiqlEnabled: boolean('GRAPHIQL_ENABLED', !production),
     introspectionEnabled: boolean('INTROSPECTION_ENABLED', !production),
     corsOrigins: list('CORS_ORIGINS'),

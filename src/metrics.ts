@@ -3,6 +3,7 @@
  * The team and webhook modules report through small observer interfaces and never import prom-client.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { LiveStreams, LiveStreamsObserver } from './subscriptions/live-streams.js';
 import type { CacheObserver, TeamCache } from './team/cache.js';
 import { type CircuitState, UPSTREAM_ROUTES, type Upstream, type UpstreamObserver } from './team/upstream.js';
 
@@ -10,6 +11,8 @@ export interface Metrics {
   registry: Registry;
   cache: CacheObserver;
   upstream: UpstreamObserver;
+  /** Live streams (`subscription { teamChanged }`): ends, refusals and changes delivered. */
+  live: LiveStreamsObserver;
   /** Counts one HTTP response by route and status. */
   httpResponse(route: string, status: number): void;
   /** Exposes live values read at scrape time. */
@@ -18,6 +21,8 @@ export interface Metrics {
     webhookOutcomes: () => Map<string, number>;
     /** Queue length and calls in flight toward Clerk. */
     upstream?: Pick<Upstream, 'stats'>;
+    /** Open live streams. */
+    liveStreams?: Pick<LiveStreams, 'stats'>;
   }): void;
 }
 
@@ -96,6 +101,26 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   for (const route of UPSTREAM_ROUTES) circuitState.set({ route }, 0);
+  const liveEnded = new Counter({
+    name: 'team_subscriptions_ended_total',
+    help:
+      'Live streams ended, by cause: forbidden (access revoked), session_ended (Clerk ended the session), expired ' +
+      '(maximum lifetime or token expiry), shutdown, client (the client went away).',
+    labelNames: ['cause'] as const,
+    registers: [registry],
+  });
+  const liveRefused = new Counter({
+    name: 'team_subscriptions_refused_total',
+    help: 'Subscriptions refused with TOO_MANY_STREAMS, by limit: user (per user) or process.',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+  });
+  const liveChanges = new Counter({
+    name: 'team_subscription_changes_total',
+    help: "Organization changes delivered to this process's live streams (once per change, not per stream), by reason.",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const httpResponses = new Counter({
     name: 'http_responses_total',
     help: 'HTTP responses by route and status.',
@@ -120,8 +145,15 @@ export function createMetrics(): Metrics {
       refused: (route, reason) => refused.inc({ route, reason }),
       circuitChanged: (route, state) => circuitState.set({ route }, CIRCUIT_STATE_VALUE[state]),
     },
+    live: {
+      ended: (cause) => child(liveEnded, cause).inc(),
+      refused: (limit) => child(liveRefused, limit).inc(),
+      changed(reasons) {
+        for (const reason of reasons) child(liveChanges, reason).inc();
+      },
+    },
     httpResponse: (route, status) => child(httpResponses, route, String(status)).inc(),
-    watch({ cache, webhookOutcomes, upstream }) {
+    watch({ cache, webhookOutcomes, upstream, liveStreams }) {
       const cacheGauge = (
         name: string,
         help: string,
@@ -165,6 +197,24 @@ export function createMetrics(): Metrics {
           registers: [registry],
           collect() {
             this.set(upstream.stats().inFlight);
+          },
+        });
+      }
+      if (liveStreams) {
+        new Gauge({
+          name: 'team_subscriptions_open',
+          help: 'Live streams (subscription teamChanged) open in this process.',
+          registers: [registry],
+          collect() {
+            this.set(liveStreams.stats().open);
+          },
+        });
+        new Gauge({
+          name: 'team_subscription_organizations',
+          help: 'Organizations with at least one open live stream in this process (one bus subscription each).',
+          registers: [registry],
+          collect() {
+            this.set(liveStreams.stats().organizations);
           },
         });
       }

@@ -55,3 +55,19 @@ export const OrganizationCard = graphql(`
     organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }
   }
 `);
+
+export const LiveTeam = graphql(`
+  subscription LiveTeam($id: ID!, $limit: Int, $includePending: Boolean) {
+    teamChanged(organizationId: $id) {
+      organizationId
+      reasons
+      version
+      members(limit: $limit, includePending: $includePending) {
+        fromCache
+        totalCount
+        members { userId firstName role }
+        pendingInvitations { id email role }
+      }
+    }
+  }
+`);

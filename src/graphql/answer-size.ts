@@ -36,8 +36,8 @@ export interface AnswerSizeOptions {
 
 export const DEFAULT_MAX_MEMBERS_PER_REQUEST = 1000;
 
-/** `Type.field` of the fields whose `limit` sizes the answer. */
-const SIZED_FIELD = { type: 'Organization', field: 'members', argument: 'limit' };
+/** `Type.field` of the fields whose `limit` sizes the answer: the team query's and the live subscription's. */
+const SIZED_FIELD = { types: ['Organization', 'TeamChange'], field: 'members', argument: 'limit' };
 
 type Variables = Record<string, unknown> | undefined;
 
@@ -147,7 +147,9 @@ function countMembers(
       const [node] = nodes as [FieldNode];
       const field = type.getFields()[node.name.value];
       if (!field) continue; // __typename and introspection fields
-      if (type.name === SIZED_FIELD.type && field.name === SIZED_FIELD.field) members += limitOf(field, node);
+      if (SIZED_FIELD.types.includes(type.name) && field.name === SIZED_FIELD.field) {
+        members += limitOf(field, node);
+      }
       const fieldType = getNamedType(field.type);
       const subSelections = nodes.flatMap((each) => (each.selectionSet ? [each.selectionSet] : []));
       if (isObjectType(fieldType) && subSelections.length > 0) members += walk(fieldType, subSelections);

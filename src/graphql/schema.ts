@@ -5,7 +5,9 @@
 import { builder } from './builder.js';
 import './types/organization.js';
 import './types/viewer.js';
+import './types/team-changed.js';
 
 builder.queryType({});
+builder.subscriptionType({});
 
 export const schema = builder.toSchema({ sortSchema: false });

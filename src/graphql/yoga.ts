@@ -6,6 +6,7 @@ import { createYoga, type Plugin, type YogaServerInstance, type YogaServerOption
 import { LRUCache } from 'lru-cache';
 import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
 import type { Logger } from '../logger.js';
+import type { LiveStreams } from '../subscriptions/live-streams.js';
 import type { TeamCache } from '../team/cache.js';
 import type { Revocations } from '../team/revocations.js';
 import { answerSizePlugin } from './answer-size.js';
@@ -21,12 +22,19 @@ export interface GraphiQLSettings {
   defaultQuery: string;
   /** Prefilled request headers, e.g. a demo member's token in the zero-config start. */
   defaultHeaders?: Record<string, string>;
+  /**
+   * The tabs GraphiQL opens with (instead of one with `defaultQuery`), each with its own headers; used only when
+   * the browser has no tabs stored from an earlier visit.
+   */
+  defaultTabs?: { query: string; headers?: Record<string, string>; variables?: string }[];
 }
 
 export interface YogaOptions {
   cache: TeamCache;
   /** Removals recorded from webhooks; authorization reads them. */
   revocations: Pick<Revocations, 'revokedAt'>;
+  /** This process's live streams (`subscription { teamChanged }`). */
+  liveStreams: LiveStreams;
   logger: Logger;
   verifyToken: TokenVerifier;
   /** false turns GraphiQL off (production default). */
@@ -92,6 +100,34 @@ query TeamPage {
 }
 `;
 
+/**
+ * Runs a plugin's `onExecute` check for subscriptions too: graphql-js executes each event of a subscription
+ * without `onExecute`, so a check made there (variables, answer size) must also run once at subscribe time.
+ */
+const alsoOnSubscribe = (plugin: Plugin): Plugin => ({
+  ...plugin,
+  // Both payloads carry what these checks use (`args`, `setResultAndStopExecution`); the checks return nothing.
+  onSubscribe(payload) {
+    void plugin.onExecute?.(payload as unknown as Parameters<NonNullable<Plugin['onExecute']>>[0]);
+  },
+});
+
+/** The plugin without its subscription hook. */
+const queriesOnly = <P extends { onSubscribe?: unknown }>({ onSubscribe: _subscriptions, ...plugin }: P) =>
+  plugin;
+
+/** The `exp` of a token already verified (its payload is trusted), as epoch ms; null when it has none. */
+function expiryOf(token: string): number | null {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      exp?: unknown;
+    };
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
 const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
 
 /** CORS: the configured origins, plus any loopback origin when asked; no credentials (Bearer tokens only). */
@@ -116,6 +152,11 @@ function corsFor(options: YogaOptions): YogaServerOptions<ServerContext, GraphQL
 
 export function createTeamYoga(options: YogaOptions): TeamYoga {
   const { logger } = options;
+  const live: GraphQLContext['live'] = {
+    streams: options.liveStreams,
+    // An event's reads are interactive (someone is waiting for the event) and begin when the event does.
+    snapshot: (caller) => createTeamLoaders(options.cache, { requestedAt: Date.now(), caller }),
+  };
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -127,6 +168,17 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
           title: 'Team API · GraphiQL',
           defaultQuery: options.graphiql.defaultQuery,
           headers: JSON.stringify(options.graphiql.defaultHeaders ?? {}, null, 2),
+          ...(options.graphiql.defaultTabs
+            ? {
+                defaultTabs: options.graphiql.defaultTabs.map((tab) => ({
+                  query: tab.query,
+                  headers: tab.headers ? JSON.stringify(tab.headers, null, 2) : null,
+                  variables: tab.variables ?? null,
+                })),
+              }
+            : {}),
+          // Subscriptions over Yoga's own SSE (distinct connections), like any other client.
+          subscriptionsProtocol: 'SSE',
         }
       : false,
     // Assets inlined by @graphql-yoga/render-graphiql: GraphiQL must work with no internet.
@@ -147,13 +199,15 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       // Compiles each operation once into plain JS (and a matching JSON serializer): a cached team page is
       // mostly execution and serialization, and the compiled form does both in about half the time.
       // The compiled operations live in a bounded LRU, keyed like Yoga's own parse cache.
-      useGraphQlJit({}, { cache: new LRUCache({ max: 1000 }) }),
+      // Queries only: graphql-jit (0.8) hands a subscription's `subscribe` resolver the operation's variables
+      // instead of the field's arguments, so subscriptions run on graphql-js (its subscribe and execute).
+      queriesOnly(useGraphQlJit({}, { cache: new LRUCache({ max: 1000 }) })),
       logUnexpectedErrors(logger),
       queryLimitsPlugin(DEFAULT_QUERY_LIMITS, { hideSuggestions: !options.introspection }),
       // Before execution, in this order: badly typed variables are the caller's input error, then the size of
       // the answer they ask for (which needs the variables).
-      variableErrorsPlugin(),
-      answerSizePlugin(),
+      alsoOnSubscribe(variableErrorsPlugin()),
+      alsoOnSubscribe(answerSizePlugin()),
       ...(options.introspection ? [] : [disableIntrospection()]),
     ],
     context: async ({ request }): Promise<GraphQLContext> => {
@@ -163,6 +217,8 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
           viewer: token ? await options.verifyToken(token) : null,
           team: createTeamLoaders(options.cache),
           revocations: options.revocations,
+          live,
+          tokenExpiresAt: () => (token ? expiryOf(token) : null),
         };
       } catch (error) {
         throw toGraphQLError(error);

@@ -21,6 +21,7 @@ type Documents = {
     "\n  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {\n    organization(id: $id) {\n      id\n      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {\n        organizationId\n        fromCache\n        cachedAt\n        totalCount\n        members { membershipId userId firstName lastName email imageUrl role createdAt }\n        pendingInvitations { id email role status createdAt }\n      }\n    }\n  }\n": typeof types.TeamPageDocument,
     "\n  query MyOrganizations {\n    viewer { userId organizations { id name slug imageUrl role membersCount } }\n  }\n": typeof types.MyOrganizationsDocument,
     "\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n": typeof types.OrganizationCardDocument,
+    "\n  subscription LiveTeam($id: ID!, $limit: Int, $includePending: Boolean) {\n    teamChanged(organizationId: $id) {\n      organizationId\n      reasons\n      version\n      members(limit: $limit, includePending: $includePending) {\n        fromCache\n        totalCount\n        members { userId firstName role }\n        pendingInvitations { id email role }\n      }\n    }\n  }\n": typeof types.LiveTeamDocument,
 };
 const documents: Documents = {
     "\n  query WhoAmI {\n    viewer { userId sessionId activeOrganizationId activeOrganizationRole }\n  }\n": types.WhoAmIDocument,
@@ -30,6 +31,7 @@ const documents: Documents = {
     "\n  query TeamPage($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $forceRefresh: Boolean) {\n    organization(id: $id) {\n      id\n      members(limit: $limit, offset: $offset, includePending: $includePending, forceRefresh: $forceRefresh) {\n        organizationId\n        fromCache\n        cachedAt\n        totalCount\n        members { membershipId userId firstName lastName email imageUrl role createdAt }\n        pendingInvitations { id email role status createdAt }\n      }\n    }\n  }\n": types.TeamPageDocument,
     "\n  query MyOrganizations {\n    viewer { userId organizations { id name slug imageUrl role membersCount } }\n  }\n": types.MyOrganizationsDocument,
     "\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n": types.OrganizationCardDocument,
+    "\n  subscription LiveTeam($id: ID!, $limit: Int, $includePending: Boolean) {\n    teamChanged(organizationId: $id) {\n      organizationId\n      reasons\n      version\n      members(limit: $limit, includePending: $includePending) {\n        fromCache\n        totalCount\n        members { userId firstName role }\n        pendingInvitations { id email role }\n      }\n    }\n  }\n": types.LiveTeamDocument,
 };
 
 /**
@@ -74,6 +76,10 @@ export function graphql(source: "\n  query MyOrganizations {\n    viewer { userI
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n"): (typeof documents)["\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription LiveTeam($id: ID!, $limit: Int, $includePending: Boolean) {\n    teamChanged(organizationId: $id) {\n      organizationId\n      reasons\n      version\n      members(limit: $limit, includePending: $includePending) {\n        fromCache\n        totalCount\n        members { userId firstName role }\n        pendingInvitations { id email role }\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription LiveTeam($id: ID!, $limit: Int, $includePending: Boolean) {\n    teamChanged(organizationId: $id) {\n      organizationId\n      reasons\n      version\n      members(limit: $limit, includePending: $includePending) {\n        fromCache\n        totalCount\n        members { userId firstName role }\n        pendingInvitations { id email role }\n      }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
