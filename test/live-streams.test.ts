@@ -65,6 +65,8 @@ describe('live streams', () => {
     const { hub, ended } = setUp();
     const stream = open(hub, 'user_1');
     hub.changed({ organizationId: 'org_1', reasons: ['MEMBER_ADDED'] });
+    // The change has reached the stream (pending, not taken) when the revocation lands.
+    await new Promise((resolve) => setImmediate(resolve));
     hub.revoked('user_1', 'org_1');
     expect(await drain(stream, 2)).toEqual([{ kind: 'end', cause: 'forbidden' }, undefined]);
     expect(ended).toEqual(['forbidden']);
