@@ -14,6 +14,26 @@ import { exitOnStartFailure, startServer } from './server.js';
 
 /** The demo token must outlive an afternoon of exploring in GraphiQL (Clerk's own live about 60 s). */
 const DEMO_TOKEN_LIFETIME_S = 24 * 60 * 60;
+/** GraphiQL's second tab: the team page, live (`subscription teamChanged`, over SSE). */
+const LIVE_TEAM = (
+  organizationId: string,
+) => `# The team page, live: ▶ starts the stream. The first event is the current state (INITIAL),
+# then one arrives after every change. Make one with the curl printed in the terminal (it adds a member).
+subscription LiveTeam {
+  teamChanged(organizationId: "${organizationId}") {
+    reasons
+    version
+    members(limit: 20, includePending: true) {
+      fromCache
+      cachedAt
+      totalCount
+      members { userId firstName lastName email role createdAt }
+      pendingInvitations { id email role createdAt }
+    }
+  }
+}
+`;
+
 /** Git-ignored: the emulator's signing key survives restarts, so a demo token keeps working after one. */
 const SIGNING_KEY_FILE = fileURLToPath(new URL('../.clerk-emulator/signing-key.pem', import.meta.url));
 
@@ -70,6 +90,11 @@ async function main() {
     graphiql: {
       defaultQuery: DEFAULT_QUERY(demo.acme.organizationId),
       defaultHeaders: { Authorization: `Bearer ${demoToken}` },
+      // The team query, and the same page live.
+      defaultTabs: [DEFAULT_QUERY, LIVE_TEAM].map((template) => ({
+        query: template(demo.acme.organizationId),
+        headers: { Authorization: `Bearer ${demoToken}` },
+      })),
     },
     onShutdown: () => emulator.close(),
   });
@@ -89,6 +114,9 @@ async function main() {
       `  GraphiQL:  ${localUrl}/graphql  (Authorization header prefilled)`,
       `  Demo token (acme admin, valid 24 h, also after a restart):`,
       `  ${demoToken}`,
+      '  Live updates: run the "LiveTeam" tab in GraphiQL, then add a member through the emulator (Clerk API):',
+      `  curl -s -X POST ${emulator.url}/v1/organizations/${demo.acme.slug}/memberships -H 'Authorization: Bearer ${emulator.secretKey}' -H 'Content-Type: application/json' -d '{"user_id":"${demo.outsiderUserId}","role":"org:member"}'`,
+      `  (and remove them again: curl -s -X DELETE ${emulator.url}/v1/organizations/${demo.acme.slug}/memberships/${demo.outsiderUserId} -H 'Authorization: Bearer ${emulator.secretKey}')`,
       '  Set CLERK_SECRET_KEY to talk to the real Clerk.',
       '================================================================================',
       '',

@@ -1,7 +1,8 @@
 /**
  * GraphiQL in a real browser (headless Chromium): the zero-config start (`src/dev.ts`, which prefills the team
  * query and a demo token), the page opened with every non-local request blocked, ▶ pressed, and member names in
- * the result pane. Skipped, saying why, when Chromium is not installed (`.ci/run` installs it).
+ * the result pane; then the live tab (`subscription teamChanged` over SSE) run, a member added in the emulator,
+ * and the event shown. Skipped, saying why, when Chromium is not installed (`.ci/run` installs it).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +20,7 @@ if (!runsInBrowser) {
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOT = '/tmp/graphiql.png';
+const LIVE_SCREENSHOT = '/tmp/graphiql-live.png';
 
 /** `npm start` without Clerk keys, on ephemeral ports; resolves once the banner is printed. */
 function startServer(): Promise<{ child: ChildProcess; graphiqlUrl: string; emulatorUrl: string }> {
@@ -161,6 +163,91 @@ describe.skipIf(!runsInBrowser)(
         throw error;
       } finally {
         await context.close();
+      }
+    }, 90_000);
+    it('runs the live tab: the stream shows the team, and a member added in the emulator appears', async () => {
+      if (!server || !browser) throw new Error('setup failed');
+      const clerk = createClerkClient({
+        secretKey: 'sk_test_emulator',
+        apiUrl: server.emulatorUrl,
+        telemetry: { disabled: true },
+      });
+      const acme = await clerk.organizations.getOrganization({ slug: 'acme' });
+      // Someone who is not in acme yet (the demo's outsider), to add while the page watches.
+      const { data: users } = await clerk.users.getUserList({ limit: 100 });
+      const members = await clerk.organizations.getOrganizationMembershipList({
+        organizationId: acme.id,
+        limit: 100,
+      });
+      const inAcme = new Set(members.data.map((membership) => membership.publicUserData?.userId));
+      const newcomer = users.find((user) => !inAcme.has(user.id));
+      if (!newcomer) throw new Error('the demo seed has no user outside acme');
+
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+      const page = await context.newPage();
+      const origin = new URL(server.graphiqlUrl).origin;
+      await page.route('**/*', (route) => {
+        const url = route.request().url();
+        if (url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:'))
+          return route.continue();
+        return route.abort();
+      });
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      const paneText = () =>
+        page.evaluate(
+          () => document.querySelector('.graphiql-response')?.textContent?.replace(/\u00a0/g, ' ') ?? '',
+        );
+
+      try {
+        await page.goto(server.graphiqlUrl, { waitUntil: 'load' });
+        // The default tabs: the team query, and the same page live.
+        await page.locator('.graphiql-tab', { hasText: 'LiveTeam' }).click({ timeout: 20_000 });
+        await page.waitForFunction(
+          () =>
+            document.querySelector('.graphiql-query-editor')?.textContent?.includes('teamChanged') ?? false,
+          undefined,
+          { timeout: 20_000 },
+        );
+        await page
+          .locator('button.graphiql-execute-button, button[aria-label^="Execute query"]')
+          .first()
+          .click({ timeout: 20_000 });
+        await page.waitForFunction(
+          () => document.querySelector('.graphiql-response')?.textContent?.includes('"INITIAL"') ?? false,
+          undefined,
+          { timeout: 20_000 },
+        );
+        expect(await paneText()).toContain(`"totalCount": ${members.totalCount}`);
+
+        // A Clerk write in the emulator: its webhook, the re-read, and the event on the page.
+        await clerk.organizations.createOrganizationMembership({
+          organizationId: acme.id,
+          userId: newcomer.id,
+          role: 'org:member',
+        });
+        await page.waitForFunction(
+          (userId) => {
+            const text = document.querySelector('.graphiql-response')?.textContent ?? '';
+            return text.includes('"MEMBER_ADDED"') && text.includes(userId);
+          },
+          newcomer.id,
+          { timeout: 20_000 },
+        );
+        await page.screenshot({ path: LIVE_SCREENSHOT, fullPage: true });
+        const shown = await paneText();
+        expect(shown).toContain(`"totalCount": ${members.totalCount + 1}`);
+        expect(shown).not.toMatch(/UNAUTHENTICATED|FORBIDDEN|"errors"/);
+        expect(pageErrors).toEqual([]);
+      } catch (error) {
+        await page.screenshot({ path: LIVE_SCREENSHOT, fullPage: true }).catch(() => undefined);
+        throw error;
+      } finally {
+        await context.close();
+        // Leave acme as the other test expects to find it (either order).
+        await clerk.organizations
+          .deleteOrganizationMembership({ organizationId: acme.id, userId: newcomer.id })
+          .catch(() => undefined);
       }
     }, 90_000);
   },
