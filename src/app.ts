@@ -149,6 +149,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     corsOrigins: config.corsOrigins,
     allowLocalhostOrigins,
     production: config.production,
+    requestDeadlineMs: config.requestDeadlineMs,
   });
   const webhooks = createWebhookRoute({
     cache,

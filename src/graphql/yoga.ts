@@ -46,6 +46,11 @@ export interface YogaOptions {
   allowLocalhostOrigins?: boolean;
   /** Mask internal error messages (production); in development Yoga adds the original message. */
   production: boolean;
+  /**
+   * How long one request may wait for Clerk in all (`REQUEST_DEADLINE_MS`), from its arrival: token keys and every
+   * cache read of the request share this one deadline.
+   */
+  requestDeadlineMs: number;
 }
 
 /** A team-page query is well under 1 KiB; Yoga's default (25 MB) only invites abuse. */
@@ -212,10 +217,14 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
     ],
     context: async ({ request }): Promise<GraphQLContext> => {
       try {
+        // One deadline per request, from its arrival; `requestedAt` is what forceRefresh means by "after".
+        const requestedAt = Date.now();
+        const deadline = requestedAt + options.requestDeadlineMs;
         const token = bearerTokenFrom(request.headers.get('authorization'));
+        const viewer = token ? await options.verifyToken(token, { deadline }) : null;
         return {
-          viewer: token ? await options.verifyToken(token) : null,
-          team: createTeamLoaders(options.cache),
+          viewer,
+          team: createTeamLoaders(options.cache, { requestedAt, deadline, caller: viewer?.userId }),
           revocations: options.revocations,
           live,
           tokenExpiresAt: () => (token ? expiryOf(token) : null),

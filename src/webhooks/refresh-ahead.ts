@@ -3,7 +3,18 @@
  * a cache hit with fresh data. A burst of N events for one organization costs one re-read.
  */
 import type { TeamChangeReason } from '../subscriptions/types.js';
-import type { TeamCache } from '../team/cache.js';
+import { ReadAbandonedError, type TeamCache } from '../team/cache.js';
+
+/**
+ * A re-read is background work: its Clerk calls wait behind every interactive one, for at most this long (then they
+ * are dropped and the next query reads Clerk itself). Longer than a request's deadline, since nobody waits for it.
+ */
+const REFRESH_DEADLINE_MS = 10_000;
+
+/** A re-read superseded by a newer invalidation is dropped (nobody needs its answer): not a failure. */
+const ignoreAbandoned = (error: unknown) => {
+  if (!(error instanceof ReadAbandonedError)) throw error;
+};
 
 export interface RefreshAhead {
   /** `reasons`: what the event said changed; a burst's reasons are handed to `onRefreshed` together. */
@@ -40,8 +51,11 @@ export function createRefreshAhead(
   const refresh = (organizationId: string, parts: Parts) => {
     pending.delete(organizationId);
     const reads: Promise<unknown>[] = [];
-    if (parts.roster) reads.push(cache.getRoster(organizationId));
-    if (parts.invitations) reads.push(cache.getPendingInvitations(organizationId));
+    const background = { priority: 'background', deadline: Date.now() + REFRESH_DEADLINE_MS } as const;
+    if (parts.roster) reads.push(cache.getRoster(organizationId, background).catch(ignoreAbandoned));
+    if (parts.invitations) {
+      reads.push(cache.getPendingInvitations(organizationId, background).catch(ignoreAbandoned));
+    }
     // A failed re-read only means the next query reads Clerk itself; nothing is lost.
     Promise.all(reads)
       .catch((error: unknown) => onError(organizationId, error))
