@@ -90,8 +90,10 @@ OrganizationRef.implement({
         forceRefresh: t.arg.boolean({
           defaultValue: false,
           description:
-            'Read from Clerk even if a cached copy is fresh. Throttled: within a few seconds of a read of this ' +
-            'organization, that read is served instead.',
+            'Answer from a Clerk read that began after this request arrived, even if a cached copy is fresh (so a ' +
+            'change made in Clerk just before shows, webhook or not). Concurrent forced requests share reads: at ' +
+            'most one in flight and one queued per organization. If Clerk cannot be read in time, the cached copy ' +
+            'is served with stale: true.',
         }),
       },
       resolve: async ({ id }, args, context) => {
