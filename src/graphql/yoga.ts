@@ -15,6 +15,7 @@ import { toGraphQLError } from './errors.js';
 import { DEFAULT_QUERY_LIMITS, queryLimitsPlugin } from './limits.js';
 import { createTeamLoaders } from './loaders.js';
 import { schema } from './schema.js';
+import { sharedEventsPlugin } from './shared-events.js';
 import { variableErrorsPlugin } from './variable-errors.js';
 
 export interface GraphiQLSettings {
@@ -159,8 +160,15 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
   const { logger } = options;
   const live: GraphQLContext['live'] = {
     streams: options.liveStreams,
-    // An event's reads are interactive (someone is waiting for the event) and begin when the event does.
-    snapshot: (caller) => createTeamLoaders(options.cache, { requestedAt: Date.now(), caller }),
+    // An event is like a request arriving: its reads begin now, with a request's deadline, for this caller.
+    snapshot(caller) {
+      const requestedAt = Date.now();
+      return createTeamLoaders(options.cache, {
+        requestedAt,
+        deadline: requestedAt + options.requestDeadlineMs,
+        caller,
+      });
+    },
   };
   return createYoga<ServerContext, GraphQLContext>({
     schema,
@@ -207,6 +215,8 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       // Queries only: graphql-jit (0.8) hands a subscription's `subscribe` resolver the operation's variables
       // instead of the field's arguments, so subscriptions run on graphql-js (its subscribe and execute).
       queriesOnly(useGraphQlJit({}, { cache: new LRUCache({ max: 1000 }) })),
+      // Subscriptions on graphql-js, each event executed once for all subscribers asking the same question.
+      sharedEventsPlugin(),
       logUnexpectedErrors(logger),
       queryLimitsPlugin(DEFAULT_QUERY_LIMITS, { hideSuggestions: !options.introspection }),
       // Before execution, in this order: badly typed variables are the caller's input error, then the size of

@@ -19,6 +19,7 @@ import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { badUserInput, forbidden, toGraphQLError } from '../errors.js';
 import type { TeamLoaders } from '../loaders.js';
+import type { Shareable } from '../shared-events.js';
 import { TeamMembersRef } from './team-members.js';
 
 export interface TeamChangeShape {
@@ -29,8 +30,12 @@ export interface TeamChangeShape {
   team: TeamLoaders;
 }
 
-/** What the subscription's source yields: an event, or the error that ends the stream. */
-type Item = { kind: 'change'; change: TeamChangeShape } | { kind: 'end'; error: unknown };
+/**
+ * What the subscription's source yields: an event, or the error that ends the stream. A change after INITIAL
+ * carries a `shareKey` (see shared-events.ts): its answer depends on the event alone, and it is yielded only once
+ * this subscriber has been authorized for it, so subscribers asking the same question share one execution.
+ */
+type Item = ({ kind: 'change'; change: TeamChangeShape } & Shareable) | { kind: 'end'; error: unknown };
 
 export const TeamChangeReasonRef = builder.enumType('TeamChangeReason', {
   description: 'Why a team page changed. One event can carry several (a burst of changes becomes one event).',
@@ -122,9 +127,16 @@ function eventsOf(
   const viewer = requireViewer(context);
   let initial = true;
   let done = false;
-  const change = (reasons: TeamChangeReason[], version: number, team: TeamLoaders): Item => ({
+  const change = (
+    reasons: TeamChangeReason[],
+    version: number,
+    team: TeamLoaders,
+    shared: boolean,
+  ): Item => ({
     kind: 'change',
     change: { organizationId, reasons, version, team },
+    // Versions are unique in the process; merged changes (a slow consumer) differ in their reasons.
+    ...(shared ? { shareKey: `${organizationId} ${version} ${reasons.join()}` } : {}),
   });
   const finish = async (): Promise<IteratorResult<Item>> => {
     done = true;
@@ -137,7 +149,7 @@ function eventsOf(
       if (initial) {
         initial = false;
         // The snapshot the subscribe-time authorization read: the initial event shows what was authorized.
-        return { done: false, value: change(['INITIAL'], stream.version, context.team) };
+        return { done: false, value: change(['INITIAL'], stream.version, context.team, false) };
       }
       const item = await stream.next();
       if (done || item.done) return finish();
@@ -158,7 +170,7 @@ function eventsOf(
         return { done: false, value: { kind: 'end', error: toGraphQLError(error) } };
       }
       if (done) return { done: true, value: undefined };
-      return { done: false, value: change(item.value.reasons, item.value.version, team) };
+      return { done: false, value: change(item.value.reasons, item.value.version, team, true) };
     },
     return: finish,
     [Symbol.asyncIterator]() {
