@@ -60,12 +60,17 @@ export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): Team
    */
   async function paged<T>(read: SourceRead, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const pages = new AbortController();
-    const signal = read.signal ? AbortSignal.any([read.signal, pages.signal]) : pages.signal;
+    // Linked by hand: AbortSignal.any() keeps every signal it makes reachable on Node 20 (about 1 KB a read).
+    const giveUp = () => pages.abort(read.signal?.reason);
+    if (read.signal?.aborted) giveUp();
+    else read.signal?.addEventListener('abort', giveUp, { once: true });
     try {
-      return await body(signal);
+      return await body(pages.signal);
     } catch (error) {
       pages.abort(error);
       throw error;
+    } finally {
+      read.signal?.removeEventListener('abort', giveUp);
     }
   }
 
