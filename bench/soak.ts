@@ -1,15 +1,20 @@
 /**
  * `npm run soak`: a bounded soak. The server runs as its own process against an in-process emulator (50 ms
  * latency) while autocannon keeps it busy, Clerk writes churn through signed webhooks, and faults are injected
- * (5xx bursts, a hang, a 429). It reports requests, HTTP and GraphQL errors, and the server's heap (from /metrics:
- * the lowest sample of the first and of the last stretch of the run), and exits non-zero on any 5xx or a heap that
- * keeps growing.
+ * (5xx bursts, a short partial hang, a 429, and a full hang long enough to open the roster route's circuit breaker,
+ * which a probe closes once it ends), and once, a flood of session tokens with unknown key IDs (the server verifies
+ * tokens against Clerk's JWKS, as without CLERK_JWT_KEY: junk `kid`s must not make it fetch the JWKS each time). It
+ * reports requests, HTTP and GraphQL errors, the breaker's states, the junk tokens' answers and JWKS fetches, and the
+ * server's heap (from /metrics: the lowest sample of the first and of the last stretch of the run), and exits
+ * non-zero on any 5xx, a heap that keeps growing, a breaker that never opened or is still open at the end, or junk
+ * tokens that cost more than a few JWKS fetches.
  *
  *   npm run soak -- --duration 120   (seconds of load; default 60)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createClerkClient } from '@clerk/backend';
 import { startClerkEmulator } from '@team-graphql/clerk-emulator';
@@ -18,6 +23,10 @@ import autocannon from 'autocannon';
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '60' } } });
 const durationS = Math.max(5, Math.min(3600, Number(values.duration) || 60));
 const ORGANIZATIONS = 50;
+const JUNK_TOKENS = 3000;
+/** A full hang this long: at CLERK_TIMEOUT_MS=1000, enough timed-out calls to open the circuit, and a probe inside it. */
+const LONG_HANG_MS = 6000;
+const BREAKER_COOLDOWN_MS = 2000;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -43,10 +52,49 @@ async function waitUntilReady(url: string, server: ChildProcess) {
   throw new Error('server did not become ready');
 }
 
-async function heapUsedBytes(url: string): Promise<number> {
+/** From /metrics: the heap, and the state of the roster route's circuit (0 closed, 1 half-open, 2 open). */
+async function sample(url: string): Promise<{ heap: number; circuit: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const match = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text);
-  return match ? Number(match[1]) : Number.NaN;
+  const heap = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text);
+  const circuit = /^clerk_circuit_state\{route="memberships"\} (\d)/m.exec(text);
+  return { heap: heap ? Number(heap[1]) : Number.NaN, circuit: circuit ? Number(circuit[1]) : Number.NaN };
+}
+
+/**
+ * A well-formed session token whose `kid` no JWKS lists (the signature is random bytes: an unknown key is refused
+ * before any signature check).
+ */
+function junkToken(): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  return [
+    part({ alg: 'RS256', typ: 'JWT', kid: `ins_${randomBytes(12).toString('hex')}` }),
+    part({ sub: `user_${randomBytes(8).toString('hex')}`, iat: now, nbf: now - 5, exp: now + 60 }),
+    randomBytes(256).toString('base64url'),
+  ].join('.');
+}
+
+/** Sends the junk tokens, 50 at a time, to `{ viewer { userId } }`; returns the answers' statuses and codes. */
+async function junkTokenFlood(url: string): Promise<Record<string, number>> {
+  const answers: Record<string, number> = {};
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (sent < JUNK_TOKENS) {
+        sent++;
+        const response = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${junkToken()}` },
+          body: JSON.stringify({ query: '{ viewer { userId } }' }),
+        }).catch(() => undefined);
+        const body = response ? await response.text() : '';
+        const key =
+          `${response?.status ?? 'socket error'} ${/"code":"([A-Z_]+)"/.exec(body)?.[1] ?? ''}`.trim();
+        answers[key] = (answers[key] ?? 0) + 1;
+      }
+    }),
+  );
+  return answers;
 }
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -75,9 +123,10 @@ async function main() {
       LOG_LEVEL: 'warn',
       CLERK_SECRET_KEY: emulator.secretKey,
       CLERK_API_URL: emulator.url,
-      CLERK_JWT_KEY: emulator.publicKeyPem,
+      // No CLERK_JWT_KEY: tokens are checked against Clerk's JWKS, read through the upstream policy (the JWKS flood).
       CLERK_WEBHOOK_SIGNING_SECRET: webhookSecret,
       CLERK_TIMEOUT_MS: '1000',
+      CLERK_BREAKER_COOLDOWN_MS: String(BREAKER_COOLDOWN_MS),
       CACHE_TTL_SECONDS: '10',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -114,9 +163,13 @@ async function main() {
     // The heap is sampled every second; the lowest sample of a stretch (right after a collection) tracks what is
     // really kept alive, where a single sample mostly measures garbage not yet collected.
     const heapSamples: { at: number; bytes: number }[] = [];
+    const circuitSamples: { at: number; state: number }[] = [];
     const sampler = setInterval(() => {
-      void heapUsedBytes(url).then((bytes) => heapSamples.push({ at: Date.now(), bytes }));
-    }, 1000);
+      void sample(url).then(({ heap, circuit }) => {
+        heapSamples.push({ at: Date.now(), bytes: heap });
+        circuitSamples.push({ at: Date.now(), state: circuit });
+      });
+    }, 250);
     const loadStartedAt = Date.now();
 
     let churn = 0;
@@ -139,30 +192,46 @@ async function main() {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     })();
+    let longHangAt: number | undefined;
     const faultLoop = (async () => {
+      // The second burst is the long hang (once, so even a short run has it, with time after it for a probe to
+      // close the circuit); the others cycle through the short faults.
       const kinds = ['status503', 'hang', 'rateLimit', 'status500'] as const;
       while (!stopping) {
-        await new Promise((resolve) => setTimeout(resolve, 5000));
+        await sleep(5000);
         if (stopping) break;
-        const kind = kinds[faults % kinds.length] as (typeof kinds)[number];
+        const kind = faults === 1 ? 'longHang' : (kinds[faults % kinds.length] as (typeof kinds)[number]);
+        const longHang = kind === 'longHang';
+        if (longHang) longHangAt ??= Date.now();
         emulator.control.injectFault({
           route: 'GET /v1/organizations/{id}/memberships',
-          kind,
-          fraction: kind === 'hang' ? 0.2 : 0.5,
+          kind: longHang ? 'hang' : kind,
+          fraction: longHang ? 1 : kind === 'hang' ? 0.2 : 0.5,
           retryAfterSeconds: 1,
         });
         faults++;
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await sleep(longHang ? LONG_HANG_MS : 1500);
         emulator.control.clearFaults();
       }
+    })();
+    // Once, a third of the way in: junk tokens, next to the legitimate load.
+    const jwksBefore = emulator.control.counters()['GET /v1/jwks'] ?? 0;
+    const junkLoop = (async () => {
+      await sleep((durationS * 1000) / 3);
+      return junkTokenFlood(url);
     })();
 
     const result = await autocannon({ url, connections: 20, duration: durationS, requests });
     stopping = true;
-    await Promise.all([churnLoop, faultLoop]);
+    const [junkAnswers] = await Promise.all([junkLoop, churnLoop, faultLoop]);
+    const jwksFetches = (emulator.control.counters()['GET /v1/jwks'] ?? 0) - jwksBefore;
     emulator.control.clearFaults();
     // Let refresh-ahead and the last reads settle before measuring again.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await sleep(2000);
+    // A few more reads (a probe, if the circuit is still open after a hang at the very end), then it must be closed.
+    await sleep(BREAKER_COOLDOWN_MS);
+    await autocannon({ url, connections: 5, amount: ORGANIZATIONS, requests });
+    const circuitAtEnd = (await sample(url)).circuit;
     clearInterval(sampler);
     const lowest = (from: number, to: number) =>
       Math.min(
@@ -174,6 +243,18 @@ async function main() {
 
     const fiveXx = result['5xx'];
     const growth = heapAfter / heapBefore;
+    const stateName = ['closed', 'half-open', 'open'];
+    /** The circuit's state changes, as seconds since the long hang began. */
+    const circuitChanges = circuitSamples
+      .filter((each, i) => i === 0 || each.state !== circuitSamples[i - 1]?.state)
+      .map(
+        (each) =>
+          `${stateName[each.state] ?? each.state} at ${((each.at - (longHangAt ?? each.at)) / 1000).toFixed(1)} s`,
+      );
+    const breakerOpened = circuitSamples.some((each) => each.state === 2);
+    const junkFiveXx = Object.entries(junkAnswers)
+      .filter(([key]) => !/^[1-4]\d\d/.test(key))
+      .reduce((sum, [, count]) => sum + count, 0);
     const report = {
       durationS,
       requests: result.requests.total,
@@ -188,13 +269,26 @@ async function main() {
       graphqlErrors: Object.fromEntries(graphqlErrors),
       webhookChurnWrites: churn,
       faultBursts: faults,
+      breaker: {
+        opened: breakerOpened,
+        stateAtEnd: stateName[circuitAtEnd] ?? circuitAtEnd,
+        changes: circuitChanges,
+      },
+      junkTokens: { sent: JUNK_TOKENS, answers: junkAnswers, jwksFetches },
       heapLowestFirstWindow: mib(heapBefore),
       heapLowestLastWindow: mib(heapAfter),
       heapGrowth: `${((growth - 1) * 100).toFixed(1)}%`,
     };
     console.log(JSON.stringify(report, null, 2));
     // Heap under load is noisy (young generation); more than doubling after settling means a leak.
-    const ok = fiveXx === 0 && result.errors === 0 && growth < 2;
+    const ok =
+      fiveXx === 0 &&
+      result.errors === 0 &&
+      growth < 2 &&
+      breakerOpened &&
+      circuitAtEnd === 0 &&
+      junkFiveXx === 0 &&
+      jwksFetches <= 5;
     console.log(ok ? 'soak: OK' : 'soak: FAILED');
     process.exitCode = ok ? 0 : 1;
   } finally {
