@@ -247,7 +247,12 @@ describe('after a webhook flood, Clerk calls stop', () => {
       );
       const after = reads().filter((entry) => entry.at > floodEndedAt);
       const lastReadMs = Math.max(0, ...after.map((entry) => entry.at - floodEndedAt));
-      expect(after.length, `${after.length} reads after the flood`).toBeLessThanOrEqual(organizations.length);
+      // One re-read per organization, give or take the one already under way when its last webhook landed (sent a
+      // moment before the flood's end, logged by the emulator a moment after on a busy machine): at most two each.
+      // Without the guards this is hundreds (the backlog the budget queued during the flood).
+      expect(after.length, `${after.length} reads after the flood`).toBeLessThanOrEqual(
+        2 * organizations.length,
+      );
       // Generous: a debounce, one round trip, and a loaded machine's stalls.
       expect(lastReadMs, `last read ${lastReadMs} ms after the flood`).toBeLessThan(
         debounceMs + latencyMs + 750,
