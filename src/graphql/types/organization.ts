@@ -3,8 +3,8 @@ import type { OrganizationSummary } from '../../team/types.js';
 import { authorizeOrganization, type Evidence, requireViewer } from '../access.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
-import { badUserInput, forbidden, toGraphQLError } from '../errors.js';
-import { TeamMembersRef } from './team-members.js';
+import { forbidden, toGraphQLError } from '../errors.js';
+import { pageArgs, pageOf, TeamMembersRef } from './team-members.js';
 
 export interface OrganizationShape {
   id: string;
@@ -39,9 +39,6 @@ function summaryOf(organization: OrganizationShape, context: GraphQLContext): Pr
   })();
   return organization.summary;
 }
-
-const DEFAULT_LIMIT = 20;
-const MAX_LIMIT = 500;
 
 OrganizationRef.implement({
   description: 'A Clerk organization. Only its members may read it.',
@@ -78,15 +75,7 @@ OrganizationRef.implement({
       type: TeamMembersRef,
       description: "The organization's active members, newest first, and optionally its pending invitations.",
       args: {
-        limit: t.arg.int({
-          defaultValue: DEFAULT_LIMIT,
-          description: `How many members to return, 1–${MAX_LIMIT}.`,
-        }),
-        offset: t.arg.int({ defaultValue: 0, description: 'How many members to skip, ≥ 0.' }),
-        includePending: t.arg.boolean({
-          defaultValue: false,
-          description: 'Also return pending invitations.',
-        }),
+        ...pageArgs,
         forceRefresh: t.arg.boolean({
           defaultValue: false,
           description:
@@ -97,13 +86,7 @@ OrganizationRef.implement({
         }),
       },
       resolve: async ({ id }, args, context) => {
-        // An explicit null means "the default", as the field's signature suggests.
-        const limit = args.limit ?? DEFAULT_LIMIT;
-        const offset = args.offset ?? 0;
-        if (limit < 1 || limit > MAX_LIMIT) {
-          throw badUserInput(`limit must be between 1 and ${MAX_LIMIT}, got ${limit}.`, 'limit');
-        }
-        if (offset < 0) throw badUserInput(`offset must be 0 or more, got ${offset}.`, 'offset');
+        const { limit, offset } = pageOf(args);
         const { team } = context;
         try {
           const [roster, invitations] = await Promise.all([

@@ -17,10 +17,10 @@ import type { TeamChangeReason } from '../../subscriptions/types.js';
 import { authorizeOrganization, requireViewer } from '../access.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
-import { badUserInput, forbidden, toGraphQLError } from '../errors.js';
+import { forbidden, toGraphQLError } from '../errors.js';
 import type { TeamLoaders } from '../loaders.js';
 import type { Shareable } from '../shared-events.js';
-import { TeamMembersRef } from './team-members.js';
+import { pageArgs, pageOf, TeamMembersRef } from './team-members.js';
 
 export interface TeamChangeShape {
   organizationId: string;
@@ -52,8 +52,6 @@ export const TeamChangeReasonRef = builder.enumType('TeamChangeReason', {
 });
 
 /** Same bounds as `Organization.members`. */
-const DEFAULT_LIMIT = 20;
-const MAX_LIMIT = 500;
 
 export const TeamChangeRef = builder.objectRef<TeamChangeShape>('TeamChange').implement({
   description:
@@ -77,23 +75,10 @@ export const TeamChangeRef = builder.objectRef<TeamChangeShape>('TeamChange').im
       type: TeamMembersRef,
       description: "The organization's active members, newest first, and optionally its pending invitations.",
       args: {
-        limit: t.arg.int({
-          defaultValue: DEFAULT_LIMIT,
-          description: `How many members to return, 1–${MAX_LIMIT}.`,
-        }),
-        offset: t.arg.int({ defaultValue: 0, description: 'How many members to skip, ≥ 0.' }),
-        includePending: t.arg.boolean({
-          defaultValue: false,
-          description: 'Also return pending invitations.',
-        }),
+        ...pageArgs,
       },
       resolve: async ({ organizationId, team }, args) => {
-        const limit = args.limit ?? DEFAULT_LIMIT;
-        const offset = args.offset ?? 0;
-        if (limit < 1 || limit > MAX_LIMIT) {
-          throw badUserInput(`limit must be between 1 and ${MAX_LIMIT}, got ${limit}.`, 'limit');
-        }
-        if (offset < 0) throw badUserInput(`offset must be 0 or more, got ${offset}.`, 'offset');
+        const { limit, offset } = pageOf(args);
         try {
           const [roster, invitations] = await Promise.all([
             team.roster(organizationId),

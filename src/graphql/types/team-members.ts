@@ -2,6 +2,7 @@
 import type { CacheRead } from '../../team/cache.js';
 import type { PendingInvitations, Roster } from '../../team/types.js';
 import { builder } from '../builder.js';
+import { badUserInput } from '../errors.js';
 import { MemberRef } from './member.js';
 import { PendingInvitationRef } from './pending-invitation.js';
 
@@ -50,3 +51,27 @@ export const TeamMembersRef = builder.objectRef<TeamMembersShape>('TeamMembers')
     }),
   }),
 });
+
+export const DEFAULT_LIMIT = 20;
+export const MAX_LIMIT = 500;
+
+/** The page arguments of every `members` field (the query's and a live event's), declared once. */
+export const pageArgs = builder.args((t) => ({
+  limit: t.int({ defaultValue: DEFAULT_LIMIT, description: `How many members to return, 1–${MAX_LIMIT}.` }),
+  offset: t.int({ defaultValue: 0, description: 'How many members to skip, ≥ 0.' }),
+  includePending: t.boolean({ defaultValue: false, description: 'Also return pending invitations.' }),
+}));
+
+/** `limit` and `offset` checked; an explicit null means "the default", as the field's signature suggests. */
+export function pageOf(args: { limit?: number | null; offset?: number | null }): {
+  limit: number;
+  offset: number;
+} {
+  const limit = args.limit ?? DEFAULT_LIMIT;
+  const offset = args.offset ?? 0;
+  if (limit < 1 || limit > MAX_LIMIT) {
+    throw badUserInput(`limit must be between 1 and ${MAX_LIMIT}, got ${limit}.`, 'limit');
+  }
+  if (offset < 0) throw badUserInput(`offset must be 0 or more, got ${offset}.`, 'offset');
+  return { limit, offset };
+}
