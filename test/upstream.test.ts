@@ -10,7 +10,6 @@ import { FairQueue, type Priority } from '../src/team/upstream/queue.js';
 import {
   CircuitOpenError,
   createUpstream,
-  currentCallSignal,
   type UpstreamObserver,
   UpstreamRefusedError,
   type UpstreamRoute,
@@ -406,37 +405,6 @@ describe('createUpstream on a fake clock', () => {
     expect(upstream.stats().queued).toBe(0);
     await vi.advanceTimersByTimeAsync(5000);
     expect(clerk.calls).toBe(1);
-  });
-
-  it('an abandoned started call is ended through its call signal, and says nothing about Clerk’s health', async () => {
-    const { events, observer } = recorder();
-    const upstream = createUpstream({
-      timeoutMs: 5000,
-      budget: { requests: 100, windowMs: 1000 },
-      breaker: { failureThreshold: 1, cooldownMs: 10_000 },
-      observer,
-    });
-    // Started (the budget allows it) but not answered: e.g. waiting for one of the Clerk agent's sockets.
-    const ended: unknown[] = [];
-    const request = () =>
-      new Promise<never>((_, reject) => {
-        const signal = currentCallSignal();
-        signal?.addEventListener('abort', () => {
-          ended.push(signal.reason);
-          reject(new UpstreamUnavailableError('request aborted', undefined));
-        });
-      });
-    const controller = new AbortController();
-    const abandoned = outcome(upstream.run('memberships', request, { signal: controller.signal }));
-    await vi.advanceTimersByTimeAsync(50);
-    expect(upstream.stats().inFlight).toBe(1);
-    controller.abort();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(ended).toHaveLength(1);
-    expect((abandoned.error as Error).name).toBe('AbortError');
-    expect(upstream.stats()).toMatchObject({ inFlight: 0, circuits: { memberships: 'closed' } });
-    expect(events).toContain('refused memberships abandoned');
-    expect(events.filter((event) => event.startsWith('called'))).toEqual([]);
   });
 
   it('the call’s timeout is cut by its deadline, and retries happen only while the deadline allows', async () => {

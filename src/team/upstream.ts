@@ -53,8 +53,7 @@ export interface CallOptions {
   caller?: string;
   /**
    * Aborting it abandons the call: if it is still waiting it is removed, never sent, and `run` rejects with the
-   * signal's reason. A call already started is ended through the Clerk HTTP agent (src/clerk-http.ts; the SDK takes
-   * no signal): not sent if it still waits for a socket, its socket freed if it is under way; and never retried.
+   * signal's reason. A call already under way is not interrupted (the SDK takes no signal), only no longer retried.
    */
   signal?: AbortSignal;
 }
@@ -338,10 +337,6 @@ export function createUpstream(options: UpstreamOptions): Upstream {
           inFlight++;
           const timeoutMs = Math.min(options.timeoutMs, item.deadline - startedAt);
           const abandon = new AbortController();
-          // Its caller gone (every waiter left), a started call is ended too: one still waiting for a socket to
-          // Clerk is never sent, one under way stops holding its socket. Nobody wants its answer.
-          const callerGone = () => abandon.abort(call.signal?.reason);
-          call.signal?.addEventListener('abort', callerGone, { once: true });
           let answer: Promise<T>;
           try {
             answer = callSignal.run(abandon.signal, request);
@@ -352,7 +347,6 @@ export function createUpstream(options: UpstreamOptions): Upstream {
             (value) => {
               inFlight--;
               release(item);
-              call.signal?.removeEventListener('abort', callerGone);
               breakerOf(route).success(permit);
               observer.called(route, 'ok', 200, now() - startedAt);
               resolve(value);
@@ -360,13 +354,6 @@ export function createUpstream(options: UpstreamOptions): Upstream {
             (error: unknown) => {
               inFlight--;
               release(item);
-              call.signal?.removeEventListener('abort', callerGone);
-              if (call.signal?.aborted) {
-                // Ended by us, not failed by Clerk: says nothing about Clerk's health.
-                breakerOf(route).neutral(permit);
-                observer.refused?.(route, 'abandoned');
-                return reject(call.signal.reason);
-              }
               if (error instanceof UpstreamTimeoutError) abandon.abort(error);
               settleFailure(route, permit, error, now() - startedAt, timeoutMs);
               reject(error);
