@@ -3,8 +3,8 @@
  * budget, a hanging Clerk opens the circuit (stale copies at once, cold reads fail fast, sockets bounded) and a
  * probe closes it again.
  *
- * The flood-fairness case (one user's 50 concurrent cold reads against another user's) is tested at the upstream
- * level (test/upstream.test.ts): the caller's identity does not reach the upstream policy through the cache yet.
+ * The flood-fairness case (one user's 50 concurrent cold reads against another user's) is in test/deadlines.test.ts
+ * end to end, and in test/upstream.test.ts on a fake clock.
  */
 import { createServer, type Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
