@@ -169,7 +169,12 @@ describe('a hanging Clerk with a warm cache', () => {
       expect(metrics).toMatch(/^clerk_circuit_state\{route="memberships"\} 2$/m);
       expect(metrics).toMatch(/^clerk_circuit_state\{route="invitations"\} 0$/m);
 
-      // Open: no Clerk call, the stale copy at once.
+      // Open: no new Clerk call, the stale copy at once. Calls let through before it opened may still be waiting
+      // for one of the bounded sockets and reach Clerk as hung ones time out; count from when they have all ended.
+      await vi.waitFor(() => expect(h.app.upstream.stats().inFlight).toBe(0), {
+        timeout: 5000,
+        interval: 10,
+      });
       const callsWhenOpened = h.emulator.control.counters()[MEMBERSHIPS];
       const stale = [];
       for (let round = 0; round < 3; round++) {
