@@ -169,13 +169,11 @@ describe('a hanging Clerk with a warm cache', () => {
       expect(metrics).toMatch(/^clerk_circuit_state\{route="memberships"\} 2$/m);
       expect(metrics).toMatch(/^clerk_circuit_state\{route="invitations"\} 0$/m);
 
-      // Open: no new Clerk call, the stale copy at once. Calls let through before it opened may still be waiting
-      // for one of the bounded sockets and reach Clerk as hung ones time out; count from when they have all ended.
-      await vi.waitFor(() => expect(h.app.upstream.stats().inFlight).toBe(0), {
-        timeout: 5000,
-        interval: 10,
-      });
-      const callsWhenOpened = h.emulator.control.counters()[MEMBERSHIPS];
+      // Open: no new Clerk call, the stale copy at once. Calls let through before it opened may still be on their
+      // way (waiting for one of the bounded sockets, or in the proxy) and reach Clerk as hung ones time out: at most
+      // the twelve re-reads less the sockets they could hold. A closed circuit would make 41 more (3 rounds + cold).
+      const leftBehind = organizations.length - maxSockets;
+      const callsWhenOpened = h.emulator.control.counters()[MEMBERSHIPS] ?? 0;
       const stale = [];
       for (let round = 0; round < 3; round++) {
         for (const org of organizations) stale.push(await timedQuery(h, org));
@@ -195,7 +193,9 @@ describe('a hanging Clerk with a warm cache', () => {
         expect(result.ms).toBeLessThan(timeoutMs / 2);
       }
       expect(median(cold.map((result) => result.ms))).toBeLessThan(50);
-      expect(h.emulator.control.counters()[MEMBERSHIPS]).toBe(callsWhenOpened);
+      expect((h.emulator.control.counters()[MEMBERSHIPS] ?? 0) - callsWhenOpened).toBeLessThanOrEqual(
+        leftBehind,
+      );
 
       // Twelve hanging calls, never more sockets than the bound.
       expect(proxy.most).toBeLessThanOrEqual(maxSockets);
