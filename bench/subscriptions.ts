@@ -18,16 +18,16 @@
  *   npm run bench:subscriptions -- --subscribers 200 --changes 3 --debounce-ms 50
  * Writes bench/results/subscriptions-latest.md and .json.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClerkClient } from '@clerk/backend';
 import { EmulatorClient, INVITATIONS_ROUTE, inPool, MEMBERSHIPS_ROUTE } from './lib/emulator.js';
 import { forkNode, freePort, startNode, stopAll, waitForHttp } from './lib/processes.js';
 import { machine } from './lib/report.js';
-import { EMULATOR_LATENCY_MS, ROOT } from './lib/stack.js';
+import { EMULATOR_LATENCY_MS, ROOT, signingKeyFile } from './lib/stack.js';
 import type { ServerMessage, ServerRequest } from './subscriptions-server.js';
 
 const log = (message: string) => process.stderr.write(`bench:subscriptions: ${message}\n`);
@@ -163,11 +163,7 @@ async function main() {
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
   const serverUrl = `http://127.0.0.1:${serverPort}`;
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const keyDir = mkdtempSync(join(tmpdir(), 'bench-key-'));
-  const keyFile = join(keyDir, 'signing-key.pem');
-  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const { keyFile, publicKeyPem, remove: removeKeyFile } = signingKeyFile();
 
   const emulator = startNode({
     name: 'emulator',
@@ -205,7 +201,7 @@ async function main() {
     await Promise.all([emulatorReady, waitForHttp(`${serverUrl}/readyz`, server)]);
   } finally {
     await emulatorReady.catch(() => {});
-    rmSync(keyDir, { recursive: true, force: true });
+    removeKeyFile();
   }
   const heap = () =>
     withTimeout(

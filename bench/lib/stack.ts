@@ -59,6 +59,23 @@ function serverEnv(extra: Record<string, string>): Record<string, string> {
 }
 
 /**
+ * A fresh RSA signing key: its private half in a private temporary file for the emulator (`--key-file`), its public
+ * half for the server (`CLERK_JWT_KEY`), so neither has to wait for the other. Remove the file once the emulator
+ * has read it (before, it would create a new key there).
+ */
+export function signingKeyFile(): { keyFile: string; publicKeyPem: string; remove(): void } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyDir = mkdtempSync(join(tmpdir(), 'bench-key-'));
+  const keyFile = join(keyDir, 'signing-key.pem');
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return {
+    keyFile,
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    remove: () => rmSync(keyDir, { recursive: true, force: true }),
+  };
+}
+
+/**
  * Starts the emulator and the server side by side: the harness makes the signing key and gives the emulator its
  * private half (`--key-file`, a private temporary file, removed once the emulator has read it) and the server its
  * public half, so the server need not wait for the emulator to come up.
@@ -68,11 +85,7 @@ export async function startStack(launch: Launch, extraNodeArgs: string[] = []): 
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
   const serverUrl = `http://127.0.0.1:${serverPort}`;
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const keyDir = mkdtempSync(join(tmpdir(), 'bench-key-'));
-  const keyFile = join(keyDir, 'signing-key.pem');
-  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const { keyFile, publicKeyPem, remove: removeKeyFile } = signingKeyFile();
 
   const emulator = startNode({
     name: 'emulator',
@@ -120,7 +133,7 @@ export async function startStack(launch: Launch, extraNodeArgs: string[] = []): 
   } finally {
     // Not before the emulator has read it (it would create a new key file there).
     await emulatorReady.catch(() => {});
-    rmSync(keyDir, { recursive: true, force: true });
+    removeKeyFile();
   }
   const emu = new EmulatorClient(emulatorUrl, SECRET_KEY);
   const info = await emu.info();
