@@ -74,6 +74,7 @@ function scriptedSource({ sendAtOnce = true }: { sendAtOnce?: boolean } = {}) {
           read.onCall?.();
         }
       }),
+    readRosterPage: () => Promise.reject(new Error('no page reads in these tests')),
     readPendingInvitations: async (organizationId, read = {}): Promise<PendingInvitations> => {
       read.onCall?.();
       return { organizationId, invitations: [] };

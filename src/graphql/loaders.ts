@@ -5,11 +5,16 @@
  * and the caller's user ID down to the cache (and from there to each Clerk call).
  */
 import DataLoader from 'dataloader';
-import type { CacheRead, ReadOptions, TeamCache } from '../team/cache.js';
+import type { CacheRead, PageRead, ReadOptions, TeamCache } from '../team/cache.js';
 import type { PendingInvitations, Roster, UserMemberships } from '../team/types.js';
 
 export interface TeamLoaders {
   roster(organizationId: string): Promise<CacheRead<Roster>>;
+  /**
+   * One page in Clerk's order: from this request's roster snapshot if it has one, else from the cache, which answers
+   * a cold page in about one Clerk call (a whole roster it serves becomes this request's snapshot).
+   */
+  rosterPage(organizationId: string, page: { limit: number; offset: number }): Promise<PageRead>;
   pendingInvitations(organizationId: string): Promise<CacheRead<PendingInvitations>>;
   /** Data from a Clerk read begun after this request arrived (`forceRefresh`), made this request's snapshot. */
   refreshRoster(organizationId: string): Promise<CacheRead<Roster>>;
@@ -85,8 +90,25 @@ export function createTeamLoaders(
   const rosters = snapshotLoader((id, force) => cache.getRoster(id, force ? forced : base));
   const invitations = snapshotLoader((id, force) => cache.getPendingInvitations(id, force ? forced : base));
   const memberships = snapshotLoader((id, force) => cache.getUserMemberships(id, force ? forced : base));
+  /** Cold pages this request read, so aliases of one page share its read. */
+  const pages = new Map<string, Promise<PageRead>>();
   return {
     roster: rosters.load,
+    rosterPage(organizationId, page) {
+      if (rosters.has(organizationId)) {
+        return rosters.load(organizationId).then((roster) => ({ roster }));
+      }
+      const key = `${organizationId} ${page.offset} ${page.limit}`;
+      let reading = pages.get(key);
+      if (!reading) {
+        reading = cache.getRosterPage(organizationId, page, base).then((read) => {
+          if (read.roster && !rosters.has(organizationId)) rosters.prime(organizationId, read.roster);
+          return read;
+        });
+        pages.set(key, reading);
+      }
+      return reading;
+    },
     pendingInvitations: invitations.load,
     refreshRoster: rosters.refresh,
     refreshPendingInvitations: invitations.refresh,

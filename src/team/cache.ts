@@ -32,13 +32,33 @@
  * (started when the one under way settles, and shared by every forced caller who arrived meanwhile). So per key
  * there is at most one read in flight and one queued; that coalescing is the only throttle.
  *
+ * **Cold pages** (`getRosterPage`): without a fresh roster, a page is answered from one Clerk page read while the
+ * whole roster is read through the flight in the background (its waiter is background, without a deadline), so the
+ * next request finds it cached. A page inside the first `ROSTER_PAGE_SIZE` members waits for the flight's first
+ * Clerk page ("head"): that call is interactive (the rest of the read stays background), and a small organization
+ * costs that one call. A deeper page makes its own interactive call (`limit`/`offset` passed through) beside the
+ * flight. Either way the page is mapped exactly as the roster's pages are, so it equals the warm roster's slice.
+ * Head waiters have the same deadlines and stale-if-error as any waiter; a flight that holds a user invalidated
+ * while it ran never lends its head to a later caller (who makes its own call). A forced or background read, and
+ * a warm roster, take the usual path. When the page and the full read disagree (a change landed between their
+ * calls), each shows Clerk as it was when it was read; the webhook of that change invalidates the organization,
+ * which detaches the full read (never stored), so the next request reads again (cold path) and sees the change.
+ *
  * Freshness: an entry is served for `ttlMs`. It is kept `staleGraceMs` longer, and served (marked stale) only when
  * Clerk fails to refresh it. An invalidation marks the entry as needing a re-read rather than deleting it, so even
  * then a Clerk outage degrades to stale data instead of errors.
  */
 import { LRUCache } from 'lru-cache';
 import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
-import type { PendingInvitations, Roster, SourceRead, TeamSource, UserMemberships } from './types.js';
+import {
+  type PendingInvitations,
+  ROSTER_PAGE_SIZE,
+  type Roster,
+  type RosterPage,
+  type SourceRead,
+  type TeamSource,
+  type UserMemberships,
+} from './types.js';
 import { type Priority, UpstreamRefusedError } from './upstream.js';
 
 export interface CacheRead<T> {
@@ -143,6 +163,16 @@ type Outcome =
     }
   | { error: unknown };
 
+/** A cold page waiting for a roster flight's first Clerk page (or for how the flight ended without one). */
+interface HeadWaiter {
+  settle(outcome: Outcome | { head: RosterPage; at: number }): void;
+}
+
+/** What `getRosterPage` answers: the whole roster when the cache can serve it, else the requested page alone. */
+export type PageRead =
+  | { roster: CacheRead<Roster>; page?: undefined }
+  | { page: CacheRead<RosterPage>; roster?: undefined };
+
 interface Waiter {
   readonly priority: Priority;
   readonly caller: string | undefined;
@@ -176,10 +206,26 @@ interface Flight {
   priority: Priority;
   /** Counts attempts (a background read is re-queued as interactive): late news of an earlier one is ignored. */
   attempt: number;
+  /** Rosters: the first Clerk page of the read once it arrived, and when (it answers cold pages inside it). */
+  head: { head: RosterPage; at: number } | undefined;
+  /** Rosters: cold pages waiting for that first page; they make its call (only) interactive. */
+  headWaiters: Set<HeadWaiter>;
+  /** Priority of the current attempt's first page. */
+  headPriority: Priority;
 }
 
 export interface TeamCache {
   getRoster(organizationId: string, options?: ReadOptions): Promise<CacheRead<Roster>>;
+  /**
+   * One page of the roster (Clerk's order): from the roster when it is fresh (or when forced, background, or
+   * served stale), else in about one Clerk round trip while the whole roster is read in the background (see
+   * "Cold pages" above).
+   */
+  getRosterPage(
+    organizationId: string,
+    page: { limit: number; offset: number },
+    options?: ReadOptions,
+  ): Promise<PageRead>;
   getPendingInvitations(
     organizationId: string,
     options?: ReadOptions,
@@ -312,11 +358,15 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       controller: undefined,
       priority: 'background',
       attempt: 0,
+      head: undefined,
+      headWaiters: new Set(),
+      headPriority: 'background',
     };
   }
 
   /** Someone still needs its answer: an interactive waiter, or anyone while its result can still be stored. */
   function wanted(flight: Flight): boolean {
+    if (flight.headWaiters.size > 0) return true;
     if (!flight.detached) return flight.waiters.size > 0;
     for (const waiter of flight.waiters) if (waiter.priority === 'interactive') return true;
     return false;
@@ -345,8 +395,13 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       else deadline = Math.max(deadline ?? waiter.deadline, waiter.deadline);
     }
     flight.priority = interactive ? 'interactive' : 'background';
+    flight.headPriority = flight.headWaiters.size > 0 ? 'interactive' : flight.priority;
     const read: SourceRead = {
       priority: flight.priority,
+      headPriority: flight.headPriority,
+      onHead: (page) => {
+        if (attempt === flight.attempt) gotHead(flight, page);
+      },
       caller: (interactive ?? flight.waiters.values().next().value)?.caller,
       deadline: unbounded ? undefined : deadline,
       signal: controller.signal,
@@ -385,6 +440,22 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     const waiters = [...flight.waiters];
     flight.waiters.clear();
     for (const waiter of waiters) waiter.settle(outcome);
+    settleHeadWaiters(flight, outcome);
+  }
+
+  function settleHeadWaiters(flight: Flight, outcome: Outcome | { head: RosterPage; at: number }) {
+    const waiters = [...flight.headWaiters];
+    flight.headWaiters.clear();
+    for (const waiter of waiters) waiter.settle(outcome);
+  }
+
+  /** The first page of a roster read arrived: cold pages inside it are answered now, the rest reads on. */
+  function gotHead(flight: Flight, page: RosterPage) {
+    if (flight.settled) return;
+    flight.head = { head: page, at: now() };
+    settleHeadWaiters(flight, flight.head);
+    // A detached read kept going only for them: its remaining pages are dropped.
+    if (!wanted(flight)) abandon(flight);
   }
 
   function succeed(flight: Flight, value: Value) {
@@ -534,6 +605,145 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     }
   }
 
+  /** Waits for a flight's first page, at most until the deadline (a cold page inside it). */
+  function waitHead(flight: Flight, deadline: number | undefined) {
+    return new Promise<Outcome | { head: RosterPage; at: number }>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: HeadWaiter = {
+        settle(outcome) {
+          if (timer) clearTimeout(timer);
+          resolve(outcome);
+        },
+      };
+      if (deadline !== undefined) {
+        timer = setTimeout(
+          () => {
+            const error = pastDeadline(flight);
+            flight.headWaiters.delete(waiter);
+            if (!flight.settled && !wanted(flight)) abandon(flight);
+            resolve({ error });
+          },
+          Math.max(0, deadline - now()),
+        );
+      }
+      flight.headWaiters.add(waiter);
+    });
+  }
+
+  /** A cold page deeper than the head: its own interactive Clerk call, beside the flight, at most until the deadline. */
+  function readOwnPage(
+    id: string,
+    page: { limit: number; offset: number },
+    request: { caller: string | undefined; deadline: number | undefined },
+  ): Promise<Outcome | { head: RosterPage; at: number; startedAt: number }> {
+    const controller = new AbortController();
+    let startedAt: number | undefined;
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      if (request.deadline !== undefined) {
+        timer = setTimeout(
+          () => {
+            // A call not sent yet is dropped; one under way is left to end.
+            controller.abort(new ReadAbandonedError());
+            resolve({
+              error:
+                startedAt === undefined
+                  ? new UpstreamRefusedError('deadline', 1)
+                  : new UpstreamUnavailableError(
+                      'Clerk did not answer before the request deadline',
+                      undefined,
+                    ),
+            });
+          },
+          Math.max(0, request.deadline - now()),
+        );
+      }
+      source
+        .readRosterPage(id, page, {
+          priority: 'interactive',
+          caller: request.caller,
+          deadline: request.deadline,
+          signal: controller.signal,
+          onCall: () => {
+            startedAt ??= now();
+          },
+        })
+        .then(
+          (head) => ({ head, at: now(), startedAt: startedAt ?? now() }),
+          (error: unknown) => ({ error }),
+        )
+        .then((outcome) => {
+          if (timer) clearTimeout(timer);
+          resolve(outcome);
+        });
+    });
+  }
+
+  async function readPage(
+    id: string,
+    page: { limit: number; offset: number },
+    readOptions: ReadOptions = {},
+  ): Promise<PageRead> {
+    const key = keyOf('members', id);
+    const { deadline, caller } = readOptions;
+    const cached = entries.get(key);
+    if (
+      readOptions.forceRefresh ||
+      readOptions.priority === 'background' ||
+      notFound.has(id) ||
+      (cached && isFresh(cached)) ||
+      (deadline !== undefined && deadline - now() <= 0)
+    ) {
+      return { roster: (await read('members', id, readOptions)) as CacheRead<Roster> };
+    }
+    const running = flights.get(key);
+    const flight = running ?? newFlight('members', id);
+    observe('members', running ? 'inflight' : 'miss');
+    // A read that holds a user invalidated since it began may show them as they were: not for a later caller.
+    const lendsHead = flight.invalidatedUsers === undefined;
+    const inHead = page.offset + page.limit <= ROSTER_PAGE_SIZE;
+    let outcome: Outcome | { head: RosterPage; at: number; startedAt?: number };
+    if (inHead && lendsHead && flight.head) {
+      outcome = flight.head;
+    } else {
+      const waiting =
+        inHead && lendsHead ? waitHead(flight, deadline) : readOwnPage(id, page, { caller, deadline });
+      // The whole roster, through the single flight, as background work nobody waits for: the next request's hit.
+      const warmer: Waiter = { priority: 'background', caller, deadline: undefined, settle() {} };
+      flight.waiters.add(warmer);
+      if (!running) begin(flight);
+      else if (
+        flight.begun &&
+        flight.startedAt === undefined &&
+        flight.headPriority !== 'interactive' &&
+        inHead
+      )
+        launch(flight); // not sent yet: re-queued with an interactive first page
+      outcome = await waiting;
+    }
+    if ('head' in outcome) {
+      const { head, at } = outcome;
+      const start = page.offset - head.offset;
+      return {
+        page: {
+          value: { ...head, offset: page.offset, members: head.members.slice(start, start + page.limit) },
+          fetchedAt: at,
+          readStartedAt:
+            'startedAt' in outcome ? (outcome.startedAt ?? at) : (flight.startedAt ?? flight.createdAt),
+          fromCache: false,
+          stale: false,
+        },
+      };
+    }
+    if ('entry' in outcome) return { roster: served(outcome.entry, false, false) as CacheRead<Roster> };
+    const copy = entries.get(key) ?? cached;
+    if (copy && staleGraceMs > 0 && canServeStale(outcome.error)) {
+      observe('members', 'stale');
+      return { roster: served(copy, true, true) as CacheRead<Roster> };
+    }
+    throw outcome.error;
+  }
+
   function invalidate(kind: CacheKind, id: string) {
     const key = keyOf(kind, id);
     const entry = entries.peek(key);
@@ -550,6 +760,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
   return {
     getRoster: (organizationId, readOptions) =>
       read('members', organizationId, readOptions) as Promise<CacheRead<Roster>>,
+    getRosterPage: readPage,
     getPendingInvitations: (organizationId, readOptions) =>
       read('invitations', organizationId, readOptions) as Promise<CacheRead<PendingInvitations>>,
     getUserMemberships: (userId, readOptions) =>

@@ -12,6 +12,8 @@ import {
   type Member,
   type OrganizationSummary,
   type PendingInvitations,
+  ROSTER_PAGE_SIZE,
+  type RosterPage,
   type SourceRead,
   type TeamSource,
   type UserMembership,
@@ -19,7 +21,7 @@ import {
 import type { Upstream, UpstreamRoute } from './upstream.js';
 
 /** Clerk's largest page; fewer round trips per roster. */
-const PAGE_SIZE = 500;
+const PAGE_SIZE = ROSTER_PAGE_SIZE;
 /** Pages after the first are read concurrently, a few at a time, so a 10,000-member roster is not 20 round trips. */
 const PAGE_CONCURRENCY = 4;
 
@@ -79,15 +81,19 @@ export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): Team
     offset: number,
     read: SourceRead,
     signal: AbortSignal,
+    limit = PAGE_SIZE,
   ) =>
     call('memberships', organizationId, read, signal, () =>
-      clerk.organizations.getOrganizationMembershipList({ organizationId, limit: PAGE_SIZE, offset }),
+      clerk.organizations.getOrganizationMembershipList({ organizationId, limit, offset }),
     );
 
   return {
     readRoster: (organizationId, read = {}) =>
       paged(read, async (signal) => {
-        const first = await readMembershipPage(organizationId, 0, read, signal);
+        // The first page alone may answer a cold page (the cache waits for it), at its own priority.
+        const headRead = read.headPriority ? { ...read, priority: read.headPriority } : read;
+        const first = await readMembershipPage(organizationId, 0, headRead, signal);
+        read.onHead?.(toRosterPage(organizationId, 0, first));
         const pages: ClerkMembership[][] = [first.data];
         const offsets: number[] = [];
         for (let offset = PAGE_SIZE; offset < first.totalCount; offset += PAGE_SIZE) offsets.push(offset);
@@ -106,6 +112,15 @@ export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): Team
           organization,
         );
       }),
+
+    readRosterPage: (organizationId, { limit, offset }, read = {}) =>
+      paged(read, async (signal) =>
+        toRosterPage(
+          organizationId,
+          offset,
+          await readMembershipPage(organizationId, offset, read, signal, limit),
+        ),
+      ),
 
     readPendingInvitations: (organizationId, read = {}) =>
       paged(read, async (signal) => {
@@ -148,6 +163,17 @@ export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): Team
           memberships.filter((m) => !seen.has(m.membershipId) && seen.add(m.membershipId)),
         );
       }),
+  };
+}
+
+/** One Clerk page in our types, mapped exactly as a whole roster's pages are (so a page equals its roster slice). */
+function toRosterPage(organizationId: string, offset: number, page: MembershipPage): RosterPage {
+  return {
+    organizationId,
+    offset,
+    members: dedupe(page.data.map(toMember).filter(isPresent)),
+    totalCount: page.totalCount,
+    organization: page.data[0] ? toOrganizationSummary(page.data[0]) : null,
   };
 }
 

@@ -5,6 +5,9 @@
  */
 import type { Priority } from './upstream.js';
 
+/** Clerk's largest page: a roster read's first page holds the first this many members (and answers pages in them). */
+export const ROSTER_PAGE_SIZE = 500;
+
 export interface Member {
   membershipId: string;
   userId: string;
@@ -96,11 +99,35 @@ export interface SourceRead {
    * (it will see the change), forced callers may join it, and a background read may be re-queued as interactive.
    */
   onCall?(): void;
+  /**
+   * Rosters: the priority of the read's first Clerk page only, when it differs from `priority` (a cold page waits
+   * for that page, the rest of the roster is background work). @default priority
+   */
+  headPriority?: Priority;
+  /** Rosters: called with the read's first Clerk page as soon as it arrives, before the rest is read. */
+  onHead?(head: RosterPage): void;
+}
+
+/** One Clerk page of an organization's members (`limit`/`offset` as asked), and how many there are in all. */
+export interface RosterPage {
+  organizationId: string;
+  /** Where the page starts in Clerk's order (newest first). */
+  offset: number;
+  members: readonly Member[];
+  /** Clerk's `total_count`: every active member, whatever the page. */
+  totalCount: number;
+  organization: OrganizationSummary | null;
 }
 
 /** Where team data comes from (Clerk, through its SDK). */
 export interface TeamSource {
   readRoster(organizationId: string, read?: SourceRead): Promise<Roster>;
+  /** One page of the roster in one Clerk call (`limit` ≤ 500): what a cold page deeper than the first 500 costs. */
+  readRosterPage(
+    organizationId: string,
+    page: { limit: number; offset: number },
+    read?: SourceRead,
+  ): Promise<RosterPage>;
   readPendingInvitations(organizationId: string, read?: SourceRead): Promise<PendingInvitations>;
   /** Every membership of one user; a user Clerk does not know has none. */
   readUserMemberships(userId: string, read?: SourceRead): Promise<UserMemberships>;

@@ -4,7 +4,14 @@ import { authorizeOrganization, type Evidence, requireViewer } from '../access.j
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { forbidden, toGraphQLError } from '../errors.js';
-import { pageArgs, pageOf, TeamMembersRef } from './team-members.js';
+import {
+  memberQueryOf,
+  pageArgs,
+  pageFromRead,
+  pageFromRoster,
+  pageOf,
+  TeamMembersRef,
+} from './team-members.js';
 
 export interface OrganizationShape {
   id: string;
@@ -73,7 +80,11 @@ OrganizationRef.implement({
     }),
     members: t.field({
       type: TeamMembersRef,
-      description: "The organization's active members, newest first, and optionally its pending invitations.",
+      description:
+        "The organization's active members (newest first unless orderBy says otherwise; search and roles narrow " +
+        'them), and optionally its pending invitations. Search, roles and orderBy are answered from the cached ' +
+        'roster (no Clerk call when it is warm); on a cold roster they wait for the whole roster to be read, while ' +
+        'a plain page is answered from one Clerk page read.',
       args: {
         ...pageArgs,
         forceRefresh: t.arg.boolean({
@@ -86,18 +97,23 @@ OrganizationRef.implement({
         }),
       },
       resolve: async ({ id }, args, context) => {
-        const { limit, offset } = pageOf(args);
+        const page = pageOf(args);
+        const query = memberQueryOf(args);
         const { team } = context;
         try {
-          const [roster, invitations] = await Promise.all([
-            args.forceRefresh ? team.refreshRoster(id) : team.roster(id),
+          const [members, invitations] = await Promise.all([
+            args.forceRefresh
+              ? team.refreshRoster(id).then((roster) => pageFromRoster(roster, query, page))
+              : query
+                ? team.roster(id).then((roster) => pageFromRoster(roster, query, page))
+                : team.rosterPage(id, page).then((read) => pageFromRead(read, page)),
             args.includePending
               ? args.forceRefresh
                 ? team.refreshPendingInvitations(id)
                 : team.pendingInvitations(id)
               : null,
           ]);
-          return { organizationId: id, roster, invitations, limit, offset };
+          return { organizationId: id, page: members, invitations };
         } catch (error) {
           throw toGraphQLError(error);
         }

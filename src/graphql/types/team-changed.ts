@@ -20,7 +20,7 @@ import type { GraphQLContext } from '../context.js';
 import { forbidden, toGraphQLError } from '../errors.js';
 import type { TeamLoaders } from '../loaders.js';
 import type { Shareable } from '../shared-events.js';
-import { pageArgs, pageOf, TeamMembersRef } from './team-members.js';
+import { memberQueryOf, pageArgs, pageFromRoster, pageOf, TeamMembersRef } from './team-members.js';
 
 export interface TeamChangeShape {
   organizationId: string;
@@ -78,13 +78,14 @@ export const TeamChangeRef = builder.objectRef<TeamChangeShape>('TeamChange').im
         ...pageArgs,
       },
       resolve: async ({ organizationId, team }, args) => {
-        const { limit, offset } = pageOf(args);
+        const page = pageOf(args);
+        const query = memberQueryOf(args);
         try {
           const [roster, invitations] = await Promise.all([
             team.roster(organizationId),
             args.includePending ? team.pendingInvitations(organizationId) : null,
           ]);
-          return { organizationId, roster, invitations, limit, offset };
+          return { organizationId, page: pageFromRoster(roster, query, page), invitations };
         } catch (error) {
           throw toGraphQLError(error);
         }
