@@ -1,0 +1,169 @@
+/**
+ * Cold pages in one Clerk round trip, over real HTTP against the emulator (through the gate, which holds Clerk's
+ * answers): the page is answered while every other call of the roster read is still held, it equals the warm page,
+ * and a small organization costs one call in all. Calls are counted in the emulator's request log, never timed.
+ */
+import type { RequestLogEntry } from '@team-graphql/clerk-emulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, startHarness } from './helpers/harness.js';
+
+const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
+const BIG = 30_000;
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ gateClerk: true });
+});
+afterAll(() => h.close());
+
+interface Page {
+  fromCache: boolean;
+  totalCount: number;
+  members: {
+    membershipId: string;
+    userId: string;
+    firstName: string | null;
+    email: string | null;
+    role: string;
+    createdAt: string;
+  }[];
+  pendingInvitations: { id: string }[] | null;
+}
+
+const PAGE = `query Page($id: ID!, $limit: Int, $offset: Int, $includePending: Boolean, $roles: [String!]) {
+  organization(id: $id) {
+    members(limit: $limit, offset: $offset, includePending: $includePending, roles: $roles) {
+      fromCache totalCount
+      members { membershipId userId firstName lastName email imageUrl role createdAt }
+      pendingInvitations { id }
+    }
+  }
+}`;
+
+async function page(
+  token: string,
+  variables: { id: string; limit?: number; offset?: number; includePending?: boolean; roles?: string[] },
+): Promise<Page> {
+  const result = await h.query<{ organization: { members: Page } }, typeof variables>(PAGE, {
+    token,
+    variables,
+  });
+  expect(result.errors).toBeUndefined();
+  return result.data?.organization.members as Page;
+}
+
+/** A new organization of `size` members (the first an admin) and a token for that admin, with it active. */
+function organization(size: number, name: string) {
+  const org = h.emulator.store.createOrganization({ name });
+  const [admin] = h.emulator.store.populate(org.id, 1, 'org:admin');
+  h.emulator.store.populate(org.id, size - 1, 'org:member');
+  const token = h.emulator.mintToken({ userId: admin?.userId as string, orgId: org.id });
+  return { id: org.id, token };
+}
+
+const pageCalls = (organizationId: string): RequestLogEntry[] =>
+  h.emulator.control
+    .requestLog()
+    .filter((entry) => entry.route === MEMBERSHIPS && entry.path.includes(organizationId));
+const limitOf = (entry: RequestLogEntry) => Number(entry.query.limit);
+// The SDK leaves out a zero offset.
+const offsetOf = (entry: RequestLogEntry) => Number(entry.query.offset ?? 0);
+
+/**
+ * The warm answer, after the background roster read has been let through: a roles filter naming every role waits
+ * for the whole roster (the cold path is for plain pages only), then a plain page is a cache hit.
+ */
+async function warm(
+  token: string,
+  variables: { id: string; limit: number; offset: number; includePending?: boolean },
+) {
+  const whole = await page(token, { ...variables, roles: ['org:admin', 'org:member'] });
+  const hit = await page(token, variables);
+  expect(hit.fromCache).toBe(true);
+  expect(whole.members).toEqual(hit.members);
+  return hit;
+}
+
+describe('a cold page', () => {
+  it(`of a ${BIG.toLocaleString('en')}-member organization: the first page needs only the roster read's first Clerk page, and equals the warm page`, async () => {
+    const org = organization(BIG, 'Cold Big First');
+    // Every page of the roster read after its first is held: the answer cannot have waited for any of them.
+    const held = Array.from({ length: BIG / 500 - 1 }, (_, i) =>
+      h.gate?.hold((path, query) => path.includes(org.id) && query.get('offset') === String((i + 1) * 500)),
+    );
+    const cold = await page(org.token, { id: org.id, limit: 20, offset: 0 });
+    const answered = pageCalls(org.id).filter((entry) => offsetOf(entry) === 0);
+    expect(answered.map((entry) => [limitOf(entry), offsetOf(entry)])).toEqual([[500, 0]]);
+    expect(cold.fromCache).toBe(false);
+    expect(cold.totalCount).toBe(BIG);
+    expect(cold.members).toHaveLength(20);
+
+    for (const hold of held) hold?.release();
+    const hit = await warm(org.token, { id: org.id, limit: 20, offset: 0 });
+    expect(cold.members).toEqual(hit.members);
+    expect(cold.totalCount).toBe(hit.totalCount);
+    // The roster was read once: its 60 pages, and no second call for the page.
+    expect(pageCalls(org.id)).toHaveLength(BIG / 500);
+  });
+
+  it('deep in it (offset 29,980): its own Clerk page call answers it while the roster read is still held; same as warm, invitations too', async () => {
+    const org = organization(BIG, 'Cold Big Deep');
+    h.emulator.store.addInvitation(org.id, { emailAddress: 'deep.invitee@cold.test' });
+    // The roster read (pages of 500) is held from its first page on.
+    const held = Array.from({ length: BIG / 500 }, () =>
+      h.gate?.hold(
+        (path, query) =>
+          path.includes(org.id) && path.endsWith('/memberships') && query.get('limit') === '500',
+      ),
+    );
+    const cold = await page(org.token, { id: org.id, limit: 20, offset: 29_980, includePending: true });
+    // Answered by exactly one call of its own, limit and offset passed through.
+    const own = pageCalls(org.id).filter((entry) => limitOf(entry) !== 500);
+    expect(own.map((entry) => [limitOf(entry), offsetOf(entry)])).toEqual([[20, 29_980]]);
+    expect(cold.fromCache).toBe(false);
+    expect(cold.totalCount).toBe(BIG);
+    expect(cold.members).toHaveLength(20);
+    expect(cold.pendingInvitations).toHaveLength(1);
+
+    for (const hold of held) hold?.release();
+    const hit = await warm(org.token, { id: org.id, limit: 20, offset: 29_980, includePending: true });
+    expect(cold.members).toEqual(hit.members);
+    expect(cold.pendingInvitations).toEqual(hit.pendingInvitations);
+  });
+
+  it('of a small organization costs one Clerk call in all: the page and the whole roster are the same call', async () => {
+    const org = organization(40, 'Cold Small');
+    const cold = await page(org.token, { id: org.id, limit: 10, offset: 25 });
+    expect(cold.fromCache).toBe(false);
+    const hit = await warm(org.token, { id: org.id, limit: 10, offset: 25 });
+    expect(cold.members).toEqual(hit.members);
+    expect(cold.totalCount).toBe(40);
+    expect(pageCalls(org.id).map((entry) => [limitOf(entry), offsetOf(entry)])).toEqual([[500, 0]]);
+  });
+
+  it('straddling the first 500 (offset 490, limit 20) is its own call and still equals the warm page', async () => {
+    const org = organization(1_200, 'Cold Straddle');
+    const cold = await page(org.token, { id: org.id, limit: 20, offset: 490 });
+    const hit = await warm(org.token, { id: org.id, limit: 20, offset: 490 });
+    expect(cold.members).toEqual(hit.members);
+    expect(
+      pageCalls(org.id)
+        .filter((entry) => limitOf(entry) === 20)
+        .map(offsetOf),
+    ).toEqual([490]);
+  });
+
+  it('is refused to an outsider with FORBIDDEN, and nothing of the organization is read from Clerk for them', async () => {
+    const org = organization(BIG, 'Cold Big Outsider');
+    const outsider = h.emulator.demo?.outsiderUserId as string;
+    for (const token of [
+      h.emulator.mintToken({ userId: outsider }),
+      // A token naming another organization as active proves nothing about this one.
+      h.emulator.mintToken({ userId: outsider, orgId: h.emulator.demo?.acme.organizationId as string }),
+    ]) {
+      const result = await h.query(PAGE, { token, variables: { id: org.id, limit: 20, offset: 29_980 } });
+      expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+    expect(h.emulator.control.requestLog().filter((entry) => entry.path.includes(org.id))).toEqual([]);
+  });
+});
