@@ -46,13 +46,13 @@ interface Page {
   totalCount: number;
   members: Member[];
 }
-interface Args {
+type Args = {
   limit?: number;
   offset?: number;
   search?: string | null;
   roles?: string[] | null;
   orderBy?: { field: 'JOINED_AT' | 'NAME' | 'EMAIL'; direction?: 'ASC' | 'DESC' } | null;
-}
+};
 
 const QUERY = `query Search($id: ID!, $limit: Int, $offset: Int, $search: String, $roles: [String!], $orderBy: MemberOrder) {
   organization(id: $id) {
