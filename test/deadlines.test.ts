@@ -363,6 +363,8 @@ describe('user.updated during a 20-page roster read', () => {
       big.release();
     }
     expect((await big.read).members).toMatchObject({ fromCache: false, totalCount: 10_000 });
+    // A cold page is answered before the whole roster is read (in the background): wait for that read.
+    await vi.waitFor(() => expect(idle(h)).toBe(true), { timeout: 10_000, interval: 10 });
     expect(readsOf(h, org.id)).toBe(20);
     const next = await query(h, org);
     expect(next.members).toMatchObject({ fromCache: true, totalCount: 10_000 });
@@ -382,8 +384,11 @@ describe('user.updated during a 20-page roster read', () => {
       big.release();
     }
     expect((await big.read).members?.totalCount).toBe(10_000);
+    // A cold page is answered before the whole roster is read (in the background): wait for that read.
+    await vi.waitFor(() => expect(idle(h)).toBe(true), { timeout: 10_000, interval: 10 });
     const next = await query(h, org);
     expect(next.members).toMatchObject({ fromCache: false, totalCount: 10_000 });
+    await vi.waitFor(() => expect(idle(h)).toBe(true), { timeout: 10_000, interval: 10 });
     expect(readsOf(h, org.id)).toBe(40);
     const page = await h.query<RosterData, Record<string, never>>(
       `{ organization(id: "${org.id}") { members(limit: 1, offset: 2999) { fromCache totalCount members { userId firstName } } } }`,
@@ -420,6 +425,8 @@ describe('a waiter past its deadline, and reads nobody waits for', () => {
   async function backgroundReadHeld(harness: Harness, members = 2) {
     const org = organization(harness, members);
     expect((await query(harness, org)).members?.fromCache).toBe(false);
+    // A cold page is answered before the whole roster is read (in the background): wait for it to be cached.
+    await vi.waitFor(() => expect(idle(harness)).toBe(true), { timeout: 10_000, interval: 10 });
     const path = `/v1/organizations/${org.id}/memberships`;
     const held = harness.gate?.hold(
       (requested, params) => requested === path && (params.get('offset') ?? '0') === '0',
