@@ -24,6 +24,12 @@ export interface Mode {
   memoryMembersPerOrganization: number;
   /** …this many at a time (also the number of warm-up reads before the baseline). */
   memoryConcurrency: number;
+  /** Scenario 9: organization sizes whose cold first page is timed… */
+  coldSizes: readonly number[];
+  /** …this many organizations of each size (one cold read each, sequential, sizes interleaved). */
+  coldSizeSamples: number;
+  /** Scenario 10: members of the roster searched under load. */
+  searchMembers: number;
 }
 
 export const MODES: Record<Mode['name'], Mode> = {
@@ -39,6 +45,9 @@ export const MODES: Record<Mode['name'], Mode> = {
     memoryOrganizations: 1000,
     memoryMembersPerOrganization: 100,
     memoryConcurrency: 50,
+    coldSizes: [100, 2_500, 10_000, 30_000],
+    coldSizeSamples: 7,
+    searchMembers: 10_000,
   },
   quick: {
     name: 'quick',
@@ -52,6 +61,9 @@ export const MODES: Record<Mode['name'], Mode> = {
     memoryOrganizations: 1000,
     memoryMembersPerOrganization: 100,
     memoryConcurrency: 100,
+    coldSizes: [100, 2_500, 10_000, 30_000],
+    coldSizeSamples: 3,
+    searchMembers: 10_000,
   },
   // Each period still runs (a warm-up, a measured run with a churn write or two in it); the deep organization keeps
   // two Clerk pages (the source reads 500 members a page) so that paging is read too.
@@ -67,5 +79,8 @@ export const MODES: Record<Mode['name'], Mode> = {
     memoryOrganizations: 4,
     memoryMembersPerOrganization: 10,
     memoryConcurrency: 4,
+    coldSizes: [100, 1_000],
+    coldSizeSamples: 1,
+    searchMembers: 1_000,
   },
 };

@@ -24,6 +24,25 @@ export function teamQuery(
   });
 }
 
+/** The body of a team page query with search, roles filter and order (scenario 10). */
+export function searchQuery(
+  organizationId: string,
+  args: {
+    search?: string;
+    roles?: string[];
+    orderBy?: { field: 'JOINED_AT' | 'NAME' | 'EMAIL'; direction?: 'ASC' | 'DESC' };
+    limit?: number;
+    offset?: number;
+  },
+): string {
+  const query =
+    'query TeamSearch($id: ID!, $limit: Int, $offset: Int, $search: String, $roles: [String!], $orderBy: MemberOrder) {\n' +
+    '  organization(id: $id) {\n' +
+    `    members(limit: $limit, offset: $offset, search: $search, roles: $roles, orderBy: $orderBy) { ${TEAM_FIELDS} }\n` +
+    '  }\n}';
+  return JSON.stringify({ query, operationName: 'TeamSearch', variables: { id: organizationId, ...args } });
+}
+
 export const CEILING_BODY = JSON.stringify({ query: '{ __typename }' });
 
 export function headers(token: string): Record<string, string> {

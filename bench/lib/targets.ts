@@ -15,10 +15,15 @@ export interface Measurements {
   herd?: { calls: number; expected: number; errors: number };
   churn?: { errors: number };
   memory?: MemoryResult;
+  /** Scenario 9: p50 of a cold first page by organization size (members), smallest first. */
+  coldBySize?: { members: number; p50: number }[];
 }
 
 export function targetsOf(measured: Measurements): { ratio: number | undefined; targets: TargetRow[] } {
-  const { ceiling, hit, cold, coldDirectP50, herd, churn, memory } = measured;
+  const { ceiling, hit, cold, coldDirectP50, herd, churn, memory, coldBySize } = measured;
+  const smallest = coldBySize?.[0];
+  const largest = coldBySize?.at(-1);
+  const sizeRatio = smallest && largest ? largest.p50 / smallest.p50 : undefined;
   const ratio = ceiling && hit ? hit.requestsPerSecond / ceiling.requestsPerSecond : undefined;
   const overhead = cold ? cold.latency.p50 - EMULATOR_LATENCY_MS : undefined;
   const targets: TargetRow[] = [
@@ -61,6 +66,15 @@ export function targetsOf(measured: Measurements): { ratio: number | undefined; 
       target: '≤ 1 KiB heap per cached member',
       measured: memory ? `${memory.bytesPerMember.toFixed(0)} B` : 'n/a',
       pass: memory ? memory.bytesPerMember <= 1024 : null,
+    },
+    {
+      target: 'cold first page: largest org ≤ 1.3 × smallest (p50)',
+      measured:
+        sizeRatio === undefined
+          ? 'n/a'
+          : `${sizeRatio.toFixed(2)} × (${largest?.members.toLocaleString('en-US')} members ` +
+            `${largest?.p50.toFixed(0)} ms vs ${smallest?.members.toLocaleString('en-US')}: ${smallest?.p50.toFixed(0)} ms)`,
+      pass: sizeRatio === undefined ? null : sizeRatio <= 1.3,
     },
     {
       target: 'churn → zero errors',

@@ -1,0 +1,77 @@
+/**
+ * Scenario 9, cold first page vs organization size: the first page (`limit: 20`) of organizations nobody has read,
+ * of 100 to 30,000 members, one request at a time (sizes interleaved, so a slower moment of the machine is shared).
+ * The page costs one Clerk round trip whatever the size (the rest of the roster is read in the background), so
+ * the largest should take about as long as the smallest. The token names the organization, so authorization reads
+ * nothing: what is timed is the roster.
+ */
+import { inPool } from '../lib/emulator.js';
+import { headers, teamQuery } from '../lib/queries.js';
+import type { Scenario } from './scenario.js';
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+
+export const coldSize: Scenario = {
+  id: 9,
+  title: 'cold first page vs org size',
+  key: 'coldSize',
+  async run({ mode, stack, fixtures, log }) {
+    const started = Date.now();
+    const plan = Array.from({ length: mode.coldSizeSamples }, (_, sample) =>
+      mode.coldSizes.map((members) => ({ members, sample })),
+    ).flat();
+    // The bench user is one of the members.
+    const teams = await inPool(plan, 2, ({ members, sample }) =>
+      fixtures.team(`Bench Cold ${members} #${sample}`, members - 1),
+    );
+    log(`coldSize: ${teams.length} organizations created in ${Date.now() - started} ms`);
+    await stack.emu.resetCounters();
+    const timings = new Map<number, number[]>(mode.coldSizes.map((members) => [members, []]));
+    let errors = 0;
+    let fromCache = 0;
+    for (const [i, { members }] of plan.entries()) {
+      const team = teams[i];
+      if (!team) continue;
+      const requestStarted = performance.now();
+      const response = await fetch(`${stack.serverUrl}/graphql`, {
+        method: 'POST',
+        headers: headers(team.token),
+        body: teamQuery(team.organizationId),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const text = await response.text();
+      timings.get(members)?.push(performance.now() - requestStarted);
+      if (response.status !== 200 || text.includes('"errors"') || !text.includes(`"totalCount":${members}`)) {
+        errors++;
+        log(`coldSize: unexpected answer for ${members} members: ${text.slice(0, 300)}`);
+      }
+      if (text.includes('"fromCache":true')) fromCache++;
+    }
+    const counters = await stack.emu.counters();
+    const bySize = mode.coldSizes.map((members) => {
+      const sorted = [...(timings.get(members) ?? [])].sort((a, b) => a - b);
+      return { members, p50: percentile(sorted, 50), max: sorted.at(-1) ?? Number.NaN, samples: sorted };
+    });
+    const all = [...timings.values()].flat().sort((a, b) => a - b);
+    const largest = bySize.at(-1);
+    return {
+      row: {
+        connections: '1',
+        p50: percentile(all, 50),
+        p97_5: percentile(all, 97.5),
+        p99: percentile(all, 99),
+        errors,
+        clerkCalls: `${counters['GET /v1/organizations/{id}/memberships'] ?? 0} memberships (the background roster reads included)`,
+        notes: [
+          `p50 by size: ${bySize.map((size) => `${size.members.toLocaleString('en-US')}: ${size.p50.toFixed(0)} ms`).join(', ')}`,
+          `${mode.coldSizeSamples} cold org(s) per size, one request at a time`,
+          largest ? `largest / smallest = ${(largest.p50 / (bySize[0]?.p50 ?? Number.NaN)).toFixed(2)}` : '',
+          `fromCache:true ${fromCache}/${plan.length}`,
+        ].join('; '),
+      },
+      raw: { bySize, counters },
+      measured: { coldBySize: bySize.map(({ members, p50 }) => ({ members, p50 })) },
+    };
+  },
+};
