@@ -4,15 +4,20 @@
  * and a small organization costs one call in all. Calls are counted in the emulator's request log, never timed.
  */
 import type { RequestLogEntry } from '@team-graphql/clerk-emulator';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './helpers/harness.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, type HeldAnswer, startHarness } from './helpers/harness.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
 const BIG = 30_000;
 
 let h: Harness;
+/** Answers a test holds at the gate and leaves held: released after it, so its reads end. */
+const held: (HeldAnswer | undefined)[] = [];
 beforeAll(async () => {
   h = await startHarness({ gateClerk: true });
+});
+afterEach(() => {
+  for (const hold of held.splice(0)) hold?.release();
 });
 afterAll(() => h.close());
 
@@ -151,6 +156,25 @@ describe('a cold page', () => {
         .filter((entry) => limitOf(entry) === 20)
         .map(offsetOf),
     ).toEqual([490]);
+  });
+
+  it("its background roster read does not use up the caller's share of Clerk calls: four cold big organizations in a row are all answered", async () => {
+    // Each roster read has 4 pages under way at a time (held here); the harness lets one user have 10 calls
+    // waiting or under way. Counted for the user, the third organization's would already be refused.
+    const user = h.emulator.store.createUser({ emailAddress: 'many.orgs@cold.test' });
+    for (let i = 0; i < 4; i++) {
+      const org = h.emulator.store.createOrganization({ name: `Cold Share ${i}` });
+      h.emulator.store.populate(org.id, 2_999, 'org:member');
+      h.emulator.store.addMembership(org.id, user.id, 'org:admin');
+      const underWay = [500, 1000, 1500, 2000].map((offset) =>
+        h.gate?.hold((path, query) => path.includes(org.id) && query.get('offset') === String(offset)),
+      );
+      const token = h.emulator.mintToken({ userId: user.id, orgId: org.id });
+      const cold = await page(token, { id: org.id, limit: 20, offset: 0 });
+      expect(cold.totalCount).toBe(3_000);
+      await Promise.all(underWay.map((hold) => hold?.answered));
+      held.push(...underWay);
+    }
   });
 
   it('is refused to an outsider with FORBIDDEN, and nothing of the organization is read from Clerk for them', async () => {

@@ -33,7 +33,8 @@
  * there is at most one read in flight and one queued; that coalescing is the only throttle.
  *
  * **Cold pages** (`getRosterPage`): without a fresh roster, a page is answered from one Clerk page read while the
- * whole roster is read through the flight in the background (its waiter is background, without a deadline), so the
+ * whole roster is read through the flight in the background (its waiter is background, without a deadline or a
+ * user: those pages wait behind every interactive call and do not use up the caller's share of the queue), so the
  * next request finds it cached. A page inside the first `ROSTER_PAGE_SIZE` members waits for the flight's first
  * Clerk page ("head"): that call is interactive (the rest of the read stays background), and a small organization
  * costs that one call. A deeper page makes its own interactive call (`limit`/`offset` passed through) beside the
@@ -165,6 +166,7 @@ type Outcome =
 
 /** A cold page waiting for a roster flight's first Clerk page (or for how the flight ended without one). */
 interface HeadWaiter {
+  readonly caller: string | undefined;
   settle(outcome: Outcome | { head: RosterPage; at: number }): void;
 }
 
@@ -396,9 +398,12 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     }
     flight.priority = interactive ? 'interactive' : 'background';
     flight.headPriority = flight.headWaiters.size > 0 ? 'interactive' : flight.priority;
+    const headWaiter: HeadWaiter | undefined = flight.headWaiters.values().next().value;
     const read: SourceRead = {
       priority: flight.priority,
       headPriority: flight.headPriority,
+      // The cold page's call counts for its user; the rest of the read is background work nobody's own.
+      headCaller: headWaiter?.caller,
       onHead: (page) => {
         if (attempt === flight.attempt) gotHead(flight, page);
       },
@@ -606,10 +611,12 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
   }
 
   /** Waits for a flight's first page, at most until the deadline (a cold page inside it). */
-  function waitHead(flight: Flight, deadline: number | undefined) {
+  function waitHead(flight: Flight, request: { caller: string | undefined; deadline: number | undefined }) {
+    const { deadline } = request;
     return new Promise<Outcome | { head: RosterPage; at: number }>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter: HeadWaiter = {
+        caller: request.caller,
         settle(outcome) {
           if (timer) clearTimeout(timer);
           resolve(outcome);
@@ -707,9 +714,13 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       outcome = flight.head;
     } else {
       const waiting =
-        inHead && lendsHead ? waitHead(flight, deadline) : readOwnPage(id, page, { caller, deadline });
+        inHead && lendsHead
+          ? waitHead(flight, { caller, deadline })
+          : readOwnPage(id, page, { caller, deadline });
       // The whole roster, through the single flight, as background work nobody waits for: the next request's hit.
-      const warmer: Waiter = { priority: 'background', caller, deadline: undefined, settle() {} };
+      // Not attributed to the caller: its pages must not use up their share of the queue (they would refuse the
+      // caller's own next requests); it waits behind every interactive call instead.
+      const warmer: Waiter = { priority: 'background', caller: undefined, deadline: undefined, settle() {} };
       flight.waiters.add(warmer);
       if (!running) begin(flight);
       else if (

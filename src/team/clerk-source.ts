@@ -91,7 +91,11 @@ export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): Team
     readRoster: (organizationId, read = {}) =>
       paged(read, async (signal) => {
         // The first page alone may answer a cold page (the cache waits for it), at its own priority.
-        const headRead = read.headPriority ? { ...read, priority: read.headPriority } : read;
+        const headRead = {
+          ...read,
+          priority: read.headPriority ?? read.priority,
+          caller: read.headCaller ?? read.caller,
+        };
         const first = await readMembershipPage(organizationId, 0, headRead, signal);
         read.onHead?.(toRosterPage(organizationId, 0, first));
         const pages: ClerkMembership[][] = [first.data];

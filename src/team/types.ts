@@ -104,6 +104,8 @@ export interface SourceRead {
    * for that page, the rest of the roster is background work). @default priority
    */
   headPriority?: Priority;
+  /** Rosters: the fairness key of the first page only (the cold page's caller). @default caller */
+  headCaller?: string;
   /** Rosters: called with the read's first Clerk page as soon as it arrives, before the rest is read. */
   onHead?(head: RosterPage): void;
 }
