@@ -48,6 +48,21 @@ describe('search', () => {
     expect(queryMembers(roster, { search: 'josé álvarez' })).toEqual([]);
   });
 
+  it('never across two members, each member once however often it matches, in the asked order', () => {
+    // jose's text ends "…example.com", anna's begins "anna": joined without a separator, "comanna" would match.
+    expect(queryMembers(roster, { search: 'comanna' })).toEqual([]);
+    expect(queryMembers(roster, { search: 'com\u0001anna' })).toEqual([]);
+    expect(queryMembers(roster, { search: 'a\u0000m' })).toEqual([]);
+    // "an" is twice in Anna's text ("anna", "anna.mueller"): she is listed once.
+    expect(ids(queryMembers(roster, { search: 'an' }))).toEqual(['Anna']);
+    expect(ids(queryMembers(roster, { search: 'e', orderBy: { field: 'name', direction: 'desc' } }))).toEqual([
+      'Zoë',
+      'José',
+      'émile',
+      'Anna',
+    ]);
+  });
+
   it('a blank search is no search', () => {
     expect(queryMembers(roster, { search: '   ' })).toBe(roster.members);
   });
