@@ -55,12 +55,9 @@ describe('search', () => {
     expect(queryMembers(roster, { search: 'a\u0000m' })).toEqual([]);
     // "an" is twice in Anna's text ("anna", "anna.mueller"): she is listed once.
     expect(ids(queryMembers(roster, { search: 'an' }))).toEqual(['Anna']);
-    expect(ids(queryMembers(roster, { search: 'e', orderBy: { field: 'name', direction: 'desc' } }))).toEqual([
-      'Zoë',
-      'José',
-      'émile',
-      'Anna',
-    ]);
+    expect(ids(queryMembers(roster, { search: 'e', orderBy: { field: 'name', direction: 'desc' } }))).toEqual(
+      ['Zoë', 'José', 'émile', 'Anna'],
+    );
   });
 
   it('a blank search is no search', () => {
