@@ -62,7 +62,7 @@ export const MODES: Record<Mode['name'], Mode> = {
     memoryMembersPerOrganization: 100,
     memoryConcurrency: 100,
     coldSizes: [100, 2_500, 10_000, 30_000],
-    coldSizeSamples: 3,
+    coldSizeSamples: 5,
     searchMembers: 10_000,
   },
   // Each period still runs (a warm-up, a measured run with a churn write or two in it); the deep organization keeps
