@@ -177,6 +177,41 @@ describe('a cold page', () => {
     }
   });
 
+  it('when a change lands between the page and the rest of the roster read, the next answers converge on Clerk', async () => {
+    const org = organization(1_200, 'Cold Disagree');
+    // The roster read's later pages are held: the change below lands after its first page, before the rest.
+    const later = ['500', '1000'].map((offset) =>
+      h.gate?.hold((path, query) => path.includes(org.id) && query.get('offset') === offset),
+    );
+    held.push(...later);
+    const cold = await page(org.token, { id: org.id, limit: 20, offset: 0 });
+    expect(cold.totalCount).toBe(1_200);
+    await Promise.all(later.map((hold) => hold?.answered));
+    const newcomer = h.emulator.store.createUser({ emailAddress: 'newcomer@cold.test', firstName: 'New' });
+    await h.clerk.organizations.createOrganizationMembership({
+      organizationId: org.id,
+      userId: newcomer.id,
+      role: 'org:member',
+    });
+    await h.emulator.control.webhooksSettled();
+    for (const hold of later) hold?.release();
+
+    // What Clerk says now, read directly.
+    const clerk = await h.clerk.organizations.getOrganizationMembershipList({
+      organizationId: org.id,
+      limit: 20,
+    });
+    const expected = clerk.data.map((m) => m.id);
+    expect(clerk.totalCount).toBe(1_201);
+    const next = await page(org.token, { id: org.id, limit: 20, offset: 0 });
+    expect(next.totalCount).toBe(1_201);
+    expect(next.members.map((m) => m.membershipId)).toEqual(expected);
+    // And once the roster is cached, it is the one read after the change (the one before it was never stored).
+    const hit = await warm(org.token, { id: org.id, limit: 20, offset: 0 });
+    expect(hit.totalCount).toBe(1_201);
+    expect(hit.members.map((m) => m.membershipId)).toEqual(expected);
+  });
+
   it('is refused to an outsider with FORBIDDEN, and nothing of the organization is read from Clerk for them', async () => {
     const org = organization(BIG, 'Cold Big Outsider');
     const outsider = h.emulator.demo?.outsiderUserId as string;
