@@ -136,6 +136,28 @@ describe('a cold page', () => {
     expect(cold.pendingInvitations).toEqual(hit.pendingInvitations);
   });
 
+  it("with the organization's name and membersCount: still only the roster read's first Clerk page before the answer", async () => {
+    const org = organization(3_000, 'Cold Card');
+    const later = [500, 1000, 1500, 2000, 2500].map((offset) =>
+      h.gate?.hold((path, query) => path.includes(org.id) && query.get('offset') === String(offset)),
+    );
+    held.push(...later);
+    const result = await h.query<
+      { organization: { name: string; membersCount: number; members: { totalCount: number } } },
+      { id: string }
+    >(
+      'query Card($id: ID!) { organization(id: $id) { name membersCount members(limit: 20) { totalCount } } }',
+      { token: org.token, variables: { id: org.id } },
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.organization).toEqual({
+      name: 'Cold Card',
+      membersCount: 3_000,
+      members: { totalCount: 3_000 },
+    });
+    expect(pageCalls(org.id).filter((entry) => offsetOf(entry) === 0)).toHaveLength(1);
+  });
+
   it('of a small organization costs one Clerk call in all: the page and the whole roster are the same call', async () => {
     const org = organization(40, 'Cold Small');
     const cold = await page(org.token, { id: org.id, limit: 10, offset: 25 });

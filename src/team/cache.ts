@@ -465,11 +465,13 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
 
   function succeed(flight: Flight, value: Value) {
     if (flight.settled) return;
+    const { head } = flight;
     const entry: Entry = {
       kind: flight.kind,
       id: flight.id,
       value,
-      fetchedAt: now(),
+      // A roster that was all in its first page was read when that page came (a cold page said so already).
+      fetchedAt: head && head.head.members.length >= head.head.totalCount ? head.at : now(),
       readStartedAt: flight.startedAt ?? flight.createdAt,
       invalidated: false,
     };

@@ -23,6 +23,9 @@ export interface OrganizationShape {
 
 export const OrganizationRef = builder.objectRef<OrganizationShape>('Organization');
 
+/** The smallest page: on a cold roster, answered by the roster read's first Clerk page like any first page. */
+const HEAD = { limit: 1, offset: 0 };
+
 /**
  * Name, slug and image from the organization object Clerk sends inside every membership: that of the membership
  * that let the caller in, or of the cached roster. Never a Clerk call of its own.
@@ -32,9 +35,11 @@ function summaryOf(organization: OrganizationShape, context: GraphQLContext): Pr
     const { id, evidence } = organization;
     if (evidence.kind === 'membership') return evidence.membership.organization;
     try {
-      const roster = evidence.kind === 'roster' ? evidence.roster : await context.team.roster(id);
+      // A cold roster's first page describes the organization as well as the whole roster does (no wait for it).
+      const read =
+        evidence.kind === 'roster' ? { roster: evidence.roster } : await context.team.rosterPage(id, HEAD);
       const summary =
-        roster.value.organization ??
+        (read.roster ? read.roster.value.organization : read.page.value.organization) ??
         (await context.team.userMemberships(requireViewer(context).userId)).value.byOrganizationId.get(id)
           ?.organization;
       // Only a token claim that neither the roster nor the caller's own list bears out ends here.
@@ -68,11 +73,15 @@ OrganizationRef.implement({
     membersCount: t.int({
       description: 'How many active members the organization has.',
       // Counted from the roster this request reads for members anyway (through the cache), so it agrees with
-      // members.totalCount; Clerk's own members_count is not in every answer.
+      // members.totalCount; Clerk's own members_count is not in every answer. A cold roster: Clerk's total_count of
+      // its first page (the call a cold members page makes anyway).
       resolve: async ({ id, evidence }, _args, context) => {
         try {
-          const roster = evidence.kind === 'roster' ? evidence.roster : await context.team.roster(id);
-          return roster.value.members.length;
+          const read =
+            evidence.kind === 'roster'
+              ? { roster: evidence.roster }
+              : await context.team.rosterPage(id, HEAD);
+          return read.roster ? read.roster.value.members.length : read.page.value.totalCount;
         } catch (error) {
           throw toGraphQLError(error);
         }
