@@ -4,8 +4,11 @@
  * bad arguments are BAD_USER_INPUT before anything is read.
  */
 import type { ClerkClient } from '@clerk/backend';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from './helpers/harness.js';
+import { subscribe } from './helpers/live.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
 
@@ -165,6 +168,34 @@ describe('members(search, roles, orderBy)', () => {
     }
 
     expect(h.emulator.control.counters()[MEMBERSHIPS] ?? 0).toBe(0);
+  });
+
+  it("the live event's members take the same arguments and answer like the query", async () => {
+    const args: Args = { search: 'ü', roles: ['org:admin'], orderBy: { field: 'NAME', direction: 'DESC' } };
+    const expected = await search(args);
+    expect(expected.totalCount).toBeGreaterThan(0);
+    const document =
+      parse(`subscription Live($id: ID!, $search: String, $roles: [String!], $orderBy: MemberOrder) {
+      teamChanged(organizationId: $id) {
+        members(search: $search, roles: $roles, orderBy: $orderBy) {
+          fromCache totalCount members { membershipId firstName lastName email role createdAt }
+        }
+      }
+    }`) as TypedDocumentNode<{ teamChanged: { members: Page } }, Record<string, unknown>>;
+    const live = subscribe(h.url, token, document, { id: organizationId, ...args });
+    const refused = subscribe(h.url, token, document, { id: organizationId, search: 'x'.repeat(101) });
+    try {
+      const initial = (await live.next()).data?.teamChanged.members;
+      expect(initial?.members).toEqual(expected.members);
+      expect(initial?.totalCount).toBe(expected.totalCount);
+      expect((await refused.next()).errors?.[0]).toMatchObject({
+        path: ['teamChanged', 'members'],
+        extensions: { code: 'BAD_USER_INPUT', argumentName: 'search' },
+      });
+    } finally {
+      live.dispose();
+      refused.dispose();
+    }
   });
 
   it('refuses bad arguments with BAD_USER_INPUT before reading anything from Clerk', async () => {
