@@ -184,6 +184,7 @@ function toMember(membership: ClerkMembership): Member | undefined {
     imageUrl: user.imageUrl || null,
     role: membership.role,
     createdAt: new Date(membership.createdAt).toISOString(),
+    version: membership.updatedAt,
   };
 }
 
@@ -194,6 +195,7 @@ function toInvitation(invitation: ClerkInvitation): Invitation {
     role: invitation.role,
     status: invitation.status ?? 'pending',
     createdAt: new Date(invitation.createdAt).toISOString(),
+    version: invitation.updatedAt,
   };
 }
 
