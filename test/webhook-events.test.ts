@@ -50,8 +50,20 @@ describe('effectsOf', () => {
       'organizationMembership.deleted',
       orgMembership,
       {
-        invalidations: membershipInvalidations('MEMBER_REMOVED'),
+        // A deletion needs only the membership and its user: it is patched (removed, with a tombstone).
+        invalidations: membershipInvalidations('MEMBER_REMOVED').slice(1),
         revocations: [{ userId: 'user_1', organizationId: 'org_1' }],
+        patches: [
+          {
+            delta: {
+              kind: 'memberRemoval',
+              organizationId: 'org_1',
+              membershipId: 'orgmem_1',
+              userId: 'user_1',
+            },
+            reason: 'MEMBER_REMOVED',
+          },
+        ],
       },
     ],
     ['organizationInvitation.created', { organization_id: 'org_2' }, invitation('INVITATION_CREATED')],
