@@ -143,7 +143,11 @@ describe('a removed member', () => {
       // Meanwhile a remaining member is served the copy the removal's webhook patched (no Clerk read needed): the
       // outage itself is not a denial.
       const admin = await h.query(Roster, { token: adminToken, variables: { id: organizationId } });
-      expect(admin.data?.organization.members).toMatchObject({ stale: false, fromCache: true, totalCount: 3 });
+      expect(admin.data?.organization.members).toMatchObject({
+        stale: false,
+        fromCache: true,
+        totalCount: 3,
+      });
 
       // Past the TTL, every copy the server holds is stale, and served as such while the outage lasts; the removal
       // is remembered as long as they are.
