@@ -213,21 +213,37 @@ type Op =
   /** Forwards some held deliveries now (the rest stay delayed): by index, maybe re-signed, maybe kept for later. */
   | { kind: 'deliver'; picks: { index: number; resign: boolean; keep: boolean }[] };
 
+const userOp = (kind: 'add' | 'remove' | 'role') => fc.record({ kind: fc.constant(kind), user: fc.nat(5) });
+/** Weighted toward membership writes: adds, removals and re-adds of the same users are where order matters most. */
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constantFrom('add' as const, 'remove' as const, 'role' as const), user: fc.nat(5) }),
-  fc.record({
-    kind: fc.constant('profile' as const),
-    user: fc.nat(5),
-    name: fc.constantFrom('Ana', 'Émile', 'Zoë'),
-  }),
-  fc.record({ kind: fc.constant('invite' as const) }),
-  fc.record({ kind: fc.constantFrom('revoke' as const, 'accept' as const), invitation: fc.nat(3) }),
-  fc.record({
-    kind: fc.constant('deliver' as const),
-    picks: fc.array(fc.record({ index: fc.nat(), resign: fc.boolean(), keep: fc.boolean() }), {
-      maxLength: 4,
+  { arbitrary: userOp('add'), weight: 3 },
+  { arbitrary: userOp('remove'), weight: 3 },
+  { arbitrary: userOp('role'), weight: 2 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('profile' as const),
+      user: fc.nat(5),
+      name: fc.constantFrom('Ana', 'Émile', 'Zoë'),
     }),
-  }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ kind: fc.constant('invite' as const) }), weight: 2 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constantFrom('revoke' as const, 'accept' as const),
+      invitation: fc.nat(3),
+    }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('deliver' as const),
+      picks: fc.array(fc.record({ index: fc.nat(), resign: fc.boolean(), keep: fc.boolean() }), {
+        maxLength: 4,
+      }),
+    }),
+    weight: 2,
+  },
 );
 
 /**
