@@ -7,6 +7,17 @@ import { herd } from './herd.js';
 import { hit } from './hit.js';
 import { memory } from './memory.js';
 import { pending } from './pending.js';
+import { roleChange } from './role-change.js';
 import type { Scenario } from './scenario.js';
 
-export const SCENARIOS: readonly Scenario[] = [ceiling, hit, pending, deep, cold, herd, churn, memory];
+export const SCENARIOS: readonly Scenario[] = [
+  ceiling,
+  hit,
+  pending,
+  deep,
+  cold,
+  herd,
+  churn,
+  memory,
+  roleChange,
+];
