@@ -456,6 +456,31 @@ describe('deliveries out of order', () => {
   });
 });
 
+describe('a user.updated that arrives before the membership', () => {
+  it('still wins over the older profile the late organizationMembership.created carries', async () => {
+    const t = team('Early Rename Co');
+    await warm(t);
+    const user = h.emulator.store.createUser({
+      firstName: 'Before',
+      emailAddress: `early.${randomBytes(3).toString('hex')}@rename.test`,
+    });
+    await h.clerk.organizations.createOrganizationMembership({
+      organizationId: t.organizationId,
+      userId: user.id,
+      role: 'org:member',
+    });
+    await h.clerk.users.updateUser(user.id, { firstName: 'After' });
+    await settled();
+    const held = relay.held.splice(0);
+    const renamed = held.filter((delivery) => delivery.type === 'user.updated');
+    const joined = held.filter((delivery) => delivery.type === 'organizationMembership.created');
+    for (const delivery of [...renamed, ...joined]) expect(await relay.forward(delivery)).toBe(200);
+    const view = await teamView(t);
+    expect(view.fromCache).toBe(true);
+    expect(view.members.find((member) => member.userId === user.id)?.firstName).toBe('After');
+  });
+});
+
 describe('what a payload cannot express', () => {
   it('a signed but partial membership payload falls back to invalidation: the next query reads Clerk', async () => {
     const t = team('Partial Co');

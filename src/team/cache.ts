@@ -50,6 +50,7 @@ import {
   differences,
   emptyPatchState,
   type PatchState,
+  type ProfileChange,
   type Verdict,
 } from './deltas.js';
 import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
@@ -283,6 +284,8 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
   const staleGraceMs = options.staleGraceMs ?? 0;
   const observe = options.observer ? options.observer.read.bind(options.observer) : () => {};
 
+  /** Set while a patched snapshot replaces its entry: the patch updates the index for the one user it touched. */
+  let patching = false;
   /** userId → organizations whose cached roster holds the user; kept in step with the LRU by its hooks. */
   const organizationsByUser = new Map<string, Set<string>>();
   /** organizationId → users whose cached membership list holds the organization; kept in step the same way. */
@@ -302,6 +305,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     ttlResolution: 0,
     perf: { now },
     onInsert: (entry) => {
+      if (patching) return;
       const index = indexOf(entry);
       if (!index) return;
       const [map, keys] = index;
@@ -314,6 +318,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     dispose: (entry, key, reason) => {
       // A patched copy that expires is kept until its re-read compares with it (drift).
       if (reason === 'expire' && entry.patch?.patched && !entry.invalidated) expiredPatched.set(key, entry);
+      if (patching) return;
       const index = indexOf(entry);
       if (!index) return;
       const [map, keys] = index;
@@ -332,6 +337,16 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     perf: { now },
   });
   const clockSkewMs = options.clockSkewMs ?? 1000;
+  /**
+   * The latest `user.updated` per user, for memberships delivered after it (a cached roster may not have held the
+   * user when it came). As long as a cached copy may live; past the bound, the TTL re-read reconciles.
+   */
+  const recentProfiles = new LRUCache<string, ProfileChange>({
+    max: 10_000,
+    ttl: ttlMs + staleGraceMs,
+    ttlResolution: 0,
+    perf: { now },
+  });
   /** Organizations Clerk said do not exist: probing unknown IDs must not reach Clerk every time. */
   const notFound = new LRUCache<string, true>({
     max: 10_000,
@@ -626,8 +641,11 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     options.onDrift?.({ kind: entry.kind, organizationId: entry.id, ...found });
   }
 
-  /** Stores a patched snapshot in place of the entry: same age (the TTL still counts from the full read). */
-  function patchEntry(entry: Entry, verdict: Verdict<Value>, outcome: DeltaOutcome) {
+  /**
+   * Stores a patched snapshot in place of the entry: same age (the TTL still counts from the full read). A roster
+   * patch touches one user: the user → organizations index is updated for them alone, not rebuilt (30,000 members).
+   */
+  function patchEntry(entry: Entry, verdict: Verdict<Value>, outcome: DeltaOutcome, userId?: string) {
     if (verdict.kind === 'ignored') {
       outcome.ignored.push(entry.id);
       return;
@@ -639,11 +657,26 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     }
     const patch = entry.patch ?? emptyPatchState();
     patch.patched = true;
-    entries.set(
-      keyOf(entry.kind, entry.id),
-      { ...entry, value: verdict.value, patch },
-      { noUpdateTTL: true },
-    );
+    patching = true;
+    try {
+      entries.set(
+        keyOf(entry.kind, entry.id),
+        { ...entry, value: verdict.value, patch },
+        { noUpdateTTL: true },
+      );
+    } finally {
+      patching = false;
+    }
+    if (userId !== undefined && entry.kind === 'members') {
+      const organizations = organizationsByUser.get(userId);
+      if ((verdict.value as Roster).byUserId.has(userId)) {
+        if (organizations) organizations.add(entry.id);
+        else organizationsByUser.set(userId, new Set([entry.id]));
+      } else {
+        organizations?.delete(entry.id);
+        if (organizations?.size === 0) organizationsByUser.delete(userId);
+      }
+    }
     outcome.patched.push(entry.id);
   }
 
@@ -655,6 +688,8 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       return entry.patch;
     };
     if (delta.kind === 'profile') {
+      const previous = recentProfiles.get(delta.userId);
+      if (!previous || previous.version < delta.version) recentProfiles.set(delta.userId, delta);
       // Reads under way may hold the user as they were: the same precise rule as a user invalidation.
       markUserInvalidated(delta.userId);
       for (const organizationId of [...(organizationsByUser.get(delta.userId) ?? [])]) {
@@ -674,9 +709,20 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     if (!entry) return outcome;
     const verdict =
       delta.kind === 'memberUpsert' || delta.kind === 'memberRemoval'
-        ? applyToRoster(entry.value as Roster, stateOf(entry), delta, base(entry))
+        ? applyToRoster(
+            entry.value as Roster,
+            stateOf(entry),
+            delta,
+            base(entry),
+            delta.kind === 'memberUpsert' ? recentProfiles.get(delta.member.userId) : undefined,
+          )
         : applyToInvitations(entry.value as PendingInvitations, stateOf(entry), delta, base(entry));
-    patchEntry(entry, verdict, outcome);
+    patchEntry(
+      entry,
+      verdict,
+      outcome,
+      'userId' in delta ? delta.userId : delta.kind === 'memberUpsert' ? delta.member.userId : undefined,
+    );
     return outcome;
   }
 

@@ -14,6 +14,8 @@
  *   a full read, the moment that read began.
  * - **Deletions leave a tombstone** (the membership or invitation ID; IDs are never reused): a late
  *   `created`/`updated` of it is ignored. Tombstones are bounded and live as long as the cached entry.
+ * - **A `user.updated` for a user no cached roster holds yet** is remembered (bounded, by the cache): a membership
+ *   of theirs delivered later takes the newer of its own profile and that one.
  * - **A member or invitation the snapshot does not hold** is added only if its write is newer than the full read
  *   the snapshot started from (older: that read saw Clerk after the write and did not find it, so it was removed).
  *
@@ -22,7 +24,7 @@
  * same millisecond, a profile dated the same millisecond by two sources): the caller then invalidates, as for a
  * change no payload can express.
  */
-import { createRoster, type Invitation, type Member, type PendingInvitations, type Roster } from './types.js';
+import type { Invitation, Member, PendingInvitations, Roster } from './types.js';
 
 /** A membership as its webhook describes it, with everything a roster holds of it. */
 export interface MemberUpsert {
@@ -146,8 +148,90 @@ function profileFor(
   return undefined;
 }
 
-function withMembers(roster: Roster, members: Member[], organization = roster.organization): Roster {
-  return createRoster(roster.organizationId, members, organization);
+type DatedProfile = { profile: Profile; at: number };
+
+/**
+ * The newer of a membership payload's profile and the user's latest `user.updated` seen (which may have arrived
+ * before the membership did, when no cached roster held the user yet). Undefined: same date, different data.
+ */
+function newest(candidate: DatedProfile, known: ProfileChange | undefined): DatedProfile | undefined {
+  if (!known || known.version < candidate.at) return candidate;
+  if (known.version > candidate.at) return { profile: known.profile, at: known.version };
+  return sameProfile(candidate.profile, known.profile) ? candidate : undefined;
+}
+
+const GONE = Symbol('gone');
+/** Past this many changes over its base, a patched `byUserId` is copied into a plain Map again. */
+const MAX_OVERLAY = 1024;
+
+/**
+ * `byUserId` of a patched roster: the previous snapshot's map with this patch's few changes over it, so a change to
+ * a 30,000-member roster does not rebuild a 30,000-entry map (several milliseconds each). Immutable like the map it
+ * stands for; each patch copies the (bounded) changes, never the base.
+ */
+class OverlayMap<K, V> implements ReadonlyMap<K, V> {
+  readonly size: number;
+  constructor(
+    private readonly base: ReadonlyMap<K, V>,
+    private readonly changes: ReadonlyMap<K, V | typeof GONE>,
+  ) {
+    let size = base.size;
+    for (const [key, value] of changes) {
+      const inBase = base.has(key);
+      if (value === GONE && inBase) size--;
+      else if (value !== GONE && !inBase) size++;
+    }
+    this.size = size;
+  }
+
+  /** `map` with `key` set to `value` (or removed): an overlay over the same base, or a plain copy when it grows. */
+  static with<K, V>(map: ReadonlyMap<K, V>, key: K, value: V | typeof GONE): ReadonlyMap<K, V> {
+    const base = map instanceof OverlayMap ? (map.base as ReadonlyMap<K, V>) : map;
+    const changes = new Map(
+      map instanceof OverlayMap ? (map.changes as ReadonlyMap<K, V | typeof GONE>) : [],
+    );
+    changes.set(key, value);
+    const overlay = new OverlayMap(base, changes);
+    return changes.size > MAX_OVERLAY ? new Map(overlay) : overlay;
+  }
+
+  get(key: K): V | undefined {
+    const value = this.changes.get(key);
+    if (value === GONE) return undefined;
+    return value !== undefined ? value : this.base.get(key);
+  }
+  has(key: K): boolean {
+    const value = this.changes.get(key);
+    return value === GONE ? false : value !== undefined || this.base.has(key);
+  }
+  *entries(): MapIterator<[K, V]> {
+    for (const [key, value] of this.base) {
+      if (!this.changes.has(key)) yield [key, value];
+    }
+    for (const [key, value] of this.changes) if (value !== GONE) yield [key, value];
+  }
+  *keys(): MapIterator<K> {
+    for (const [key] of this.entries()) yield key;
+  }
+  *values(): MapIterator<V> {
+    for (const [, value] of this.entries()) yield value;
+  }
+  [Symbol.iterator]() {
+    return this.entries();
+  }
+  forEach(callback: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this);
+  }
+}
+
+/** The next snapshot: these members, `byUserId` updated for the one user the patch touched. */
+function withMembers(roster: Roster, members: Member[], userId: string, member: Member | undefined): Roster {
+  return {
+    organizationId: roster.organizationId,
+    members,
+    byUserId: OverlayMap.with(roster.byUserId, userId, member ?? GONE),
+    organization: roster.organization,
+  };
 }
 
 /** Applies one roster delta (never for another organization; a profile change for users the roster holds). */
@@ -156,15 +240,18 @@ export function applyToRoster(
   state: PatchState,
   delta: RosterDelta,
   base: Base,
+  /** For a member upsert: the latest `user.updated` of its user seen lately, if any. */
+  known?: ProfileChange,
 ): Verdict<Roster> {
   switch (delta.kind) {
     case 'memberUpsert': {
-      const incoming = delta.member;
-      if (state.tombstones.has(incoming.membershipId)) return IGNORED;
-      const held = roster.byUserId.get(incoming.userId);
-      if (held && held.membershipId === incoming.membershipId) {
+      if (state.tombstones.has(delta.member.membershipId)) return IGNORED;
+      const held = roster.byUserId.get(delta.member.userId);
+      if (held && held.membershipId === delta.member.membershipId) {
+        const incoming = delta.member;
         if (incoming.version <= (held.version ?? 0)) return IGNORED;
-        const profile = profileFor(held, incoming, incoming.version, state);
+        const fromPayload = profileFor(held, incoming, incoming.version, state);
+        const profile = fromPayload && newest(fromPayload, known);
         if (!profile) return AMBIGUOUS;
         const member: Member = { ...incoming, ...profile.profile };
         state.profileAt.set(member.userId, profile.at);
@@ -175,8 +262,11 @@ export function applyToRoster(
                 roster.members.filter((each) => each !== held),
                 member,
               );
-        return { kind: 'patched', value: withMembers(roster, members) };
+        return { kind: 'patched', value: withMembers(roster, members, member.userId, member) };
       }
+      const dated = newest({ profile: profileOf(delta.member), at: delta.member.version }, known);
+      if (!dated) return AMBIGUOUS;
+      const incoming: Member & { version: number } = { ...delta.member, ...dated.profile };
       if (held) {
         // Another membership of the same user: the later-joined one is current, the other was deleted.
         if (incoming.createdAt < held.createdAt) {
@@ -185,18 +275,19 @@ export function applyToRoster(
         }
         if (incoming.createdAt === held.createdAt) return AMBIGUOUS;
         bury(state, held.membershipId);
-        state.profileAt.set(incoming.userId, incoming.version);
+        state.profileAt.set(incoming.userId, dated.at);
         const members = insertNewestFirst(
           roster.members.filter((each) => each !== held),
           incoming,
         );
-        return { kind: 'patched', value: withMembers(roster, members) };
+        return { kind: 'patched', value: withMembers(roster, members, incoming.userId, incoming) };
       }
       const verdict = againstRead(incoming.version, base);
       if (verdict === 'older') return IGNORED;
       if (verdict === 'ambiguous') return AMBIGUOUS;
-      state.profileAt.set(incoming.userId, incoming.version);
-      return { kind: 'patched', value: withMembers(roster, insertNewestFirst(roster.members, incoming)) };
+      state.profileAt.set(incoming.userId, dated.at);
+      const members = insertNewestFirst(roster.members, incoming);
+      return { kind: 'patched', value: withMembers(roster, members, incoming.userId, incoming) };
     }
     case 'memberRemoval': {
       bury(state, delta.membershipId);
@@ -208,6 +299,8 @@ export function applyToRoster(
         value: withMembers(
           roster,
           roster.members.filter((each) => each !== held),
+          delta.userId,
+          undefined,
         ),
       };
     }
@@ -230,6 +323,8 @@ export function applyToRoster(
         value: withMembers(
           roster,
           roster.members.map((each) => (each === held ? member : each)),
+          member.userId,
+          member,
         ),
       };
     }
