@@ -118,7 +118,7 @@ export interface CacheObserver {
 export interface Drift {
   kind: CacheKind;
   organizationId: string;
-  /** In the read, not in the patched copy. */
+  /** In the read, not in the patched copy (the first `DRIFT_SAMPLE` IDs; `counts` has them all). */
   missing: string[];
   /** In the patched copy, not in the read. */
   unexpected: string[];
@@ -126,7 +126,11 @@ export interface Drift {
   changed: Record<string, string[]>;
   /** Same items, another order. */
   order: boolean;
+  counts: { missing: number; unexpected: number; changed: number };
 }
+
+/** How many IDs a drift report lists of each kind (a log line, not a dump). */
+const DRIFT_SAMPLE = 20;
 
 /**
  * What a delta did per cached organization: patched it, ignored it (older, duplicate, tombstoned), or invalidated
@@ -638,7 +642,16 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
           );
     if (!found) return;
     options.observer?.drift?.(entry.kind);
-    options.onDrift?.({ kind: entry.kind, organizationId: entry.id, ...found });
+    const changed = Object.entries(found.changed);
+    options.onDrift?.({
+      kind: entry.kind,
+      organizationId: entry.id,
+      missing: found.missing.slice(0, DRIFT_SAMPLE),
+      unexpected: found.unexpected.slice(0, DRIFT_SAMPLE),
+      changed: Object.fromEntries(changed.slice(0, DRIFT_SAMPLE)),
+      order: found.order,
+      counts: { missing: found.missing.length, unexpected: found.unexpected.length, changed: changed.length },
+    });
   }
 
   /**
@@ -702,6 +715,8 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     const kind: CacheKind =
       delta.kind === 'memberUpsert' || delta.kind === 'memberRemoval' ? 'members' : 'invitations';
     const key = keyOf(kind, delta.organizationId);
+    // A webhook about the organization says it exists (its organization.created may come later).
+    notFound.delete(delta.organizationId);
     // A read under way may hold the state before this change: its answer goes to its waiters, never stored.
     const flight = flights.get(key);
     if (flight) detach(flight);

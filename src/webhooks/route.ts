@@ -1,7 +1,7 @@
 /**
- * POST /webhooks/clerk: verifies Svix-signed Clerk webhooks on the raw body and turns them into cache
- * invalidations and revocation records. It answers as soon as both are done (so a 2xx means the next query
- * already sees them) and never waits on Clerk: the re-read happens in the background (refresh-ahead).
+ * POST /webhooks/clerk: verifies Svix-signed Clerk webhooks on the raw body and turns them into cache patches,
+ * invalidations and revocation records. It answers as soon as all are done (so a 2xx means the next query
+ * already sees them) and never waits on Clerk: an invalidated copy is re-read in the background (refresh-ahead).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
