@@ -813,6 +813,12 @@ describe('team cache: patches from webhooks', () => {
     expect(cache.invalidateUser('user_2')).toEqual(['org_a']);
     // A duplicate is ignored.
     expect(cache.applyDelta(upsert(added, now)).ignored).toEqual(['org_a']);
+    // The TTL still counts from the full read, not from the patch.
+    now = 1_000_000 + options.ttlMs;
+    const reread = cache.getRoster('org_a');
+    expect(clerk.reads).toEqual(['org_a', 'org_a']);
+    clerk.resolveNext([]);
+    expect((await reread).fromCache).toBe(false);
   });
 
   it('drift: the re-read after the TTL is compared with the patched copy, also when the LRU has dropped it (no stale grace)', async () => {
