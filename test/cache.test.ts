@@ -809,8 +809,11 @@ describe('team cache: patches from webhooks', () => {
     expect(after.byUserId.size).toBe(2);
     expect(before.members.map((m) => m.userId)).toEqual(['user_1']);
     expect(before.byUserId.has('user_2')).toBe(false);
-    // The user index knows the patched-in member: a user invalidation finds their organization.
-    expect(cache.invalidateUser('user_2')).toEqual(['org_a']);
+    // The user index knows the patched-in member: their profile change finds their organization.
+    const profile = { firstName: 'Grace', lastName: 'Hopper', email: 'grace@example.test', imageUrl: null };
+    expect(
+      cache.applyDelta({ kind: 'profile', userId: 'user_2', version: now + 1, profile }).patched,
+    ).toEqual(['org_a']);
     // A duplicate is ignored.
     expect(cache.applyDelta(upsert(added, now)).ignored).toEqual(['org_a']);
     // The TTL still counts from the full read, not from the patch.
