@@ -109,6 +109,10 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     staleGraceMs: config.cacheStaleGraceSeconds * 1000,
     maxMembers: config.cacheMaxMembers,
     observer: metrics.cache,
+    clockSkewMs: config.cacheClockSkewMs,
+    // A full read that differs from the webhook-patched copy it replaces: patching missed or misapplied a change.
+    onDrift: (drift) =>
+      logger.warn('team cache drift: a full read differs from the patched copy', { ...drift }),
   });
   // Live updates. The bus is in-process; it is the seam for Redis (see src/subscriptions/bus.ts).
   const liveStreams = createLiveStreams({

@@ -22,6 +22,11 @@ export interface Config {
   cacheStaleGraceSeconds: number;
   /** Size bound of the team cache, counted in members (an invitation counts as one). */
   cacheMaxMembers: number;
+  /**
+   * How far Clerk's clock may be from ours: a webhook's change dated this close to the read a cached copy came from
+   * invalidates it instead of patching it (which of the two is newer cannot be told).
+   */
+  cacheClockSkewMs: number;
   /** Upper bound on one Clerk call; a hanging Clerk becomes UPSTREAM_UNAVAILABLE after this long. */
   clerkTimeoutMs: number;
   /**
@@ -155,6 +160,7 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     cacheTtlSeconds: integer('CACHE_TTL_SECONDS', 300, 1, 86_400),
     cacheStaleGraceSeconds: integer('CACHE_STALE_GRACE_SECONDS', 3600, 0, 7 * 86_400),
     cacheMaxMembers: integer('CACHE_MAX_MEMBERS', 1_000_000, 1, 100_000_000),
+    cacheClockSkewMs: integer('CACHE_CLOCK_SKEW_MS', 1000, 0, 600_000),
     clerkTimeoutMs,
     requestDeadlineMs: integer('REQUEST_DEADLINE_MS', clerkTimeoutMs + 1000, 1, 600_000),
     clerkQueueMax: integer('CLERK_QUEUE_MAX', 1000, 0, 1_000_000),

@@ -57,6 +57,14 @@ export function createMetrics(): Metrics {
     labelNames: ['part', 'outcome'] as const,
     registers: [registry],
   });
+  const cacheDrift = new Counter({
+    name: 'team_cache_drift_total',
+    help:
+      'Full re-reads (TTL or forced) of a webhook-patched roster (part=members) or invitation list (invitations) ' +
+      'that differed from the patched copy. Zero is the proof that patching from webhooks is right.',
+    labelNames: ['part'] as const,
+    registers: [registry],
+  });
   const clerkDuration = new Histogram({
     name: 'clerk_request_duration_seconds',
     help: 'Duration of Clerk Backend API calls.',
@@ -131,7 +139,10 @@ export function createMetrics(): Metrics {
   return {
     registry,
     // Hot path (every query): label children are looked up once and kept, instead of hashing labels per call.
-    cache: { read: (part, outcome) => child(cacheReads, part, outcome).inc() },
+    cache: {
+      read: (part, outcome) => child(cacheReads, part, outcome).inc(),
+      drift: (part) => child(cacheDrift, part).inc(),
+    },
     upstream: {
       called(route, outcome, status, durationMs) {
         clerkDuration.observe({ route, outcome }, durationMs / 1000);

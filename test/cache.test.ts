@@ -782,3 +782,88 @@ describe('revocation records', () => {
     expect(revocations.revokedAt('user_9', 'org_z')).toBe(0);
   });
 });
+
+describe('team cache: patches from webhooks', () => {
+  const upsert = (m: Member, version: number) => ({
+    kind: 'memberUpsert' as const,
+    organizationId: 'org_a',
+    member: { ...m, version },
+  });
+
+  it('a patch is a new snapshot (the old one unchanged), keeps the TTL of the full read, and indexes the added user', async () => {
+    let now = 1_000_000;
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options, clockSkewMs: 0, now: () => now });
+    const reading = cache.getRoster('org_a');
+    clerk.resolveNext([{ ...member('user_1'), version: 1 }]);
+    const before = (await reading).value;
+    now += 10;
+    const added = { ...member('user_2'), createdAt: '2026-02-01T00:00:00.000Z' };
+    expect(cache.applyDelta(upsert(added, now))).toEqual({
+      patched: ['org_a'],
+      ignored: [],
+      invalidated: [],
+    });
+    const after = (await cache.getRoster('org_a')).value;
+    expect(after.members.map((m) => m.userId)).toEqual(['user_2', 'user_1']);
+    expect(after.byUserId.get('user_2')?.userId).toBe('user_2');
+    expect(after.byUserId.size).toBe(2);
+    expect(before.members.map((m) => m.userId)).toEqual(['user_1']);
+    expect(before.byUserId.has('user_2')).toBe(false);
+    // The user index knows the patched-in member: their profile change finds their organization.
+    const profile = { firstName: 'Grace', lastName: 'Hopper', email: 'grace@example.test', imageUrl: null };
+    expect(
+      cache.applyDelta({ kind: 'profile', userId: 'user_2', version: now + 1, profile }).patched,
+    ).toEqual(['org_a']);
+    // A duplicate is ignored.
+    expect(cache.applyDelta(upsert(added, now)).ignored).toEqual(['org_a']);
+    // The TTL still counts from the full read, not from the patch.
+    now = 1_000_000 + options.ttlMs;
+    const reread = cache.getRoster('org_a');
+    expect(clerk.reads).toEqual(['org_a', 'org_a']);
+    clerk.resolveNext([]);
+    expect((await reread).fromCache).toBe(false);
+  });
+
+  it('drift: the re-read after the TTL is compared with the patched copy, also when the LRU has dropped it (no stale grace)', async () => {
+    let now = 1_000_000;
+    const clerk = scriptedSource();
+    const drifts: unknown[] = [];
+    const counted: string[] = [];
+    const cache = createTeamCache({
+      source: clerk.source,
+      ...options,
+      staleGraceMs: 0,
+      clockSkewMs: 0,
+      now: () => now,
+      observer: { read: () => {}, drift: (kind) => counted.push(kind) },
+      onDrift: (drift) => drifts.push(drift),
+    });
+    const reading = cache.getRoster('org_a');
+    clerk.resolveNext([{ ...member('user_1'), version: 1 }]);
+    await reading;
+    now += 10;
+    cache.applyDelta(upsert({ ...member('user_1'), role: 'org:admin' }, now));
+
+    now += options.ttlMs + 1;
+    const reread = cache.getRoster('org_a');
+    // Clerk says the role changed, and also holds a member whose webhook never came.
+    clerk.resolveNext([
+      { ...member('user_9'), version: 5 },
+      { ...member('user_1'), role: 'org:admin', version: 1_000_010 },
+    ]);
+    await reread;
+    expect(counted).toEqual(['members']);
+    expect(drifts).toEqual([
+      {
+        kind: 'members',
+        organizationId: 'org_a',
+        missing: ['orgmem_user_9'],
+        unexpected: [],
+        changed: {},
+        order: false,
+        counts: { missing: 1, unexpected: 0, changed: 0 },
+      },
+    ]);
+  });
+});

@@ -38,17 +38,18 @@ const membershipReads = (harness: Harness, organizationId: string) =>
     .filter((entry) => entry.path === `/v1/organizations/${organizationId}/memberships`).length;
 
 /** Changes the roster in Clerk through the SDK, and waits for the webhook to invalidate our copy. */
+/**
+ * Adds a member in Clerk and invalidates our copy: a membership webhook would be patched into it (no re-read), so
+ * the member is added without one and the organization is renamed through Clerk, an event that invalidates.
+ */
 async function addMemberThroughClerk(harness: Harness, organizationId: string) {
   const user = harness.emulator.store.createUser({
     firstName: 'New',
     lastName: 'Hire',
     emailAddress: `${Math.random()}@x.test`,
   });
-  await harness.clerk.organizations.createOrganizationMembership({
-    organizationId,
-    userId: user.id,
-    role: 'org:member',
-  });
+  harness.emulator.store.addMembership(organizationId, user.id, 'org:member');
+  await harness.clerk.organizations.updateOrganization(organizationId, { name: `Renamed ${user.id}` });
   await harness.emulator.control.webhooksSettled();
 }
 

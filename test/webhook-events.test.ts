@@ -50,8 +50,20 @@ describe('effectsOf', () => {
       'organizationMembership.deleted',
       orgMembership,
       {
-        invalidations: membershipInvalidations('MEMBER_REMOVED'),
+        // A deletion needs only the membership and its user: it is patched (removed, with a tombstone).
+        invalidations: membershipInvalidations('MEMBER_REMOVED').slice(1),
         revocations: [{ userId: 'user_1', organizationId: 'org_1' }],
+        patches: [
+          {
+            delta: {
+              kind: 'memberRemoval',
+              organizationId: 'org_1',
+              membershipId: 'orgmem_1',
+              userId: 'user_1',
+            },
+            reason: 'MEMBER_REMOVED',
+          },
+        ],
       },
     ],
     ['organizationInvitation.created', { organization_id: 'org_2' }, invitation('INVITATION_CREATED')],
@@ -138,5 +150,147 @@ describe('asClerkEvent', () => {
       type: 'user.updated',
       data: { id: 'user_1' },
     });
+  });
+});
+
+describe('payload → patch (only when the payload holds every field the roster or invitation list shows)', () => {
+  const membership = {
+    object: 'organization_membership',
+    id: 'orgmem_1',
+    role: 'org:admin',
+    organization: { id: 'org_1' },
+    public_user_data: {
+      user_id: 'user_1',
+      first_name: 'Ana',
+      last_name: null,
+      identifier: 'ana@example.test',
+      image_url: '',
+    },
+    created_at: 1_700_000_000_000,
+    updated_at: 1_700_000_001_000,
+  };
+  const user = {
+    id: 'user_1',
+    first_name: 'Ana',
+    last_name: 'Lima',
+    image_url: 'https://img.example/ana',
+    primary_email_address_id: 'idn_1',
+    email_addresses: [
+      { id: 'idn_0', email_address: 'old@example.test' },
+      { id: 'idn_1', email_address: 'ana@example.test' },
+    ],
+    updated_at: 1_700_000_002_000,
+  };
+
+  it('a full membership payload is a member upsert, versioned by updated_at, with the SDK mapping (blank → null)', () => {
+    expect(effectsOf({ type: 'organizationMembership.updated', data: membership }).patches).toEqual([
+      {
+        reason: 'MEMBER_UPDATED',
+        delta: {
+          kind: 'memberUpsert',
+          organizationId: 'org_1',
+          member: {
+            membershipId: 'orgmem_1',
+            userId: 'user_1',
+            firstName: 'Ana',
+            lastName: null,
+            email: 'ana@example.test',
+            imageUrl: null,
+            role: 'org:admin',
+            createdAt: '2023-11-14T22:13:20.000Z',
+            version: 1_700_000_001_000,
+          },
+        },
+      },
+    ]);
+  });
+
+  it.each([
+    ['without updated_at', { ...membership, updated_at: undefined }],
+    ['with a string date', { ...membership, created_at: '2023-11-14' }],
+    [
+      'without image_url',
+      { ...membership, public_user_data: { ...membership.public_user_data, image_url: undefined } },
+    ],
+    [
+      'with a numeric name',
+      { ...membership, public_user_data: { ...membership.public_user_data, first_name: 7 } },
+    ],
+  ])('a membership payload %s invalidates the roster instead', (_name, data) => {
+    const effects = effectsOf({
+      type: 'organizationMembership.created',
+      data: JSON.parse(JSON.stringify(data)),
+    });
+    expect(effects.patches).toBeUndefined();
+    expect(effects.invalidations[0]).toEqual({
+      kind: 'organization',
+      organizationId: 'org_1',
+      reason: 'MEMBER_ADDED',
+    });
+  });
+
+  it('user.updated with a primary email address is a profile patch; without one, an invalidation', () => {
+    expect(effectsOf({ type: 'user.updated', data: user })).toEqual({
+      invalidations: [],
+      revocations: [],
+      patches: [
+        {
+          reason: 'MEMBER_UPDATED',
+          delta: {
+            kind: 'profile',
+            userId: 'user_1',
+            version: 1_700_000_002_000,
+            profile: {
+              firstName: 'Ana',
+              lastName: 'Lima',
+              email: 'ana@example.test',
+              imageUrl: 'https://img.example/ana',
+            },
+          },
+        },
+      ],
+    });
+    expect(effectsOf({ type: 'user.updated', data: { ...user, primary_email_address_id: null } })).toEqual({
+      invalidations: [{ kind: 'user', userId: 'user_1', reason: 'MEMBER_UPDATED' }],
+      revocations: [],
+    });
+  });
+
+  it('invitations: created with every field is added, accepted and revoked are removed by ID', () => {
+    const invitation = {
+      id: 'orginv_1',
+      organization_id: 'org_2',
+      email_address: 'new@example.test',
+      role: 'org:member',
+      status: 'pending',
+      created_at: 1_700_000_000_000,
+      updated_at: 1_700_000_000_000,
+    };
+    expect(
+      effectsOf({ type: 'organizationInvitation.created', data: invitation }).patches?.[0]?.delta,
+    ).toEqual({
+      kind: 'invitationUpsert',
+      organizationId: 'org_2',
+      invitation: {
+        id: 'orginv_1',
+        email: 'new@example.test',
+        role: 'org:member',
+        status: 'pending',
+        createdAt: '2023-11-14T22:13:20.000Z',
+        version: 1_700_000_000_000,
+      },
+    });
+    expect(
+      effectsOf({ type: 'organizationInvitation.revoked', data: invitation }).patches?.[0]?.delta,
+    ).toEqual({
+      kind: 'invitationRemoval',
+      organizationId: 'org_2',
+      invitationId: 'orginv_1',
+    });
+  });
+
+  it('effects are plain JSON (they may travel to other replicas)', () => {
+    const effects = effectsOf({ type: 'organizationMembership.created', data: membership });
+    expect(JSON.parse(JSON.stringify(effects))).toEqual(effects);
   });
 });

@@ -8,6 +8,7 @@ import { herd } from './herd.js';
 import { hit } from './hit.js';
 import { memory } from './memory.js';
 import { pending } from './pending.js';
+import { roleChange } from './role-change.js';
 import type { Scenario } from './scenario.js';
 import { search } from './search.js';
 
@@ -22,4 +23,5 @@ export const SCENARIOS: readonly Scenario[] = [
   memory,
   coldSize,
   search,
+  roleChange,
 ];

@@ -44,12 +44,27 @@
  * a warm roster, take the usual path. When the page and the full read disagree (a change landed between their
  * calls), each shows Clerk as it was when it was read; the webhook of that change invalidates the organization,
  * which detaches the full read (never stored), so the next request reads again (cold path) and sees the change.
+ * **Patches** (`applyDelta`): a webhook's change is applied to the cached roster or invitations as a new snapshot
+ * (./deltas.ts decides, with versions and tombstones, whether it is newer than what is held); an organization not
+ * cached changes nothing. A read under way is detached as by an invalidation (it may hold the state before the
+ * change), and what cannot be decided invalidates. The full read that replaces a patched entry (TTL, forced) is
+ * compared with it: a difference is *drift*, reported through `onDrift`.
  *
  * Freshness: an entry is served for `ttlMs`. It is kept `staleGraceMs` longer, and served (marked stale) only when
  * Clerk fails to refresh it. An invalidation marks the entry as needing a re-read rather than deleting it, so even
  * then a Clerk outage degrades to stale data instead of errors.
  */
 import { LRUCache } from 'lru-cache';
+import {
+  applyToInvitations,
+  applyToRoster,
+  type Delta,
+  differences,
+  emptyPatchState,
+  type PatchState,
+  type ProfileChange,
+  type Verdict,
+} from './deltas.js';
 import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
 import {
   type PendingInvitations,
@@ -115,6 +130,36 @@ export type CacheOutcome = 'hit' | 'miss' | 'inflight' | 'stale' | 'not_found';
 
 export interface CacheObserver {
   read(kind: CacheKind, outcome: CacheOutcome): void;
+  /** A full read differed from the patched copy it replaced. */
+  drift?(kind: CacheKind): void;
+}
+
+/** A full read that differed from the patched copy it replaced: IDs and field names only, never values. */
+export interface Drift {
+  kind: CacheKind;
+  organizationId: string;
+  /** In the read, not in the patched copy (the first `DRIFT_SAMPLE` IDs; `counts` has them all). */
+  missing: string[];
+  /** In the patched copy, not in the read. */
+  unexpected: string[];
+  /** ID → the fields that differ. */
+  changed: Record<string, string[]>;
+  /** Same items, another order. */
+  order: boolean;
+  counts: { missing: number; unexpected: number; changed: number };
+}
+
+/** How many IDs a drift report lists of each kind (a log line, not a dump). */
+const DRIFT_SAMPLE = 20;
+
+/**
+ * What a delta did per cached organization: patched it, ignored it (older, duplicate, tombstoned), or invalidated
+ * it because it could not tell (see ./deltas.ts). An organization not cached is in none.
+ */
+export interface DeltaOutcome {
+  patched: string[];
+  ignored: string[];
+  invalidated: string[];
 }
 
 export interface TeamCacheOptions {
@@ -129,6 +174,13 @@ export interface TeamCacheOptions {
   observer?: CacheObserver;
   /** Injectable clock for tests of TTL logic; defaults to Date.now. Deadlines are waited for with setTimeout. */
   now?: () => number;
+  /**
+   * How far Clerk's clock may be from ours: a webhook's write that close to the full read a cached entry began with
+   * cannot be placed before or after it, and invalidates instead of patching. @default 1000
+   */
+  clockSkewMs?: number;
+  /** Told of each drift (besides `observer.drift`), e.g. to log it. */
+  onDrift?(drift: Drift): void;
 }
 
 export interface TeamCacheStats {
@@ -150,6 +202,8 @@ interface Entry {
   readStartedAt: number;
   /** Set by an invalidation: served again only if Clerk cannot be read. */
   invalidated: boolean;
+  /** Rosters and invitations: versions, tombstones and whether a webhook patched it (./deltas.ts). */
+  patch: PatchState | undefined;
 }
 
 /** How a flight ended for one waiter. */
@@ -252,6 +306,11 @@ export interface TeamCache {
   /** Invalidates every cached membership list that holds this organization (its name, count or existence changed). */
   invalidateMembershipListsOf(organizationId: string): void;
   invalidateAll(): void;
+  /**
+   * Applies a webhook's change to what is cached (zero Clerk calls), detaching reads under way as an invalidation
+   * does; invalidates instead where it cannot tell whether the change is newer than the cached copy.
+   */
+  applyDelta(delta: Delta): DeltaOutcome;
   stats(): TeamCacheStats;
 }
 
@@ -276,6 +335,8 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
   const staleGraceMs = options.staleGraceMs ?? 0;
   const observe = options.observer ? options.observer.read.bind(options.observer) : () => {};
 
+  /** Set while a patched snapshot replaces its entry: the patch updates the index for the one user it touched. */
+  let patching = false;
   /** userId → organizations whose cached roster holds the user; kept in step with the LRU by its hooks. */
   const organizationsByUser = new Map<string, Set<string>>();
   /** organizationId → users whose cached membership list holds the organization; kept in step the same way. */
@@ -295,6 +356,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     ttlResolution: 0,
     perf: { now },
     onInsert: (entry) => {
+      if (patching) return;
       const index = indexOf(entry);
       if (!index) return;
       const [map, keys] = index;
@@ -304,7 +366,10 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
         else map.set(key, new Set([entry.id]));
       }
     },
-    dispose: (entry) => {
+    dispose: (entry, key, reason) => {
+      // A patched copy that expires is kept until its re-read compares with it (drift).
+      if (reason === 'expire' && entry.patch?.patched && !entry.invalidated) expiredPatched.set(key, entry);
+      if (patching) return;
       const index = indexOf(entry);
       if (!index) return;
       const [map, keys] = index;
@@ -314,6 +379,24 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
         if (ids?.size === 0) map.delete(key);
       }
     },
+  });
+  /** Patched entries past their TTL, until the re-read that replaces them compares with them. */
+  const expiredPatched = new LRUCache<string, Entry>({
+    max: 1_000,
+    ttl: ttlMs,
+    ttlResolution: 0,
+    perf: { now },
+  });
+  const clockSkewMs = options.clockSkewMs ?? 1000;
+  /**
+   * The latest `user.updated` per user, for memberships delivered after it (a cached roster may not have held the
+   * user when it came). As long as a cached copy may live; past the bound, the TTL re-read reconciles.
+   */
+  const recentProfiles = new LRUCache<string, ProfileChange>({
+    max: 10_000,
+    ttl: ttlMs + staleGraceMs,
+    ttlResolution: 0,
+    perf: { now },
   });
   /** Organizations Clerk said do not exist: probing unknown IDs must not reach Clerk every time. */
   const notFound = new LRUCache<string, true>({
@@ -474,6 +557,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       fetchedAt: head && head.head.members.length >= head.head.totalCount ? head.at : now(),
       readStartedAt: flight.startedAt ?? flight.createdAt,
       invalidated: false,
+      patch: flight.kind === 'user_memberships' ? undefined : emptyPatchState(),
     };
     let taintedAt: number | undefined;
     if (flight.invalidatedUsers && flight.kind === 'members') {
@@ -482,7 +566,10 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
         if (users.has(userId) && (taintedAt === undefined || at < taintedAt)) taintedAt = at;
       }
     }
-    if (!flight.detached && taintedAt === undefined) entries.set(flight.key, entry);
+    if (!flight.detached && taintedAt === undefined) {
+      compareWithPatched(entry);
+      entries.set(flight.key, entry);
+    }
     settle(flight, { entry, taintedAt });
   }
 
@@ -757,6 +844,134 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     throw outcome.error;
   }
 
+  /** Drift: the full read replacing a patched copy (not invalidated since) should hold exactly what it held. */
+  function compareWithPatched(entry: Entry) {
+    const key = keyOf(entry.kind, entry.id);
+    const previous = entries.peek(key) ?? expiredPatched.get(key);
+    expiredPatched.delete(key);
+    if (!previous?.patch?.patched || previous.invalidated) return;
+    const found =
+      entry.kind === 'members'
+        ? differences(
+            (entry.value as Roster).members,
+            (previous.value as Roster).members,
+            (member) => member.membershipId,
+          )
+        : differences(
+            (entry.value as PendingInvitations).invitations,
+            (previous.value as PendingInvitations).invitations,
+            (invitation) => invitation.id,
+          );
+    if (!found) return;
+    options.observer?.drift?.(entry.kind);
+    const changed = Object.entries(found.changed);
+    options.onDrift?.({
+      kind: entry.kind,
+      organizationId: entry.id,
+      missing: found.missing.slice(0, DRIFT_SAMPLE),
+      unexpected: found.unexpected.slice(0, DRIFT_SAMPLE),
+      changed: Object.fromEntries(changed.slice(0, DRIFT_SAMPLE)),
+      order: found.order,
+      counts: { missing: found.missing.length, unexpected: found.unexpected.length, changed: changed.length },
+    });
+  }
+
+  /**
+   * Stores a patched snapshot in place of the entry: same age (the TTL still counts from the full read). A roster
+   * patch touches one user: the user → organizations index is updated for them alone, not rebuilt (30,000 members).
+   */
+  function patchEntry(entry: Entry, verdict: Verdict<Value>, outcome: DeltaOutcome, userId?: string) {
+    if (verdict.kind === 'ignored') {
+      outcome.ignored.push(entry.id);
+      return;
+    }
+    if (verdict.kind === 'ambiguous') {
+      invalidate(entry.kind, entry.id);
+      outcome.invalidated.push(entry.id);
+      return;
+    }
+    const patch = entry.patch ?? emptyPatchState();
+    patch.patched = true;
+    patching = true;
+    try {
+      entries.set(
+        keyOf(entry.kind, entry.id),
+        { ...entry, value: verdict.value, patch },
+        { noUpdateTTL: true },
+      );
+    } finally {
+      patching = false;
+    }
+    if (userId !== undefined && entry.kind === 'members') {
+      const organizations = organizationsByUser.get(userId);
+      if ((verdict.value as Roster).byUserId.has(userId)) {
+        if (organizations) organizations.add(entry.id);
+        else organizationsByUser.set(userId, new Set([entry.id]));
+      } else {
+        organizations?.delete(entry.id);
+        if (organizations?.size === 0) organizationsByUser.delete(userId);
+      }
+    }
+    outcome.patched.push(entry.id);
+  }
+
+  function applyDelta(delta: Delta): DeltaOutcome {
+    const outcome: DeltaOutcome = { patched: [], ignored: [], invalidated: [] };
+    const base = (entry: Entry) => ({ readStartedAt: entry.readStartedAt, clockSkewMs });
+    const stateOf = (entry: Entry) => {
+      entry.patch ??= emptyPatchState();
+      return entry.patch;
+    };
+    if (delta.kind === 'profile') {
+      const previous = recentProfiles.get(delta.userId);
+      if (!previous || previous.version < delta.version) recentProfiles.set(delta.userId, delta);
+      // Reads under way may hold the user as they were: the same precise rule as a user invalidation.
+      markUserInvalidated(delta.userId);
+      for (const organizationId of [...(organizationsByUser.get(delta.userId) ?? [])]) {
+        const entry = entries.peek(keyOf('members', organizationId));
+        if (!entry) continue;
+        patchEntry(entry, applyToRoster(entry.value as Roster, stateOf(entry), delta, base(entry)), outcome);
+      }
+      return outcome;
+    }
+    const kind: CacheKind =
+      delta.kind === 'memberUpsert' || delta.kind === 'memberRemoval' ? 'members' : 'invitations';
+    const key = keyOf(kind, delta.organizationId);
+    // A webhook about the organization says it exists (its organization.created may come later).
+    notFound.delete(delta.organizationId);
+    // A read under way may hold the state before this change: its answer goes to its waiters, never stored.
+    const flight = flights.get(key);
+    if (flight) detach(flight);
+    const entry = entries.peek(key);
+    if (!entry) return outcome;
+    const verdict =
+      delta.kind === 'memberUpsert' || delta.kind === 'memberRemoval'
+        ? applyToRoster(
+            entry.value as Roster,
+            stateOf(entry),
+            delta,
+            base(entry),
+            delta.kind === 'memberUpsert' ? recentProfiles.get(delta.member.userId) : undefined,
+          )
+        : applyToInvitations(entry.value as PendingInvitations, stateOf(entry), delta, base(entry));
+    patchEntry(
+      entry,
+      verdict,
+      outcome,
+      'userId' in delta ? delta.userId : delta.kind === 'memberUpsert' ? delta.member.userId : undefined,
+    );
+    return outcome;
+  }
+
+  function markUserInvalidated(userId: string) {
+    const at = ++sequence;
+    for (const flight of flights.values()) {
+      if (flight.kind !== 'members' || flight.startedAt === undefined) continue;
+      flight.invalidatedUsers ??= new Map();
+      if (!flight.invalidatedUsers.has(userId)) flight.invalidatedUsers.set(userId, at);
+    }
+  }
+
   function invalidate(kind: CacheKind, id: string) {
     const key = keyOf(kind, id);
     const entry = entries.peek(key);
@@ -795,12 +1010,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       for (const organizationId of organizations) invalidateOrganization(organizationId);
       // A roster read under way may hold the user as they were, and we cannot know until it returns: it notes the
       // user, and is kept from the cache then only if its result holds them.
-      const at = ++sequence;
-      for (const flight of flights.values()) {
-        if (flight.kind !== 'members' || flight.startedAt === undefined) continue;
-        flight.invalidatedUsers ??= new Map();
-        if (!flight.invalidatedUsers.has(userId)) flight.invalidatedUsers.set(userId, at);
-      }
+      markUserInvalidated(userId);
       return organizations;
     },
     invalidateUserMemberships: (userId) => invalidate('user_memberships', userId),
@@ -816,6 +1026,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       notFound.clear();
       for (const flight of [...flights.values()]) detach(flight);
     },
+    applyDelta,
     stats: () => ({ entries: entries.size, members: entries.calculatedSize, inFlight: flights.size }),
   };
 }

@@ -214,6 +214,7 @@ function toMember(membership: ClerkMembership): Member | undefined {
     imageUrl: user.imageUrl || null,
     role: membership.role,
     createdAt: new Date(membership.createdAt).toISOString(),
+    version: membership.updatedAt,
   };
 }
 
@@ -224,6 +225,7 @@ function toInvitation(invitation: ClerkInvitation): Invitation {
     role: invitation.role,
     status: invitation.status ?? 'pending',
     createdAt: new Date(invitation.createdAt).toISOString(),
+    version: invitation.updatedAt,
   };
 }
 

@@ -20,6 +20,8 @@ export interface Member {
   role: string;
   /** When the user joined the organization (RFC 3339). */
   createdAt: string;
+  /** Clerk's `updated_at` (ms) of the membership it was built from: a webhook patch applies only if newer. */
+  version?: number;
 }
 
 export interface Invitation {
@@ -29,6 +31,8 @@ export interface Invitation {
   status: string;
   /** RFC 3339. */
   createdAt: string;
+  /** Clerk's `updated_at` (ms) of the invitation it was built from: a webhook patch applies only if newer. */
+  version?: number;
 }
 
 /**

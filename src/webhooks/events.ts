@@ -1,10 +1,13 @@
 /**
- * What a Clerk webhook event changes for us: which cached data it makes stale, and which access it revokes. Pure:
- * no I/O, no cache. We never patch the cache from payloads (deliveries can be duplicated and reordered); we only
- * decide what to forget, and from when on older evidence of membership stops counting.
+ * What a Clerk webhook event changes for us: which cached data it patches (when its payload expresses every field
+ * a roster or invitation list holds; see ../team/deltas.ts for how versions and tombstones keep duplicated and
+ * reordered deliveries harmless), which it makes stale (everything else), and which access it revokes. Pure: no
+ * I/O, no cache.
  */
 import type { TeamChangeReason } from '../subscriptions/types.js';
+import type { Delta } from '../team/deltas.js';
 import { ANY } from '../team/revocations.js';
+import type { Invitation, Member } from '../team/types.js';
 
 export type Invalidation =
   /** The organization's roster and pending invitations; `reason` is what its live subscribers are told. */
@@ -29,10 +32,24 @@ export interface EndedSession {
   userId: string | null;
 }
 
-/** All empty for an event that cannot change a team page (session.created, email.*, user.created, …). */
+/**
+ * A change applied to cached data from the payload itself; `reason` is what live subscribers are told. Where the
+ * cache cannot decide whether it is newer than what it holds, it invalidates the organization instead.
+ */
+export interface Patch {
+  delta: Delta;
+  reason: TeamChangeReason;
+}
+
+/**
+ * All empty for an event that cannot change a team page (session.created, email.*, user.created, …). Plain JSON
+ * data: effects may travel to other replicas and be applied there by the same function.
+ */
 export interface EventEffects {
   invalidations: Invalidation[];
   revocations: Revocation[];
+  /** Applied before the route answers; absent when the event patches nothing. */
+  patches?: Patch[];
   /** Only for session events; absent otherwise. */
   endedSessions?: EndedSession[];
 }
@@ -94,28 +111,27 @@ export function effectsOf(event: ClerkEvent): EventEffects {
       const organizationId = stringAt(event.data, 'organization', 'id');
       // Clerk always sends the member's public data; without it, treat the change as anyone's in the organization.
       const userId = optionalStringAt(event.data, 'public_user_data', 'user_id');
+      const reason = MEMBERSHIP_REASONS[action] ?? 'MEMBER_UPDATED';
+      const delta = membershipDelta(action, organizationId, event.data);
       return {
         invalidations: [
-          { kind: 'organization', organizationId, reason: MEMBERSHIP_REASONS[action] ?? 'MEMBER_UPDATED' },
+          ...(delta ? [] : [{ kind: 'organization', organizationId, reason } as const]),
           // The member's own list gains, changes or loses this organization; everyone else's shows its count.
           ...(userId ? [{ kind: 'userMemberships', userId } as const] : []),
           { kind: 'membershipListsOf', organizationId },
         ],
         revocations: action === 'deleted' ? [{ userId: userId ?? ANY, organizationId }] : [],
+        ...(delta ? { patches: [{ delta, reason }] } : {}),
       };
     }
-    case 'organizationInvitation':
+    case 'organizationInvitation': {
       // An accepted invitation is followed by its organizationMembership.created.
-      return {
-        invalidations: [
-          {
-            kind: 'organization',
-            organizationId: stringAt(event.data, 'organization_id'),
-            reason: INVITATION_REASONS[action] ?? 'INVITATION_CREATED',
-          },
-        ],
-        revocations: [],
-      };
+      const organizationId = stringAt(event.data, 'organization_id');
+      const reason = INVITATION_REASONS[action] ?? 'INVITATION_CREATED';
+      const delta = invitationDelta(action, organizationId, event.data);
+      if (delta) return { invalidations: [], revocations: [], patches: [{ delta, reason }] };
+      return { invalidations: [{ kind: 'organization', organizationId, reason }], revocations: [] };
+    }
     case 'organization': {
       // Updates and deletions change what we hold; a creation clears a remembered "no such organization".
       const organizationId = stringAt(event.data, 'id');
@@ -132,6 +148,9 @@ export function effectsOf(event: ClerkEvent): EventEffects {
       if (action === 'created') return NONE;
       const userId = stringAt(event.data, 'id');
       if (action !== 'deleted') {
+        const delta = action === 'updated' ? profileDelta(userId, event.data) : undefined;
+        if (delta)
+          return { invalidations: [], revocations: [], patches: [{ delta, reason: 'MEMBER_UPDATED' }] };
         return { invalidations: [{ kind: 'user', userId, reason: 'MEMBER_UPDATED' }], revocations: [] };
       }
       return {
@@ -159,4 +178,125 @@ export function effectsOf(event: ClerkEvent): EventEffects {
     default:
       return NONE;
   }
+}
+
+// ---- payload → delta: only when the payload holds every field the roster or invitation list maps (as
+// ../team/clerk-source.ts does), with the type Clerk documents; anything less falls back to invalidation. ----
+
+type Fields = Record<string, unknown>;
+const objectAt = (data: unknown, key: string): Fields | undefined => {
+  const value = typeof data === 'object' && data !== null ? (data as Fields)[key] : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Fields) : undefined;
+};
+const isTimestamp = (value: unknown): value is number =>
+  typeof value === 'number' &&
+  Number.isSafeInteger(value) &&
+  value >= 0 &&
+  !Number.isNaN(new Date(value).getTime());
+const isId = (value: unknown): value is string => typeof value === 'string' && value !== '';
+/** A field Clerk sends as a string or null: present, one of both (`''` means none, as the SDK mapping reads it). */
+const nullableString = (fields: Fields, key: string): string | null | undefined => {
+  if (!(key in fields)) return undefined;
+  const value = fields[key];
+  if (value === null) return null;
+  return typeof value === 'string' ? value || null : undefined;
+};
+
+/** `organizationMembership.*` → a roster delta (the same fields as clerk-source's `toMember`). */
+function membershipDelta(action: string, organizationId: string, data: unknown): Delta | undefined {
+  const membership = data as Fields;
+  const user = objectAt(data, 'public_user_data');
+  const { id, role, created_at: createdAt, updated_at: updatedAt } = membership;
+  if (!isId(id) || !user || !isId(user.user_id)) return undefined;
+  if (action === 'deleted') {
+    return { kind: 'memberRemoval', organizationId, membershipId: id, userId: user.user_id };
+  }
+  if (action !== 'created' && action !== 'updated') return undefined;
+  const firstName = nullableString(user, 'first_name');
+  const lastName = nullableString(user, 'last_name');
+  const email = nullableString(user, 'identifier');
+  const imageUrl = nullableString(user, 'image_url');
+  if (
+    !isId(role) ||
+    !isTimestamp(createdAt) ||
+    !isTimestamp(updatedAt) ||
+    firstName === undefined ||
+    lastName === undefined ||
+    email === undefined ||
+    imageUrl === undefined
+  )
+    return undefined;
+  const member: Member & { version: number } = {
+    membershipId: id,
+    userId: user.user_id,
+    firstName,
+    lastName,
+    email,
+    imageUrl,
+    role,
+    createdAt: new Date(createdAt).toISOString(),
+    version: updatedAt,
+  };
+  return { kind: 'memberUpsert', organizationId, member };
+}
+
+/** `organizationInvitation.*` → an invitation delta (the same fields as clerk-source's `toInvitation`). */
+function invitationDelta(action: string, organizationId: string, data: unknown): Delta | undefined {
+  const fields = data as Fields;
+  const { id, email_address: email, role, status, created_at: createdAt, updated_at: updatedAt } = fields;
+  if (!isId(id)) return undefined;
+  if (action === 'accepted' || action === 'revoked') {
+    return { kind: 'invitationRemoval', organizationId, invitationId: id };
+  }
+  if (action !== 'created') return undefined;
+  if (
+    !isId(email) ||
+    !isId(role) ||
+    status !== 'pending' ||
+    !isTimestamp(createdAt) ||
+    !isTimestamp(updatedAt)
+  )
+    return undefined;
+  const invitation: Invitation & { version: number } = {
+    id,
+    email,
+    role,
+    status,
+    createdAt: new Date(createdAt).toISOString(),
+    version: updatedAt,
+  };
+  return { kind: 'invitationUpsert', organizationId, invitation };
+}
+
+/**
+ * `user.updated` → the profile every roster shows. The roster's email is Clerk's `identifier`: the primary email
+ * address; a user without one shows a phone number or username there, which we do not derive (invalidate).
+ */
+function profileDelta(userId: string, data: unknown): Delta | undefined {
+  const user = data as Fields;
+  const firstName = nullableString(user, 'first_name');
+  const lastName = nullableString(user, 'last_name');
+  const imageUrl = nullableString(user, 'image_url');
+  const primaryId = user.primary_email_address_id;
+  const addresses = user.email_addresses;
+  if (
+    firstName === undefined ||
+    lastName === undefined ||
+    imageUrl === undefined ||
+    !isTimestamp(user.updated_at) ||
+    !isId(primaryId) ||
+    !Array.isArray(addresses)
+  )
+    return undefined;
+  const primary = addresses.find(
+    (address): address is Fields =>
+      typeof address === 'object' && address !== null && (address as Fields).id === primaryId,
+  );
+  if (!primary || !isId(primary.email_address)) return undefined;
+  return {
+    kind: 'profile',
+    userId,
+    version: user.updated_at,
+    profile: { firstName, lastName, email: primary.email_address, imageUrl },
+  };
 }

@@ -23,6 +23,11 @@ export interface RefreshAhead {
     parts: { roster: boolean; invitations: boolean },
     reasons?: readonly TeamChangeReason[],
   ): void;
+  /**
+   * A change already applied to the cache (a webhook patch): nothing to re-read, but live subscribers hear of it
+   * with the burst it belongs to, once the burst settles.
+   */
+  announce(organizationId: string, reasons: readonly TeamChangeReason[]): void;
   /** Cancels pending re-reads (shutdown). */
   stop(): void;
 }
@@ -64,20 +69,35 @@ export function createRefreshAhead(
       });
   };
 
+  const add = (
+    organizationId: string,
+    parts: { roster: boolean; invitations: boolean },
+    reasons: readonly TeamChangeReason[],
+  ) => {
+    const { roster } = parts;
+    if (!roster && !parts.invitations && (reasons.length === 0 || !hooks.onRefreshed)) return;
+    const previous = pending.get(organizationId);
+    if (previous) clearTimeout(previous.timer);
+    const merged: Parts = {
+      roster: roster || (previous?.roster ?? false),
+      invitations: parts.invitations || (previous?.invitations ?? false),
+      reasons: new Set([...(previous?.reasons ?? []), ...reasons]),
+    };
+    const timer = setTimeout(() => refresh(organizationId, merged), debounceMs);
+    timer.unref();
+    pending.set(organizationId, { timer, ...merged });
+  };
+
   return {
     schedule(organizationId, parts, reasons = []) {
-      const roster = parts.roster || (hooks.wanted?.(organizationId) ?? false);
-      if (!roster && !parts.invitations && (reasons.length === 0 || !hooks.onRefreshed)) return;
-      const previous = pending.get(organizationId);
-      if (previous) clearTimeout(previous.timer);
-      const merged: Parts = {
-        roster: roster || (previous?.roster ?? false),
-        invitations: parts.invitations || (previous?.invitations ?? false),
-        reasons: new Set([...(previous?.reasons ?? []), ...reasons]),
-      };
-      const timer = setTimeout(() => refresh(organizationId, merged), debounceMs);
-      timer.unref();
-      pending.set(organizationId, { timer, ...merged });
+      add(
+        organizationId,
+        { ...parts, roster: parts.roster || (hooks.wanted?.(organizationId) ?? false) },
+        reasons,
+      );
+    },
+    announce(organizationId, reasons) {
+      add(organizationId, { roster: false, invitations: false }, reasons);
     },
     stop() {
       for (const { timer } of pending.values()) clearTimeout(timer);

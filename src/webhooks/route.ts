@@ -1,7 +1,7 @@
 /**
- * POST /webhooks/clerk: verifies Svix-signed Clerk webhooks on the raw body and turns them into cache
- * invalidations and revocation records. It answers as soon as both are done (so a 2xx means the next query
- * already sees them) and never waits on Clerk: the re-read happens in the background (refresh-ahead).
+ * POST /webhooks/clerk: verifies Svix-signed Clerk webhooks on the raw body and turns them into cache patches,
+ * invalidations and revocation records. It answers as soon as all are done (so a 2xx means the next query
+ * already sees them) and never waits on Clerk: an invalidated copy is re-read in the background (refresh-ahead).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
@@ -16,6 +16,7 @@ import {
   effectsOf,
   type Invalidation,
   MalformedEventError,
+  type Patch,
 } from './events.js';
 import { createRefreshAhead, type RefreshAheadHooks } from './refresh-ahead.js';
 
@@ -141,9 +142,24 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
     }
   }
 
+  /** A webhook's change applied to the cache; live subscribers hear of it once its burst settles. */
+  function patch({ delta, reason }: Patch) {
+    const { patched, ignored, invalidated } = cache.applyDelta(delta);
+    for (const organizationId of patched) refreshAhead.announce(organizationId, [reason]);
+    // Could not tell whether the change is newer than the cached copy: as an invalidation (both parts were held).
+    for (const organizationId of invalidated) {
+      apply({ kind: 'organization', organizationId, reason });
+    }
+    // Not cached here: as an invalidation of nothing (live subscribers' organizations are still read and told).
+    if (delta.kind !== 'profile' && patched.length + ignored.length + invalidated.length === 0) {
+      refreshAhead.schedule(delta.organizationId, { roster: false, invitations: false }, [reason]);
+    }
+  }
+
   function applyAll(effects: EventEffects) {
     // Revocations first: from here on no older evidence admits the removed member, whatever the cache holds.
     for (const { userId, organizationId } of effects.revocations) revocations.record(userId, organizationId);
+    for (const each of effects.patches ?? []) patch(each);
     for (const invalidation of effects.invalidations) apply(invalidation);
     for (const session of effects.endedSessions ?? []) options.live?.sessionEnded?.(session);
   }
@@ -216,6 +232,7 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
     const outcome: WebhookOutcome =
       effects.invalidations.length === 0 &&
       effects.revocations.length === 0 &&
+      (effects.patches ?? []).length === 0 &&
       (effects.endedSessions ?? []).length === 0
         ? 'ignored'
         : 'processed';

@@ -154,6 +154,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clerkRateLimit: 1000,
     clerkRateLimitWindowSeconds: 10,
     cacheMaxMembers: 1_000_000,
+    // The emulator runs on this machine's clock.
+    cacheClockSkewMs: 0,
     clerkTimeoutMs: 2000,
     // Generous, so the suites written before the request deadline (1,000 cold organizations queued for the budget)
     // keep their meaning; the deadline, queue and breaker suites set their own.
