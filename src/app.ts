@@ -22,10 +22,14 @@ import { createRevocations, type Revocations } from './team/revocations.js';
 import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver } from './team/upstream.js';
 import { createWebhookRoute, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
 
+/** Optional for an app: without them nothing is shared between replicas (see src/shared-state/). */
+type RedisSettings = 'redisUrl' | 'redisTimeoutMs' | 'redisHeartbeatMs' | 'redisKeyPrefix';
+
 export type AppConfig = Omit<
   Config,
-  'port' | 'host' | 'logLevel' | 'clerkSecretKey' | 'clerkEmulatorPort' | 'clerkEmulatorLatencyMs'
-> & {
+  'port' | 'host' | 'logLevel' | 'clerkSecretKey' | 'clerkEmulatorPort' | 'clerkEmulatorLatencyMs' | RedisSettings
+> &
+  Partial<Pick<Config, RedisSettings>> & {
   /** Required here: the development entry supplies the emulator's key when none is configured. */
   clerkSecretKey: string;
 };

@@ -38,7 +38,14 @@
  */
 import { LRUCache } from 'lru-cache';
 import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
-import type { PendingInvitations, Roster, SourceRead, TeamSource, UserMemberships } from './types.js';
+import type {
+  PendingInvitations,
+  Roster,
+  SharedCopy,
+  SourceRead,
+  TeamSource,
+  UserMemberships,
+} from './types.js';
 import { type Priority, UpstreamRefusedError } from './upstream.js';
 
 export interface CacheRead<T> {
@@ -140,6 +147,8 @@ type Outcome =
        * a waiter who joined after it must read again.
        */
       taintedAt: number | undefined;
+      /** Answered from a copy another replica read (see `SourceRead.onSharedCopy`). */
+      shared: boolean;
     }
   | { error: unknown };
 
@@ -176,6 +185,13 @@ interface Flight {
   priority: Priority;
   /** Counts attempts (a background read is re-queued as interactive): late news of an earlier one is ignored. */
   attempt: number;
+  // Shared copies (several replicas): see SourceRead.notBefore / onSharedCopy.
+  /** Forced reads: no copy read from Clerk before this may answer. */
+  notBefore: number | undefined;
+  /** The dates of the shared copy the source answered with, if it did. */
+  shared: SharedCopy | undefined;
+  /** An invalidation reached the read before it was sent: a shared copy fetched meanwhile may predate it. */
+  invalidatedUnsent: boolean;
 }
 
 export interface TeamCache {
@@ -296,7 +312,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     stale,
   });
 
-  function newFlight(kind: CacheKind, id: string): Flight {
+  function newFlight(kind: CacheKind, id: string, notBefore?: number): Flight {
     return {
       kind,
       id,
@@ -312,6 +328,9 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       controller: undefined,
       priority: 'background',
       attempt: 0,
+      notBefore,
+      shared: undefined,
+      invalidatedUnsent: false,
     };
   }
 
@@ -353,6 +372,15 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       onCall: () => {
         if (attempt === flight.attempt && flight.startedAt === undefined) flight.startedAt = now();
       },
+      notBefore: flight.notBefore,
+      onSharedCopy: (copy) => {
+        if (attempt !== flight.attempt || flight.settled || flight.invalidatedUnsent) return false;
+        if (flight.startedAt !== undefined) return false; // it already asked Clerk itself
+        flight.shared = copy;
+        // Dated by the real Clerk read: an invalidation from now on detaches it, as any read under way.
+        flight.startedAt = copy.readStartedAt;
+        return true;
+      },
     };
     let reading: Promise<Value>;
     try {
@@ -376,7 +404,10 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     const next = flight.next;
     flight.next = undefined;
     // Its waiters may all have given up meanwhile: then it is never sent.
-    if (next && wanted(next)) begin(next);
+    if (next && wanted(next)) {
+      next.notBefore = now(); // every forced caller queued on it arrived before this
+      begin(next);
+    }
   }
 
   function settle(flight: Flight, outcome: Outcome) {
@@ -389,12 +420,13 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
 
   function succeed(flight: Flight, value: Value) {
     if (flight.settled) return;
+    const shared = flight.shared;
     const entry: Entry = {
       kind: flight.kind,
       id: flight.id,
       value,
-      fetchedAt: now(),
-      readStartedAt: flight.startedAt ?? flight.createdAt,
+      fetchedAt: shared?.fetchedAt ?? now(),
+      readStartedAt: shared?.readStartedAt ?? flight.startedAt ?? flight.createdAt,
       invalidated: false,
     };
     let taintedAt: number | undefined;
@@ -404,8 +436,15 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
         if (users.has(userId) && (taintedAt === undefined || at < taintedAt)) taintedAt = at;
       }
     }
-    if (!flight.detached && taintedAt === undefined) entries.set(flight.key, entry);
-    settle(flight, { entry, taintedAt });
+    if (!flight.detached && taintedAt === undefined) {
+      // A shared copy is kept only as long as it would have been had this replica read it itself.
+      entries.set(
+        flight.key,
+        entry,
+        shared ? { ttl: Math.max(1, ttlMs + staleGraceMs - (now() - entry.fetchedAt)) } : undefined,
+      );
+    }
+    settle(flight, { entry, taintedAt, shared: shared !== undefined });
   }
 
   function fail(flight: Flight, error: unknown) {
@@ -431,6 +470,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
   /** An invalidation: a flight that has sent a call must not store its (possibly older) result. */
   function detach(flight: Flight) {
     // Not sent yet: it will read Clerk after this change, so it may still be stored, and shared.
+    if (flight.startedAt === undefined) flight.invalidatedUnsent = true;
     if (flight.startedAt === undefined || flight.settled) return;
     flight.detached = true;
     release(flight);
@@ -514,17 +554,24 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
         let flight = flights.get(key);
         // A forced read cannot use a read begun before its request: it shares the one queued behind it.
         if (forceRefresh && flight?.startedAt !== undefined && flight.startedAt < requestedAt) {
-          flight.next ??= newFlight(kind, id);
+          flight.next ??= newFlight(kind, id, requestedAt);
           flight = flight.next;
         }
         observe(kind, flight ? 'inflight' : 'miss');
         const joinedAfter = sequence;
-        outcome = await wait(flight ?? newFlight(kind, id), !flight, { priority, caller, deadline });
+        outcome = await wait(flight ?? newFlight(kind, id, forceRefresh ? requestedAt : undefined), !flight, {
+          priority,
+          caller,
+          deadline,
+        });
         // It holds a user invalidated before this caller asked: read again, as after any invalidation.
         if ('entry' in outcome && outcome.taintedAt !== undefined && outcome.taintedAt <= joinedAfter)
           continue;
+        // A forced caller joined before the source answered from a shared copy older than its request: read again.
+        if ('entry' in outcome && outcome.shared && forceRefresh && outcome.entry.readStartedAt < requestedAt)
+          continue;
       }
-      if ('entry' in outcome) return served(outcome.entry, false, false);
+      if ('entry' in outcome) return served(outcome.entry, outcome.shared, false);
       const copy = entries.get(key) ?? cached;
       if (copy && staleGraceMs > 0 && canServeStale(outcome.error)) {
         observe(kind, 'stale');
