@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TeamPage } from './documents.js';
+import { LiveTeam, TeamPage } from './documents.js';
+import { subscribe } from './helpers/live.js';
 import { redisAvailable } from './helpers/redis.js';
 import { type Cluster, type Replica, startCluster, until } from './helpers/replicas.js';
 
@@ -179,5 +180,31 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
     }
     const page = await c.query(TeamPage, { token: t.adminToken, variables: { id: t.id } });
     expect(page.data?.organization.members).toMatchObject({ totalCount: 3, fromCache: false });
+  });
+
+  it('a subscriber on C hears a change whose webhook went to A (issue 12)', async () => {
+    const t = team('Live Co', 3);
+    const live = subscribe(c.url, t.adminToken, LiveTeam, { id: t.id, limit: 100, includePending: false });
+    try {
+      const initial = await live.next();
+      expect(initial.data?.teamChanged).toMatchObject({ reasons: ['INITIAL'], members: { totalCount: 3 } });
+      const user = cluster.emulator.store.createUser({
+        emailAddress: `live-${randomBytes(3).toString('hex')}@x.test`,
+      });
+      await cluster.clerk.organizations.createOrganizationMembership({
+        organizationId: t.id,
+        userId: user.id,
+        role: 'org:member',
+      });
+
+      const change = await live.next();
+
+      expect(change.errors).toBeUndefined();
+      expect(change.data?.teamChanged.reasons).toEqual(['MEMBER_ADDED']);
+      expect(change.data?.teamChanged.members.totalCount).toBe(4);
+      expect(change.data?.teamChanged.members.members.map((member) => member.userId)).toContain(user.id);
+    } finally {
+      live.dispose();
+    }
   });
 });
