@@ -45,7 +45,15 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
   const redis = process.env.REDIS_URL ? undefined : await startRedis();
   const redisUrl = process.env.REDIS_URL ?? (redis as RedisProcess).url;
   // However this process ends, the Redis it started ends with it (a child process would outlive it).
-  if (redis) process.once('exit', () => redis.pid && process.kill(redis.pid, 'SIGKILL'));
+  if (redis) {
+    process.once('exit', () => {
+      try {
+        process.kill(redis.pid, 'SIGKILL');
+      } catch {
+        // already stopped
+      }
+    });
+  }
   const emulator = await startClerkEmulator({ seed: 'demo', latencyMs: options.latencyMs ?? 200 });
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const ports: number[] = [];
