@@ -173,7 +173,10 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
     const t = team('Garbage Co', 3);
     const redis = new Redis(cluster.redis.url);
     try {
-      await redis.set(`${cluster.keyPrefix}copy:members:${t.id}`, '[1,0,0,{"not":"a roster"}]');
+      await redis.set(
+        `${cluster.keyPrefix}copy:members:${t.id}`,
+        JSON.stringify([1, Date.now(), Date.now(), { not: 'a roster' }]),
+      );
       await redis.set(`${cluster.keyPrefix}copy:user_memberships:${t.adminId}`, 'not json');
     } finally {
       redis.disconnect();
@@ -206,5 +209,50 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
     } finally {
       live.dispose();
     }
+  });
+
+  /** Adds a member through the Clerk API (its webhook goes to A) and waits until A has answered it. */
+  async function addMember(organizationId: string) {
+    const user = cluster.emulator.store.createUser({
+      emailAddress: `m-${randomBytes(3).toString('hex')}@x.test`,
+    });
+    await cluster.clerk.organizations.createOrganizationMembership({
+      organizationId,
+      userId: user.id,
+      role: 'org:member',
+    });
+    await cluster.emulator.control.webhooksSettled();
+  }
+  const totalOn = async (replica: Replica, t: ReturnType<typeof team>) =>
+    (await replica.query(TeamPage, { token: t.adminToken, variables: { id: t.id } })).data?.organization
+      .members.totalCount;
+
+  it('a replica whose bus connection dropped while a webhook was published drops its cache when it reconnects', async () => {
+    const t = team('Blip Co', 3);
+    for (const replica of [a, b, c]) await totalOn(replica, t);
+    const before = await b.metric('redis_reconnect_invalidations_total');
+    const subscriber = b.app.shared?.connection.subscriber;
+    subscriber?.disconnect();
+    await until(async () => (await b.metric('redis_up')) === 0);
+
+    await addMember(t.id);
+    expect(await totalOn(b, t)).toBe(3); // it missed the message: its own cache still says 3
+
+    await subscriber?.connect();
+    await until(async () => (await b.metric('redis_reconnect_invalidations_total')) === before + 1);
+    expect(await totalOn(b, t)).toBe(4);
+  });
+
+  it('a replica that hears nothing on a connection that looks fine reconnects after two heartbeats', async () => {
+    const t = team('Silent Co', 3);
+    for (const replica of [a, b, c]) await totalOn(replica, t);
+    const before = await c.metric('redis_reconnect_invalidations_total');
+    // Deaf but "ready": what a half-open socket looks like from the inside.
+    await c.app.shared?.connection.subscriber.unsubscribe();
+    await addMember(t.id);
+    expect(await totalOn(c, t)).toBe(3);
+
+    await until(async () => (await c.metric('redis_reconnect_invalidations_total')) === before + 1);
+    expect(await totalOn(c, t)).toBe(4);
   });
 });
