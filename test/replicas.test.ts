@@ -175,7 +175,13 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
     try {
       await redis.set(
         `${cluster.keyPrefix}copy:members:${t.id}`,
-        JSON.stringify([1, Date.now(), Date.now(), { not: 'a roster' }]),
+        // Our envelope, fresh, but a member whose fields are not strings: it must not be served.
+        JSON.stringify([
+          1,
+          Date.now(),
+          Date.now(),
+          [null, [['orgmem_x', t.adminId, 3, 4, 5, 6, 'org:admin', 7]]],
+        ]),
       );
       await redis.set(`${cluster.keyPrefix}copy:user_memberships:${t.adminId}`, 'not json');
     } finally {
