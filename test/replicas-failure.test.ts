@@ -6,6 +6,7 @@
  * replica.
  */
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TeamPage } from './documents.js';
 import { redisAvailable } from './helpers/redis.js';
@@ -132,4 +133,48 @@ describe.skipIf(!redisAvailable('replicas-failure.test.ts'))('Redis killed and r
       expect(page.data?.organization.members.totalCount, replica.name).toBe(3);
     }
   }, 60_000);
+
+  it('a Redis that stops answering costs each query a bounded wait: all are answered before Redis answers again', async () => {
+    const teams = Array.from({ length: 12 }, () => team(2));
+    const failures = await Promise.all(replicas.map((r) => r.metric('redis_failures_total')));
+    const reconnects = await Promise.all(
+      replicas.map((r) => r.metric('redis_reconnect_invalidations_total')),
+    );
+    const pauser = new Redis(cluster.redis.url);
+    try {
+      // Every client's commands wait, sockets open: only REDIS_TIMEOUT_MS can end a replica's wait.
+      await pauser.call('CLIENT', 'PAUSE', '5000', 'ALL');
+      // Answered once Redis answers again (the pause ends): the queries must all be answered before that.
+      const redisAnswers = pauser.ping().then(() => 'redis' as const);
+      const queries = Promise.all(
+        teams.map((t, index) =>
+          (replicas[index % replicas.length] as Replica).query(TeamPage, {
+            token: t.token,
+            variables: { id: t.id },
+          }),
+        ),
+      );
+      expect(await Promise.race([queries.then(() => 'queries' as const), redisAnswers])).toBe('queries');
+      const results = await queries;
+      expect(
+        results.filter((result) => result.errors || result.data?.organization.members.totalCount !== 2),
+      ).toEqual([]);
+      await redisAnswers;
+    } finally {
+      pauser.disconnect();
+    }
+    const after = await Promise.all(replicas.map((r) => r.metric('redis_failures_total')));
+    // The replicas went on without Redis, and counted the steps that timed out.
+    expect(after.reduce((sum, n) => sum + n, 0)).toBeGreaterThan(failures.reduce((sum, n) => sum + n, 0));
+    // Silent for longer than two heartbeats: each replica reconnected its bus and dropped its cache (and is done
+    // with it before the next test counts reconnects).
+    await until(
+      everyReplica(
+        async (r) =>
+          (await r.metric('redis_up')) === 1 &&
+          (await r.metric('redis_reconnect_invalidations_total')) >
+            (reconnects[replicas.indexOf(r)] as number),
+      ),
+    );
+  }, 20_000);
 });
