@@ -261,4 +261,28 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
     await until(async () => (await c.metric('redis_reconnect_invalidations_total')) === before + 1);
     expect(await totalOn(c, t)).toBe(4);
   });
+
+  it('a webhook drops the shared copies it makes stale: another replica never reads the old one from Redis', async () => {
+    const first = team('Copy One Co', 2);
+    const second = team('Copy Two Co', 2);
+    const userId = first.memberIds[0] as string;
+    // No active-organization claim: authorization reads the user's own membership list (and A shares it in Redis).
+    const token = cluster.emulator.mintToken({ userId, expiresInS: HOUR_S });
+    expect((await a.query(TeamPage, { token, variables: { id: first.id } })).errors).toBeUndefined();
+    expect(
+      (await a.query(TeamPage, { token, variables: { id: second.id } })).errors?.[0]?.extensions?.code,
+    ).toBe('FORBIDDEN');
+
+    await cluster.clerk.organizations.createOrganizationMembership({
+      organizationId: second.id,
+      userId,
+      role: 'org:member',
+    });
+    await cluster.emulator.control.webhooksSettled();
+
+    // B never held the list: without the drop it would take A's old copy from Redis and refuse the user.
+    const onB = await b.query(TeamPage, { token, variables: { id: second.id } });
+    expect(onB.errors).toBeUndefined();
+    expect(onB.data?.organization.members.totalCount).toBe(3);
+  });
 });
