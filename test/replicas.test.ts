@@ -116,7 +116,11 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
 
   it('a replica started after the others are warm answers its first query from Redis, without calling Clerk', async () => {
     const t = team('Warm Co', 5);
-    await a.query(TeamPage, { token: t.adminToken, variables: { id: t.id, includePending: true } });
+    cluster.emulator.store.addInvitation(t.id, { emailAddress: 'new.hire@warm.test' });
+    const onA = await a.query(TeamPage, {
+      token: t.adminToken,
+      variables: { id: t.id, includePending: true },
+    });
     const startedAt = Date.now();
     const d = await cluster.addReplica('D');
     await until(async () => (await d.metric('redis_up')) === 1);
@@ -129,6 +133,12 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
 
     expect(first.data?.organization.members).toMatchObject({ totalCount: 5, fromCache: true });
     expect(cluster.emulator.control.counters()).toEqual({});
+    // The same team, field for field, through the compact encoding.
+    expect(first.data?.organization.members.members).toEqual(onA.data?.organization.members.members);
+    expect(first.data?.organization.members.pendingInvitations).toEqual(
+      onA.data?.organization.members.pendingInvitations,
+    );
+    expect(first.data?.organization.members.pendingInvitations).toHaveLength(1);
     // Dated by A's Clerk read, before D even existed: the TTL runs from there.
     expect(Date.parse(first.data?.organization.members.cachedAt as string)).toBeLessThan(startedAt);
   });
