@@ -13,6 +13,7 @@ import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createSharedState, type SharedState } from './shared-state/index.js';
 import { createTeamEventBus } from './subscriptions/bus.js';
 import { createLiveStreams, type LiveStreams, notifyingRevocations } from './subscriptions/live-streams.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
@@ -20,15 +21,25 @@ import { createClerkKeyReader } from './team/clerk-keys.js';
 import { createClerkSource } from './team/clerk-source.js';
 import { createRevocations, type Revocations } from './team/revocations.js';
 import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver } from './team/upstream.js';
-import { createWebhookRoute, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
+import { createWebhookRoute, DEDUPE_WINDOW_MS, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
+
+/** Optional for an app: without them nothing is shared between replicas (see src/shared-state/). */
+type RedisSettings = 'redisUrl' | 'redisTimeoutMs' | 'redisHeartbeatMs' | 'redisKeyPrefix';
 
 export type AppConfig = Omit<
   Config,
-  'port' | 'host' | 'logLevel' | 'clerkSecretKey' | 'clerkEmulatorPort' | 'clerkEmulatorLatencyMs'
-> & {
-  /** Required here: the development entry supplies the emulator's key when none is configured. */
-  clerkSecretKey: string;
-};
+  | 'port'
+  | 'host'
+  | 'logLevel'
+  | 'clerkSecretKey'
+  | 'clerkEmulatorPort'
+  | 'clerkEmulatorLatencyMs'
+  | RedisSettings
+> &
+  Partial<Pick<Config, RedisSettings>> & {
+    /** Required here: the development entry supplies the emulator's key when none is configured. */
+    clerkSecretKey: string;
+  };
 
 export interface AppOptions {
   config: AppConfig;
@@ -52,6 +63,8 @@ export interface App {
   liveStreams: LiveStreams;
   webhooks: WebhookRoute;
   metrics: Metrics;
+  /** The Redis layer shared with the other replicas; undefined without REDIS_URL. */
+  shared: SharedState | undefined;
   /** /readyz turns 503, new requests are refused, in-flight ones finish (up to graceMs), then all is closed. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -94,6 +107,24 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       }
     },
   };
+  // --- Several replicas (issue 11): the Redis layer, absent without REDIS_URL (then nothing below changes). ---
+  const shared = config.redisUrl
+    ? createSharedState({
+        url: config.redisUrl,
+        timeoutMs: config.redisTimeoutMs ?? 250,
+        heartbeatMs: config.redisHeartbeatMs ?? 1000,
+        prefix: config.redisKeyPrefix ?? 'team-graphql:',
+        ttlMs: config.cacheTtlSeconds * 1000,
+        revocationRetentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
+        dedupeWindowMs: DEDUPE_WINDOW_MS,
+        logger,
+        registry: metrics.registry,
+      })
+    : undefined;
+  // SEAM (shared Clerk budget, src/shared-state/shared-budget.ts): when `shared` is set, build the budget with
+  // `createSharedBudget({ redis: shared.connection.command, ... })` and hand it to createUpstream below in place
+  // of the local `budget` (keeping the local one as its fallback while Redis is down).
+  // --- end of several replicas ---
   const upstream = createUpstream({
     timeoutMs: config.clerkTimeoutMs,
     defaultDeadlineMs: config.requestDeadlineMs,
@@ -103,8 +134,10 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     breaker: { failureThreshold: config.clerkBreakerFailures, cooldownMs: config.clerkBreakerCooldownMs },
     observer: upstreamObserver,
   });
+  const clerkSource = createClerkSource({ clerk, upstream });
   const cache = createTeamCache({
-    source: createClerkSource({ clerk, upstream }),
+    // With Redis: a second level and a cluster-wide single flight under the cache (src/shared-state/).
+    source: shared ? shared.shareReads(clerkSource) : clerkSource,
     ttlMs: config.cacheTtlSeconds * 1000,
     staleGraceMs: config.cacheStaleGraceSeconds * 1000,
     maxMembers: config.cacheMaxMembers,
@@ -167,7 +200,10 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       onRefreshed: (organizationId, reasons) => liveStreams.changed({ organizationId, reasons }),
       sessionEnded: (session) => liveStreams.sessionEnded(session),
     },
+    ...(shared ? { shared: shared.webhooks } : {}),
   });
+  // Effects heard from other replicas are applied here exactly as the route applies its own.
+  shared?.attach({ cache, revocations, applyEffects: webhooks.apply });
   const graphiqlPage = config.graphiqlEnabled
     ? createGraphiQLPage(async () => {
         const page = await yoga.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
@@ -251,10 +287,11 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     clearTimeout(deadline);
     await yoga.dispose();
     upstream.close();
+    await shared?.close();
     await clerkHttp.close();
   }
 
-  return { server, cache, upstream, revocations, liveStreams, webhooks, metrics, shutdown };
+  return { server, cache, upstream, revocations, liveStreams, webhooks, metrics, shared, shutdown };
 }
 
 /**

@@ -60,6 +60,16 @@ export interface Config {
   /** Browser origins allowed to call /graphql (CORS); empty means same-origin only. */
   corsOrigins: string[];
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  // --- Several replicas (issue 11): all optional; without REDIS_URL nothing is shared. ---
+  /** Redis shared by the replicas (bus, second-level cache, single flight, dedupe); unset: one process, in-process. */
+  redisUrl: string | undefined;
+  /** Upper bound on one Redis command; past it the replica carries on without Redis for that step. */
+  redisTimeoutMs: number;
+  /** How often each replica announces itself on the bus; silence for longer means a lost connection. */
+  redisHeartbeatMs: number;
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  redisKeyPrefix: string;
+  // --- end of several replicas ---
   /** Port of the embedded emulator (only when no secret key is configured). */
   clerkEmulatorPort: number;
   /** Latency the embedded emulator adds to each Clerk call, to feel like the real one. */
@@ -148,6 +158,15 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
 
   const clerkTimeoutMs = integer('CLERK_TIMEOUT_MS', 5000, 1, 120_000);
 
+  const redisUrl = read('REDIS_URL');
+  if (redisUrl !== undefined && (!URL.canParse(redisUrl) || !/^rediss?:$/.test(new URL(redisUrl).protocol))) {
+    problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  const redisKeyPrefix = read('REDIS_KEY_PREFIX') ?? 'team-graphql:';
+  if (!/^[\w.:{}-]{1,64}$/.test(redisKeyPrefix)) {
+    problems.push('REDIS_KEY_PREFIX must be 1 to 64 letters, digits or . : _ - { }');
+  }
+
   const config: Config = {
     port: integer('PORT', 4000, 0, 65535),
     host: read('HOST') ?? (development && clerkSecretKey === undefined ? '127.0.0.1' : '0.0.0.0'),
@@ -178,6 +197,10 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     introspectionEnabled: boolean('INTROSPECTION_ENABLED', !production),
     corsOrigins: list('CORS_ORIGINS'),
     logLevel: oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    redisUrl,
+    redisTimeoutMs: integer('REDIS_TIMEOUT_MS', 250, 1, 60_000),
+    redisHeartbeatMs: integer('REDIS_HEARTBEAT_MS', 1000, 10, 600_000),
+    redisKeyPrefix,
     clerkEmulatorPort: integer('CLERK_EMULATOR_PORT', 4001, 0, 65535),
     clerkEmulatorLatencyMs: integer('CLERK_EMULATOR_LATENCY_MS', 200, 0, 60_000),
   };

@@ -71,6 +71,7 @@ import {
   ROSTER_PAGE_SIZE,
   type Roster,
   type RosterPage,
+  type SharedCopy,
   type SourceRead,
   type TeamSource,
   type UserMemberships,
@@ -215,6 +216,8 @@ type Outcome =
        * a waiter who joined after it must read again.
        */
       taintedAt: number | undefined;
+      /** Answered from a copy another replica read (see `SourceRead.onSharedCopy`). */
+      shared: boolean;
     }
   | { error: unknown };
 
@@ -268,6 +271,13 @@ interface Flight {
   headWaiters: Set<HeadWaiter>;
   /** Priority of the current attempt's first page. */
   headPriority: Priority;
+  // Shared copies (several replicas): see SourceRead.notBefore / onSharedCopy.
+  /** Forced reads: no copy read from Clerk before this may answer. */
+  notBefore: number | undefined;
+  /** The dates of the shared copy the source answered with, if it did. */
+  shared: SharedCopy | undefined;
+  /** An invalidation reached the read before it was sent: a shared copy fetched meanwhile may predate it. */
+  invalidatedUnsent: boolean;
 }
 
 export interface TeamCache {
@@ -427,7 +437,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     stale,
   });
 
-  function newFlight(kind: CacheKind, id: string): Flight {
+  function newFlight(kind: CacheKind, id: string, notBefore?: number): Flight {
     return {
       kind,
       id,
@@ -446,6 +456,9 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       head: undefined,
       headWaiters: new Set(),
       headPriority: 'background',
+      notBefore,
+      shared: undefined,
+      invalidatedUnsent: false,
     };
   }
 
@@ -496,6 +509,15 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       onCall: () => {
         if (attempt === flight.attempt && flight.startedAt === undefined) flight.startedAt = now();
       },
+      notBefore: flight.notBefore,
+      onSharedCopy: (copy) => {
+        if (attempt !== flight.attempt || flight.settled || flight.invalidatedUnsent) return false;
+        if (flight.startedAt !== undefined) return false; // it already asked Clerk itself
+        flight.shared = copy;
+        // Dated by the real Clerk read: an invalidation from now on detaches it, as any read under way.
+        flight.startedAt = copy.readStartedAt;
+        return true;
+      },
     };
     let reading: Promise<Value>;
     try {
@@ -519,7 +541,10 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     const next = flight.next;
     flight.next = undefined;
     // Its waiters may all have given up meanwhile: then it is never sent.
-    if (next && wanted(next)) begin(next);
+    if (next && wanted(next)) {
+      next.notBefore = now(); // every forced caller queued on it arrived before this
+      begin(next);
+    }
   }
 
   function settle(flight: Flight, outcome: Outcome) {
@@ -549,13 +574,15 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
   function succeed(flight: Flight, value: Value) {
     if (flight.settled) return;
     const { head } = flight;
+    const shared = flight.shared;
     const entry: Entry = {
       kind: flight.kind,
       id: flight.id,
       value,
       // A roster that was all in its first page was read when that page came (a cold page said so already).
-      fetchedAt: head && head.head.members.length >= head.head.totalCount ? head.at : now(),
-      readStartedAt: flight.startedAt ?? flight.createdAt,
+      fetchedAt:
+        shared?.fetchedAt ?? (head && head.head.members.length >= head.head.totalCount ? head.at : now()),
+      readStartedAt: shared?.readStartedAt ?? flight.startedAt ?? flight.createdAt,
       invalidated: false,
       patch: flight.kind === 'user_memberships' ? undefined : emptyPatchState(),
     };
@@ -568,9 +595,14 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     }
     if (!flight.detached && taintedAt === undefined) {
       compareWithPatched(entry);
-      entries.set(flight.key, entry);
+      // A shared copy is kept only as long as it would have been had this replica read it itself.
+      entries.set(
+        flight.key,
+        entry,
+        shared ? { ttl: Math.max(1, ttlMs + staleGraceMs - (now() - entry.fetchedAt)) } : undefined,
+      );
     }
-    settle(flight, { entry, taintedAt });
+    settle(flight, { entry, taintedAt, shared: shared !== undefined });
   }
 
   function fail(flight: Flight, error: unknown) {
@@ -596,6 +628,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
   /** An invalidation: a flight that has sent a call must not store its (possibly older) result. */
   function detach(flight: Flight) {
     // Not sent yet: it will read Clerk after this change, so it may still be stored, and shared.
+    if (flight.startedAt === undefined) flight.invalidatedUnsent = true;
     if (flight.startedAt === undefined || flight.settled) return;
     flight.detached = true;
     release(flight);
@@ -679,17 +712,24 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
         let flight = flights.get(key);
         // A forced read cannot use a read begun before its request: it shares the one queued behind it.
         if (forceRefresh && flight?.startedAt !== undefined && flight.startedAt < requestedAt) {
-          flight.next ??= newFlight(kind, id);
+          flight.next ??= newFlight(kind, id, requestedAt);
           flight = flight.next;
         }
         observe(kind, flight ? 'inflight' : 'miss');
         const joinedAfter = sequence;
-        outcome = await wait(flight ?? newFlight(kind, id), !flight, { priority, caller, deadline });
+        outcome = await wait(flight ?? newFlight(kind, id, forceRefresh ? requestedAt : undefined), !flight, {
+          priority,
+          caller,
+          deadline,
+        });
         // It holds a user invalidated before this caller asked: read again, as after any invalidation.
         if ('entry' in outcome && outcome.taintedAt !== undefined && outcome.taintedAt <= joinedAfter)
           continue;
+        // A forced caller joined before the source answered from a shared copy older than its request: read again.
+        if ('entry' in outcome && outcome.shared && forceRefresh && outcome.entry.readStartedAt < requestedAt)
+          continue;
       }
-      if ('entry' in outcome) return served(outcome.entry, false, false);
+      if ('entry' in outcome) return served(outcome.entry, outcome.shared, false);
       const copy = entries.get(key) ?? cached;
       if (copy && staleGraceMs > 0 && canServeStale(outcome.error)) {
         observe(kind, 'stale');

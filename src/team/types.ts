@@ -112,6 +112,25 @@ export interface SourceRead {
   headCaller?: string;
   /** Rosters: called with the read's first Clerk page as soon as it arrives, before the rest is read. */
   onHead?(head: RosterPage): void;
+  // --- Shared copies (several replicas, src/shared-state/): both optional, unused by the Clerk source. ---
+  /**
+   * Epoch ms: only a copy read from Clerk at or after this time may answer (set for `forceRefresh` reads). A source
+   * that shares copies between replicas must not answer from an older one.
+   */
+  notBefore?: number;
+  /**
+   * A source that answers from a copy another replica read from Clerk calls this, instead of `onCall`, before
+   * returning it, with the dates of that Clerk read: the entry keeps them (its TTL runs from the real read, and
+   * authorization dates it by its real start) and callers are told `fromCache: true`. Returns false when the copy
+   * must not be used (an invalidation reached this read first): the source then reads Clerk itself.
+   */
+  onSharedCopy?(copy: SharedCopy): boolean;
+}
+
+/** When a copy shared between replicas was read from Clerk (epoch ms). */
+export interface SharedCopy {
+  fetchedAt: number;
+  readStartedAt: number;
 }
 
 /** One Clerk page of an organization's members (`limit`/`offset` as asked), and how many there are in all. */

@@ -23,7 +23,7 @@ import { createRefreshAhead, type RefreshAheadHooks } from './refresh-ahead.js';
 export const WEBHOOK_PATH = '/webhooks/clerk';
 const MAX_BODY_BYTES = 1024 * 1024;
 /** Svix retries one message for about a day; remember IDs that long (bounded). */
-const DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
+export const DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
 const DEDUPE_MAX_IDS = 100_000;
 
 export type WebhookOutcome = 'processed' | 'duplicate' | 'ignored';
@@ -41,12 +41,30 @@ export interface WebhookRouteOptions {
    * settled burst, and of sessions Clerk ended (told before the route answers). Optional.
    */
   live?: RefreshAheadHooks & { sessionEnded?(session: EndedSession): void };
+  /** Several replicas (src/shared-state/): dedupe across replicas, and effects told to the others. Optional. */
+  shared?: WebhookSharing;
+}
+
+/** What the route asks of the Redis layer, when there is one. */
+export interface WebhookSharing {
+  /** True: first delivery of this `svix-id` anywhere. False: another replica has it. Undefined: cannot tell. */
+  claim(messageId: string): Promise<boolean | undefined>;
+  /**
+   * Called in the same tick as the local apply (so no read of this replica can slip in between), with the
+   * organizations the apply invalidated; resolves once the other replicas have been told, or telling them failed.
+   */
+  applied(effects: EventEffects, touched: string[]): Promise<void>;
 }
 
 export interface WebhookRoute {
   handle(request: IncomingMessage, response: ServerResponse): void;
   /** Deliveries by event type and outcome, e.g. `organizationMembership.created processed` → 3. */
   outcomes(): Map<string, number>;
+  /**
+   * Applies a webhook's effects as the route does (revocations, invalidations, refresh-ahead, ended sessions):
+   * also how effects heard from another replica are applied. Returns the organizations it invalidated.
+   */
+  apply(effects: EventEffects): string[];
   close(): void;
 }
 
@@ -113,16 +131,19 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
   };
 
-  function apply(invalidation: Invalidation) {
+  /** `touched` collects the organizations invalidated (the Redis layer drops their shared copies). */
+  function apply(invalidation: Invalidation, touched: Set<string>) {
     switch (invalidation.kind) {
       case 'organization': {
         const parts = cache.cachedParts(invalidation.organizationId);
         cache.invalidateOrganization(invalidation.organizationId);
+        touched.add(invalidation.organizationId);
         refreshAhead.schedule(invalidation.organizationId, parts, [invalidation.reason]);
         return;
       }
       case 'user': {
         for (const organizationId of cache.invalidateUser(invalidation.userId)) {
+          touched.add(organizationId);
           // Both parts were invalidated: re-read what is held, so live subscribers' events come from the cache.
           refreshAhead.schedule(organizationId, cache.cachedParts(organizationId), [invalidation.reason]);
         }
@@ -142,26 +163,38 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
     }
   }
 
-  /** A webhook's change applied to the cache; live subscribers hear of it once its burst settles. */
-  function patch({ delta, reason }: Patch) {
+  /**
+   * A webhook's change applied to the cache; live subscribers hear of it once its burst settles. `touched` collects
+   * the organizations whose cached copies changed (the Redis layer drops their shared copies).
+   */
+  function patch({ delta, reason }: Patch, touched: Set<string>) {
     const { patched, ignored, invalidated } = cache.applyDelta(delta);
-    for (const organizationId of patched) refreshAhead.announce(organizationId, [reason]);
+    for (const organizationId of patched) {
+      touched.add(organizationId);
+      refreshAhead.announce(organizationId, [reason]);
+    }
     // Could not tell whether the change is newer than the cached copy: as an invalidation (both parts were held).
     for (const organizationId of invalidated) {
-      apply({ kind: 'organization', organizationId, reason });
+      apply({ kind: 'organization', organizationId, reason }, touched);
     }
-    // Not cached here: as an invalidation of nothing (live subscribers' organizations are still read and told).
-    if (delta.kind !== 'profile' && patched.length + ignored.length + invalidated.length === 0) {
-      refreshAhead.schedule(delta.organizationId, { roster: false, invitations: false }, [reason]);
+    // Not cached here: as an invalidation of nothing (live subscribers' organizations are still read and told). Its
+    // shared copy, if another replica wrote one, is as old as the change: dropped too.
+    if (delta.kind !== 'profile') {
+      touched.add(delta.organizationId);
+      if (patched.length + ignored.length + invalidated.length === 0) {
+        refreshAhead.schedule(delta.organizationId, { roster: false, invitations: false }, [reason]);
+      }
     }
   }
 
-  function applyAll(effects: EventEffects) {
+  function applyAll(effects: EventEffects): string[] {
+    const touched = new Set<string>();
     // Revocations first: from here on no older evidence admits the removed member, whatever the cache holds.
     for (const { userId, organizationId } of effects.revocations) revocations.record(userId, organizationId);
-    for (const each of effects.patches ?? []) patch(each);
-    for (const invalidation of effects.invalidations) apply(invalidation);
+    for (const each of effects.patches ?? []) patch(each, touched);
+    for (const invalidation of effects.invalidations) apply(invalidation, touched);
     for (const session of effects.endedSessions ?? []) options.live?.sessionEnded?.(session);
+    return [...touched];
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
@@ -227,8 +260,16 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
       return reply(response, 400, { error: error.message });
     }
 
-    applyAll(effects);
+    // Several replicas: a retry may have reached another replica first (one claim per svix-id across all of them).
+    if (options.shared && (await options.shared.claim(messageId)) === false) {
+      seenMessageIds.set(messageId, true);
+      count(eventType, 'duplicate');
+      return reply(response, 200, { status: 'duplicate' satisfies WebhookOutcome });
+    }
+    const touched = applyAll(effects);
     seenMessageIds.set(messageId, true);
+    // Told before the 2xx (bounded by REDIS_TIMEOUT_MS): once Clerk hears back, every replica is on its way to know.
+    await options.shared?.applied(effects, touched);
     const outcome: WebhookOutcome =
       effects.invalidations.length === 0 &&
       effects.revocations.length === 0 &&
@@ -249,6 +290,7 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
       });
     },
     outcomes: () => new Map(outcomes),
+    apply: applyAll,
     close: () => refreshAhead.stop(),
   };
 }

@@ -1,0 +1,206 @@
+/**
+ * The Redis layer (issue 11), composed: present only with `REDIS_URL`. What it shares between replicas, and how:
+ *
+ * - **Effects of webhooks** (`bus.ts`): the replica that got a webhook applies it, drops the second-level copies it
+ *   makes stale (and their leases), records its revocations in Redis, and publishes its effects, in one MULTI sent
+ *   in the same tick as the local apply; every other replica applies the same effects with the route's own function
+ *   (revocations, invalidations, refresh-ahead, ended sessions, so live streams on every replica get their events).
+ * - **A second-level cache and a cluster-wide single flight** (`shared-source.ts`), under the team cache.
+ * - **Webhook dedupe** (`dedupe.ts`) and **revocation records** (`shared-revocations.ts`).
+ *
+ * The team cache stays the single owner of what a replica knows; Redis is a transport and a second level under it.
+ * Redis down: everything here steps aside (see `connection.ts`); effects that could not be published are kept
+ * (bounded) and published when Redis is back.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../logger.js';
+import type { CacheKind, TeamCache } from '../team/cache.js';
+import type { Revocations } from '../team/revocations.js';
+import type { TeamSource } from '../team/types.js';
+import type { EventEffects } from '../webhooks/events.js';
+import type { WebhookSharing } from '../webhooks/route.js';
+import { createSharedBus } from './bus.js';
+import { createRedisConnection, type RedisConnection } from './connection.js';
+import { createCopyStore } from './copies.js';
+import { createSharedDedupe } from './dedupe.js';
+import { sharedKeys } from './keys.js';
+import { createSharedStateMetrics } from './metrics.js';
+import { createSharedRevocations } from './shared-revocations.js';
+import { createSharedSource } from './shared-source.js';
+import { createClusterSingleFlight } from './single-flight.js';
+
+export interface SharedStateOptions {
+  url: string;
+  /** REDIS_TIMEOUT_MS. */
+  timeoutMs: number;
+  /** REDIS_HEARTBEAT_MS. */
+  heartbeatMs: number;
+  /** REDIS_KEY_PREFIX. */
+  prefix: string;
+  /** The cache TTL: how long a copy is fresh. */
+  ttlMs: number;
+  /** How long revocation records are kept (as the local ones). */
+  revocationRetentionMs: number;
+  /** The webhook route's dedupe window. */
+  dedupeWindowMs: number;
+  logger: Logger;
+  registry: Registry;
+}
+
+/** What a replica hands the Redis layer once its cache and webhook route exist. */
+export interface SharedReplica {
+  cache: Pick<TeamCache, 'invalidateAll'>;
+  revocations: Revocations;
+  /** The webhook route's apply (the same function for a webhook received here and one heard on the bus). */
+  applyEffects(effects: EventEffects): string[];
+}
+
+export interface SharedState {
+  /** The command connection, for other shared parts (the shared Clerk budget). */
+  readonly connection: RedisConnection;
+  /** Puts the second level and the cluster-wide single flight under the cache's source. */
+  shareReads(source: TeamSource): TeamSource;
+  /** The webhook route's shared dedupe and publishing. */
+  readonly webhooks: WebhookSharing;
+  /** Connects the bus to this replica. Call once. */
+  attach(replica: SharedReplica): void;
+  close(): Promise<void>;
+}
+
+/** Effects kept while Redis is down, to publish when it is back; past this, one "invalidate everything" instead. */
+const MAX_OWED = 1000;
+const ALL: EventEffects = { invalidations: [{ kind: 'all' }], revocations: [] };
+
+/** The cache entries (kind, id) whose copies a webhook makes stale. */
+function staleEntries(effects: EventEffects, touched: readonly string[]): [CacheKind, string][] {
+  const entries: [CacheKind, string][] = [];
+  const organizations = new Set(touched);
+  for (const invalidation of effects.invalidations) {
+    if (invalidation.kind === 'organization') organizations.add(invalidation.organizationId);
+    else if (invalidation.kind === 'userMemberships') entries.push(['user_memberships', invalidation.userId]);
+  }
+  for (const id of organizations) entries.push(['members', id], ['invitations', id]);
+  return entries;
+}
+
+export function createSharedState(options: SharedStateOptions): SharedState {
+  const { logger } = options;
+  const replicaId = randomUUID();
+  const keys = sharedKeys(options.prefix);
+  const connection = createRedisConnection({ url: options.url, timeoutMs: options.timeoutMs, logger });
+  const metrics = createSharedStateMetrics(options.registry, connection.isUp);
+  const failed = () => metrics.failure();
+  const copies = createCopyStore(connection, keys, options.ttlMs);
+  const sharedRevocations = createSharedRevocations(connection, keys, options.revocationRetentionMs);
+  const dedupe = createSharedDedupe(connection, keys, options.dedupeWindowMs);
+  // A holder renews its lease every third of it: long enough to ride out one slow Redis reply, short enough that a
+  // dead holder's waiters take over well within a request's deadline.
+  const leaseMs = Math.max(500, options.timeoutMs * 4);
+  let replica: SharedReplica | undefined;
+  let owed: { effects: EventEffects; touched: string[] }[] = [];
+  let owedOverflow = false;
+
+  const bus = createSharedBus({
+    connection,
+    channel: keys.bus,
+    replicaId,
+    heartbeatMs: options.heartbeatMs,
+    logger,
+    observe: (direction, type) => metrics.busMessage(direction, type),
+    handlers: {
+      effects(effects, touched) {
+        if (!replica) return;
+        const here = replica.applyEffects(effects);
+        // Rosters this replica holds with an updated user that the publisher did not hold: their copies go too.
+        const known = new Set(touched);
+        const extra = here.filter((id) => !known.has(id));
+        if (extra.length > 0)
+          copies.drop(staleEntries({ invalidations: [], revocations: [] }, extra)).catch(failed);
+      },
+      copy: (key) => flight.notice(key),
+      onConnected() {
+        if (!replica) return;
+        // Whatever was said while this replica was away is lost: nothing it holds can be trusted to be current.
+        metrics.reconnectInvalidation();
+        replica.cache.invalidateAll();
+        sharedRevocations.load(replica.revocations).catch(failed);
+        const backlog = owedOverflow ? [{ effects: ALL, touched: [] }] : owed;
+        owed = [];
+        owedOverflow = false;
+        for (const { effects, touched } of backlog) void publishEffects(effects, touched);
+      },
+    },
+  });
+  const flight = createClusterSingleFlight({
+    connection,
+    keys,
+    leaseMs,
+    noticeFor: (key) => bus.encode({ t: 'copy', from: replicaId, key }),
+  });
+
+  const owe = (effects: EventEffects, touched: string[]) => {
+    if (owed.length >= MAX_OWED) owedOverflow = true;
+    else owed.push({ effects, touched });
+  };
+
+  /** Drops stale copies, records revocations and publishes, in one MULTI sent before this function returns. */
+  function publishEffects(effects: EventEffects, touched: string[]): Promise<void> {
+    if (!connection.isUp()) {
+      owe(effects, touched);
+      return Promise.resolve();
+    }
+    const names = staleEntries(effects, touched).flatMap(([kind, id]) => [
+      keys.copy(kind, id),
+      keys.lease(kind, id),
+    ]);
+    const multi = connection.command.multi();
+    if (names.length > 0) multi.unlink(...names);
+    if (effects.revocations.length > 0) {
+      multi.hset(keys.revocations, ...sharedRevocations.fields(effects.revocations, Date.now()));
+      multi.pexpire(keys.revocations, options.revocationRetentionMs);
+    }
+    multi.publish(keys.bus, bus.encode({ t: 'effects', from: replicaId, effects, touched }));
+    metrics.busMessage('out', 'effects');
+    const everything = effects.invalidations.some((invalidation) => invalidation.kind === 'all');
+    return multi.exec().then(
+      () => {
+        if (everything) copies.dropAll().catch(failed);
+      },
+      (error: unknown) => {
+        failed();
+        owe(effects, touched);
+        logger.debug('could not publish webhook effects to the other replicas; kept for when Redis is back', {
+          error,
+        });
+      },
+    );
+  }
+
+  return {
+    connection,
+    shareReads: (source) =>
+      createSharedSource({
+        inner: source,
+        connection,
+        copies,
+        flight,
+        ttlMs: options.ttlMs,
+        leaseMs,
+        observe: (kind, outcome) => metrics.sharedRead(kind, outcome),
+        failed,
+      }),
+    webhooks: {
+      claim: (messageId) => dedupe.claim(messageId),
+      applied: publishEffects,
+    },
+    attach(attached) {
+      // Called in the same tick as createSharedState (see app.ts): no connect can have happened before it.
+      replica = attached;
+    },
+    async close() {
+      bus.close();
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Every Redis key and channel the replicas share, in one place (the README's "Running several replicas" lists
+ * them). All start with `REDIS_KEY_PREFIX`, so several deployments can share one Redis.
+ */
+import type { CacheKind } from '../team/cache.js';
+
+export interface SharedKeys {
+  /** The second-level copy of one cache entry (string, compact JSON, expires with the cache TTL). */
+  copy(kind: CacheKind, id: string): string;
+  /** Matches every copy (SCAN). */
+  readonly copyPattern: string;
+  /** The cluster-wide single-flight lease of one cache entry (string: the holder's token, short expiry). */
+  lease(kind: CacheKind, id: string): string;
+  /** One processed webhook delivery (`svix-id`), for the dedupe window. */
+  webhook(messageId: string): string;
+  /** Revocation records (hash: "user organization" → epoch ms), read by a replica when it (re)connects. */
+  readonly revocations: string;
+  /** The bus: effects of webhooks, copies written, heartbeats. */
+  readonly bus: string;
+}
+
+export function sharedKeys(prefix: string): SharedKeys {
+  return {
+    copy: (kind, id) => `${prefix}copy:${kind}:${id}`,
+    copyPattern: `${prefix}copy:*`,
+    lease: (kind, id) => `${prefix}lease:${kind}:${id}`,
+    webhook: (messageId) => `${prefix}webhook:${messageId}`,
+    revocations: `${prefix}revocations`,
+    bus: `${prefix}bus`,
+  };
+}

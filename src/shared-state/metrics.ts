@@ -1,0 +1,59 @@
+/**
+ * The Redis layer's series on the app's Prometheus registry (one registry per app, so in-process test replicas stay
+ * apart). Kept here rather than in src/metrics.ts so that an app without REDIS_URL shows none of them.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { CacheKind } from '../team/cache.js';
+import type { BusMessage } from './bus.js';
+import type { SharedReadOutcome } from './shared-source.js';
+
+export interface SharedStateMetrics {
+  busMessage(direction: 'in' | 'out', type: BusMessage['t']): void;
+  sharedRead(kind: CacheKind, outcome: SharedReadOutcome): void;
+  /** The local cache was invalidated as a whole because the bus (re)connected. */
+  reconnectInvalidation(): void;
+  /** A Redis step failed and the replica went on without it. */
+  failure(): void;
+}
+
+export function createSharedStateMetrics(registry: Registry, isUp: () => boolean): SharedStateMetrics {
+  new Gauge({
+    name: 'redis_up',
+    help: 'Whether Redis is usable by this replica (1) or not (0: it serves from its own cache and reads Clerk itself).',
+    registers: [registry],
+    collect() {
+      this.set(isUp() ? 1 : 0);
+    },
+  });
+  const bus = new Counter({
+    name: 'redis_bus_messages_total',
+    help: 'Messages on the bus between replicas, by direction (in, out) and type (effects, copy, heartbeat).',
+    labelNames: ['direction', 'type'] as const,
+    registers: [registry],
+  });
+  const reads = new Counter({
+    name: 'redis_shared_reads_total',
+    help:
+      'Local cache misses by part and how Redis answered: hit (a copy another replica read), lead (this replica ' +
+      'held the lease and read Clerk), bypass (Redis down or failed: Clerk read directly), refused (an invalidation ' +
+      'came first: Clerk read directly).',
+    labelNames: ['part', 'outcome'] as const,
+    registers: [registry],
+  });
+  const invalidations = new Counter({
+    name: 'redis_reconnect_invalidations_total',
+    help: 'Times the whole local cache was invalidated because the bus (re)connected (messages may have been lost).',
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'redis_failures_total',
+    help: 'Redis steps that failed or timed out (the replica went on without Redis for that step).',
+    registers: [registry],
+  });
+  return {
+    busMessage: (direction, type) => bus.inc({ direction, type }),
+    sharedRead: (part, outcome) => reads.inc({ part, outcome }),
+    reconnectInvalidation: () => invalidations.inc(),
+    failure: () => failures.inc(),
+  };
+}

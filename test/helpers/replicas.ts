@@ -1,0 +1,205 @@
+/**
+ * Several replicas of the real server sharing one Redis, against one Clerk emulator: what a deployment behind a
+ * load balancer looks like. Clerk's webhook endpoint is replica A only (Clerk sends each webhook to one endpoint);
+ * tests can also deliver a signed webhook to any replica themselves.
+ *
+ * The replicas are apps in this process (`createApp`, each listening on its own port), like `harness.ts`: each has
+ * its own cache, upstream, Clerk client, webhook route and its own two ioredis connections, and they share nothing
+ * but Redis and the emulator. In-process rather than child processes because the suites need to read each
+ * replica's cache and metrics directly and start a replica mid-test quickly; "Redis killed" is still real: the
+ * redis-server process is SIGKILLed and every replica's connections see it die.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { type ClerkClient, createClerkClient } from '@clerk/backend';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import type { ClerkEmulator, StartEmulatorOptions } from '@team-graphql/clerk-emulator';
+import { startClerkEmulator } from '@team-graphql/clerk-emulator';
+import { print } from 'graphql';
+import { Webhook } from 'svix';
+import { type App, type AppConfig, createApp } from '../../src/app.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+import type { GraphQLResponse } from './harness.js';
+import { type RedisProcess, startRedis } from './redis.js';
+
+export interface Replica {
+  name: string;
+  url: string;
+  app: App;
+  query<TData, TVariables extends Record<string, unknown>>(
+    document: TypedDocumentNode<TData, TVariables> | string,
+    options?: { token?: string | null; variables?: TVariables },
+  ): Promise<GraphQLResponse<TData>>;
+  /** A series' value from this replica's `GET /metrics` (summed over label sets matching `labels`). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** Posts a Svix-signed webhook to this replica; resolves with the route's answer. */
+  deliver(
+    type: string,
+    data: Record<string, unknown>,
+    messageId?: string,
+  ): Promise<{ status: number; body: unknown }>;
+  close(): Promise<void>;
+}
+
+export interface Cluster {
+  emulator: ClerkEmulator;
+  /** The real Clerk SDK pointed at the emulator: writes through it send their webhooks to replica A. */
+  clerk: ClerkClient;
+  redis: RedisProcess;
+  /** The cluster's REDIS_KEY_PREFIX (its own per cluster). */
+  keyPrefix: string;
+  replicas: Replica[];
+  /** Starts one more replica (same configuration, same Redis, not a webhook endpoint). */
+  addReplica(name: string): Promise<Replica>;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** How many replicas to start (named A, B, C, …). @default 3 */
+  replicas?: number;
+  emulator?: StartEmulatorOptions;
+  config?: Partial<AppConfig>;
+  logger?: Logger;
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const redis = await startRedis();
+  const emulator = await startClerkEmulator({ seed: 'demo', ...options.emulator });
+  const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
+  const config: AppConfig = {
+    production: false,
+    clerkSecretKey: emulator.secretKey,
+    clerkApiUrl: emulator.url,
+    clerkJwtKey: emulator.publicKeyPem,
+    clerkAuthorizedParties: [],
+    clerkWebhookSigningSecret: webhookSecret,
+    cacheTtlSeconds: 300,
+    cacheStaleGraceSeconds: 3600,
+    clerkRateLimit: 1000,
+    clerkRateLimitWindowSeconds: 10,
+    cacheMaxMembers: 1_000_000,
+    // The emulator runs on this machine's clock.
+    cacheClockSkewMs: 0,
+    clerkTimeoutMs: 2000,
+    requestDeadlineMs: 30_000,
+    clerkQueueMax: 10_000,
+    clerkQueueMaxPerCaller: 1000,
+    clerkMaxSockets: 32,
+    clerkBreakerFailures: 0,
+    clerkBreakerCooldownMs: 10_000,
+    webhookRefreshDebounceMs: 50,
+    subscriptionMaxLifetimeSeconds: 900,
+    subscriptionMaxStreamsPerUser: 20,
+    subscriptionMaxStreams: 10_000,
+    graphiqlEnabled: false,
+    introspectionEnabled: true,
+    corsOrigins: [],
+    redisUrl: redis.url,
+    redisTimeoutMs: 250,
+    redisHeartbeatMs: 1000,
+    // Its own namespace, so nothing a previous suite left in this Redis can be read.
+    redisKeyPrefix: `test-${randomBytes(4).toString('hex')}:`,
+    ...options.config,
+  };
+  const logger = options.logger ?? createLogger('silent');
+  const replicas: Replica[] = [];
+
+  async function addReplica(name: string): Promise<Replica> {
+    const app = createApp({ config, logger });
+    await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const replica: Replica = {
+      name,
+      url,
+      app,
+      async query(document, { token, variables } = {}) {
+        const response = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/graphql-response+json, application/json',
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: JSON.stringify({
+            query: typeof document === 'string' ? document : print(document),
+            variables,
+          }),
+        });
+        const body = (await response.json()) as Omit<GraphQLResponse<never>, 'status' | 'headers'>;
+        return { status: response.status, headers: response.headers, ...body };
+      },
+      async metric(metricName, labels = {}) {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        let sum = 0;
+        for (const line of text.split('\n')) {
+          const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+          if (!match || match[1] !== metricName) continue;
+          const set = match[2] ?? '';
+          if (Object.entries(labels).every(([key, value]) => set.includes(`${key}="${value}"`)))
+            sum += Number(match[3]);
+        }
+        return sum;
+      },
+      async deliver(type, data, messageId = `msg_${randomBytes(8).toString('hex')}`) {
+        const body = JSON.stringify({ type, data, object: 'event' });
+        const timestamp = new Date();
+        const signature = new Webhook(webhookSecret).sign(messageId, timestamp, body);
+        const response = await fetch(`${url}/webhooks/clerk`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'svix-id': messageId,
+            'svix-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+            'svix-signature': signature,
+          },
+          body,
+        });
+        return { status: response.status, body: await response.json() };
+      },
+      close: () => app.shutdown(100),
+    };
+    replicas.push(replica);
+    return replica;
+  }
+
+  const count = options.replicas ?? 3;
+  for (let index = 0; index < count; index++) await addReplica(String.fromCharCode(65 + index));
+  const first = replicas[0] as Replica;
+  // Clerk sends each webhook to one endpoint: replica A.
+  emulator.control.addWebhookEndpoint({ url: `${first.url}/webhooks/clerk`, secret: webhookSecret });
+  // Every replica has subscribed to the bus before a test begins.
+  await Promise.all(
+    replicas.map((replica) => until(() => replica.metric('redis_up').then((up) => up === 1))),
+  );
+
+  return {
+    emulator,
+    clerk: createClerkClient({
+      secretKey: emulator.secretKey,
+      apiUrl: emulator.url,
+      telemetry: { disabled: true },
+    }),
+    redis,
+    keyPrefix: config.redisKeyPrefix as string,
+    replicas,
+    addReplica,
+    async close() {
+      await Promise.all(replicas.map((replica) => replica.close()));
+      await emulator.close();
+      await redis.stop();
+    },
+  };
+}
+
+/**
+ * Polls `check` until it is true: for state that changes on another replica after a message crosses Redis, where
+ * no event of this process can be awaited. Fails after `timeoutMs`.
+ */
+export async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * Several replicas, one truth (issue 11): three replicas of the real server share one real Redis and one Clerk
+ * emulator, whose webhooks go to replica A only (as Clerk sends each webhook to one endpoint). Over HTTP: a change
+ * announced to A is served by B and C, a removed member is refused everywhere, a herd of cold queries over the three
+ * makes one Clerk read sequence, a new replica starts warm from Redis, a webhook retried to another replica is
+ * processed once.
+ *
+ * Cross-replica state travels through Redis, so "B has heard it" cannot be awaited as an event of this process; the
+ * suites wait for B's own bus counter (`redis_bus_messages_total`) to move, then make the one query that must show
+ * the change.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveTeam, TeamPage } from './documents.js';
+import { subscribe } from './helpers/live.js';
+import { redisAvailable } from './helpers/redis.js';
+import { type Cluster, type Replica, startCluster, until } from './helpers/replicas.js';
+
+const MEMBERSHIPS = '/v1/organizations/{id}/memberships';
+const HOUR_S = 3600;
+
+describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Redis', () => {
+  let cluster: Cluster;
+  let a: Replica;
+  let b: Replica;
+  let c: Replica;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 3 });
+    [a, b, c] = cluster.replicas as [Replica, Replica, Replica];
+  }, 30_000);
+  afterAll(() => cluster?.close());
+
+  function team(name: string, size: number) {
+    const { store } = cluster.emulator;
+    const org = store.createOrganization({ name: `${name} ${randomBytes(3).toString('hex')}` });
+    const [admin] = store.populate(org.id, 1, 'org:admin');
+    const members = store.populate(org.id, size - 1);
+    return {
+      id: org.id,
+      adminId: admin?.userId as string,
+      adminToken: cluster.emulator.mintToken({
+        userId: admin?.userId as string,
+        orgId: org.id,
+        expiresInS: HOUR_S,
+      }),
+      memberIds: members.map((membership) => membership.userId),
+      token: (userId: string) => cluster.emulator.mintToken({ userId, orgId: org.id, expiresInS: HOUR_S }),
+    };
+  }
+
+  /** Resolves once `replica` has applied `count` more webhook effects from the bus than it had at `before`. */
+  const heardEffects = (replica: Replica, before: number, count = 1) =>
+    until(
+      async () =>
+        (await replica.metric('redis_bus_messages_total', { direction: 'in', type: 'effects' })) >=
+        before + count,
+    );
+  const effectsHeard = (replica: Replica) =>
+    replica.metric('redis_bus_messages_total', { direction: 'in', type: 'effects' });
+
+  it('a webhook to A only: B and C serve the change on their next query, and refuse the removed member', async () => {
+    const t = team('Bus Co', 4);
+    const removed = t.memberIds[0] as string;
+    // Every replica holds the team, and has admitted the member about to be removed.
+    for (const replica of [a, b, c]) {
+      expect(
+        (await replica.query(TeamPage, { token: t.adminToken, variables: { id: t.id } })).data?.organization
+          .members.totalCount,
+      ).toBe(4);
+      expect(
+        (await replica.query(TeamPage, { token: t.token(removed), variables: { id: t.id } })).errors,
+      ).toBeUndefined();
+    }
+    const heard = await Promise.all([b, c].map(effectsHeard));
+
+    await cluster.clerk.organizations.deleteOrganizationMembership({ organizationId: t.id, userId: removed });
+    await cluster.emulator.control.webhooksSettled();
+    await Promise.all([b, c].map((replica, index) => heardEffects(replica, heard[index] as number)));
+
+    for (const replica of [a, b, c]) {
+      const page = await replica.query(TeamPage, { token: t.adminToken, variables: { id: t.id } });
+      expect(page.data?.organization.members.totalCount, replica.name).toBe(3);
+      expect(page.data?.organization.members.members.map((m) => m.userId)).not.toContain(removed);
+      const refused = await replica.query(TeamPage, { token: t.token(removed), variables: { id: t.id } });
+      expect(
+        refused.errors?.map((error) => error.extensions?.code),
+        replica.name,
+      ).toEqual(['FORBIDDEN']);
+    }
+  });
+
+  it('300 concurrent cold queries for one organization over the three replicas make one Clerk read sequence', async () => {
+    const t = team('Herd Co', 1200); // three pages of 500
+    cluster.emulator.control.setLatency({ fixedMs: 50 });
+    try {
+      const replicas = [a, b, c];
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, index) =>
+          (replicas[index % 3] as Replica).query(TeamPage, {
+            token: t.adminToken,
+            variables: { id: t.id, limit: 5 },
+          }),
+        ),
+      );
+      expect(results.filter((result) => result.data?.organization.members.totalCount !== 1200)).toEqual([]);
+      const reads = cluster.emulator.control
+        .requestLog()
+        .filter((entry) => entry.path === MEMBERSHIPS.replace('{id}', t.id));
+      expect(reads.map((entry) => entry.query.offset ?? '0').sort()).toEqual(['0', '1000', '500']);
+    } finally {
+      cluster.emulator.control.setLatency({ fixedMs: 0 });
+    }
+  });
+
+  it('a replica started after the others are warm answers its first query from Redis, without calling Clerk', async () => {
+    const t = team('Warm Co', 5);
+    cluster.emulator.store.addInvitation(t.id, { emailAddress: 'new.hire@warm.test' });
+    const onA = await a.query(TeamPage, {
+      token: t.adminToken,
+      variables: { id: t.id, includePending: true },
+    });
+    const startedAt = Date.now();
+    const d = await cluster.addReplica('D');
+    await until(async () => (await d.metric('redis_up')) === 1);
+    cluster.emulator.control.resetCounters();
+
+    const first = await d.query(TeamPage, {
+      token: t.adminToken,
+      variables: { id: t.id, includePending: true },
+    });
+
+    expect(first.data?.organization.members).toMatchObject({ totalCount: 5, fromCache: true });
+    expect(cluster.emulator.control.counters()).toEqual({});
+    // The same team, field for field, through the compact encoding.
+    expect(first.data?.organization.members.members).toEqual(onA.data?.organization.members.members);
+    expect(first.data?.organization.members.pendingInvitations).toEqual(
+      onA.data?.organization.members.pendingInvitations,
+    );
+    expect(first.data?.organization.members.pendingInvitations).toHaveLength(1);
+    // Dated by A's Clerk read, before D even existed: the TTL runs from there.
+    expect(Date.parse(first.data?.organization.members.cachedAt as string)).toBeLessThan(startedAt);
+  });
+
+  it('the same svix-id delivered to A and to B is processed once', async () => {
+    const t = team('Dedupe Co', 2);
+    const messageId = `msg_${randomBytes(8).toString('hex')}`;
+    const event = {
+      organization: { id: t.id },
+      public_user_data: { user_id: t.memberIds[0] },
+      role: 'org:member',
+    };
+    const answers = await Promise.all([
+      a.deliver('organizationMembership.updated', event, messageId),
+      b.deliver('organizationMembership.updated', event, messageId),
+    ]);
+    expect(answers.map((answer) => (answer.body as { status: string }).status).sort()).toEqual([
+      'duplicate',
+      'processed',
+    ]);
+  });
+
+  it('a forged delivery cannot claim a svix-id: the genuine one with that id is still processed', async () => {
+    const t = team('Forged Co', 2);
+    const messageId = `msg_${randomBytes(8).toString('hex')}`;
+    const forged = await fetch(`${b.url}/webhooks/clerk`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'svix-id': messageId,
+        'svix-timestamp': '1',
+        'svix-signature': 'v1,AAAA',
+      },
+      body: '{}',
+    });
+    expect(forged.status).toBe(400);
+    const genuine = await a.deliver('organization.updated', { id: t.id }, messageId);
+    expect(genuine.body).toEqual({ status: 'processed' });
+  });
+
+  it('a copy in Redis that is not in our format is a miss, read from Clerk', async () => {
+    const t = team('Garbage Co', 3);
+    const redis = new Redis(cluster.redis.url);
+    try {
+      await redis.set(
+        `${cluster.keyPrefix}copy:members:${t.id}`,
+        // Our envelope, fresh, but a member whose fields are not strings: it must not be served.
+        JSON.stringify([
+          1,
+          Date.now(),
+          Date.now(),
+          [null, [['orgmem_x', t.adminId, 3, 4, 5, 6, 'org:admin', 7]]],
+        ]),
+      );
+      await redis.set(`${cluster.keyPrefix}copy:user_memberships:${t.adminId}`, 'not json');
+    } finally {
+      redis.disconnect();
+    }
+    const page = await c.query(TeamPage, { token: t.adminToken, variables: { id: t.id } });
+    expect(page.data?.organization.members).toMatchObject({ totalCount: 3, fromCache: false });
+  });
+
+  it('a subscriber on C hears a change whose webhook went to A (issue 12)', async () => {
+    const t = team('Live Co', 3);
+    const live = subscribe(c.url, t.adminToken, LiveTeam, { id: t.id, limit: 100, includePending: false });
+    try {
+      const initial = await live.next();
+      expect(initial.data?.teamChanged).toMatchObject({ reasons: ['INITIAL'], members: { totalCount: 3 } });
+      const user = cluster.emulator.store.createUser({
+        emailAddress: `live-${randomBytes(3).toString('hex')}@x.test`,
+      });
+      await cluster.clerk.organizations.createOrganizationMembership({
+        organizationId: t.id,
+        userId: user.id,
+        role: 'org:member',
+      });
+
+      const change = await live.next();
+
+      expect(change.errors).toBeUndefined();
+      expect(change.data?.teamChanged.reasons).toEqual(['MEMBER_ADDED']);
+      expect(change.data?.teamChanged.members.totalCount).toBe(4);
+      expect(change.data?.teamChanged.members.members.map((member) => member.userId)).toContain(user.id);
+    } finally {
+      live.dispose();
+    }
+  });
+
+  /** Adds a member through the Clerk API (its webhook goes to A) and waits until A has answered it. */
+  async function addMember(organizationId: string) {
+    const user = cluster.emulator.store.createUser({
+      emailAddress: `m-${randomBytes(3).toString('hex')}@x.test`,
+    });
+    await cluster.clerk.organizations.createOrganizationMembership({
+      organizationId,
+      userId: user.id,
+      role: 'org:member',
+    });
+    await cluster.emulator.control.webhooksSettled();
+  }
+  const totalOn = async (replica: Replica, t: ReturnType<typeof team>) =>
+    (await replica.query(TeamPage, { token: t.adminToken, variables: { id: t.id } })).data?.organization
+      .members.totalCount;
+
+  it('a replica whose bus connection dropped while a webhook was published drops its cache when it reconnects', async () => {
+    const t = team('Blip Co', 3);
+    for (const replica of [a, b, c]) await totalOn(replica, t);
+    const before = await b.metric('redis_reconnect_invalidations_total');
+    const subscriber = b.app.shared?.connection.subscriber;
+    subscriber?.disconnect();
+    await until(async () => (await b.metric('redis_up')) === 0);
+
+    await addMember(t.id);
+    expect(await totalOn(b, t)).toBe(3); // it missed the message: its own cache still says 3
+
+    await subscriber?.connect();
+    await until(async () => (await b.metric('redis_reconnect_invalidations_total')) === before + 1);
+    expect(await totalOn(b, t)).toBe(4);
+  });
+
+  it('a replica that hears nothing on a connection that looks fine reconnects after two heartbeats', async () => {
+    const t = team('Silent Co', 3);
+    for (const replica of [a, b, c]) await totalOn(replica, t);
+    const before = await c.metric('redis_reconnect_invalidations_total');
+    // Deaf but "ready": what a half-open socket looks like from the inside.
+    await c.app.shared?.connection.subscriber.unsubscribe();
+    await addMember(t.id);
+    expect(await totalOn(c, t)).toBe(3);
+
+    await until(async () => (await c.metric('redis_reconnect_invalidations_total')) === before + 1);
+    expect(await totalOn(c, t)).toBe(4);
+  });
+
+  it('a webhook drops the shared copies it makes stale: another replica never reads the old one from Redis', async () => {
+    const first = team('Copy One Co', 2);
+    const second = team('Copy Two Co', 2);
+    const userId = first.memberIds[0] as string;
+    // No active-organization claim: authorization reads the user's own membership list (and A shares it in Redis).
+    const token = cluster.emulator.mintToken({ userId, expiresInS: HOUR_S });
+    expect((await a.query(TeamPage, { token, variables: { id: first.id } })).errors).toBeUndefined();
+    expect(
+      (await a.query(TeamPage, { token, variables: { id: second.id } })).errors?.[0]?.extensions?.code,
+    ).toBe('FORBIDDEN');
+
+    await cluster.clerk.organizations.createOrganizationMembership({
+      organizationId: second.id,
+      userId,
+      role: 'org:member',
+    });
+    await cluster.emulator.control.webhooksSettled();
+
+    // B never held the list: without the drop it would take A's old copy from Redis and refuse the user.
+    const onB = await b.query(TeamPage, { token, variables: { id: second.id } });
+    expect(onB.errors).toBeUndefined();
+    expect(onB.data?.organization.members.totalCount).toBe(3);
+  });
+});
