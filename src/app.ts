@@ -13,6 +13,12 @@ import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import {
+  budgetNamespace,
+  createBudgetRedis,
+  createSharedBudget,
+  registerSharedBudgetMetrics,
+} from './shared-state/shared-budget.js';
 import { createTeamEventBus } from './subscriptions/bus.js';
 import { createLiveStreams, type LiveStreams, notifyingRevocations } from './subscriptions/live-streams.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
@@ -94,7 +100,27 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       }
     },
   };
+  // --- Shared Clerk budget (issue 11, item 4): with REDIS_URL, one window and Clerk's 429 pauses for all replicas,
+  // a local share of the limit while Redis is unreachable. Its own Redis client: its commands have a short timeout.
+  const budgetRedis = config.redisUrl
+    ? createBudgetRedis(config.redisUrl, config.clerkBudgetRedisTimeoutMs)
+    : undefined;
+  const sharedBudget = budgetRedis
+    ? createSharedBudget({
+        redis: budgetRedis,
+        timeoutMs: config.clerkBudgetRedisTimeoutMs,
+        requests: config.clerkRateLimit,
+        windowMs: config.clerkRateLimitWindowSeconds * 1000,
+        namespace: budgetNamespace(config.clerkSecretKey),
+        assumedReplicas: config.clerkBudgetAssumedReplicas,
+        logger,
+      })
+    : undefined;
+  if (sharedBudget) registerSharedBudgetMetrics(metrics.registry, sharedBudget);
+  // --- end shared Clerk budget ---
   const upstream = createUpstream({
+    // Shared: a call takes its start only when a Clerk socket is free, so it arrives when the window says it does.
+    ...(sharedBudget ? { sharedBudget, maxInFlight: config.clerkMaxSockets } : {}),
     timeoutMs: config.clerkTimeoutMs,
     defaultDeadlineMs: config.requestDeadlineMs,
     budget: { requests: config.clerkRateLimit, windowMs: config.clerkRateLimitWindowSeconds * 1000 },
@@ -247,6 +273,8 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     clearTimeout(deadline);
     await yoga.dispose();
     upstream.close();
+    await sharedBudget?.close();
+    budgetRedis?.disconnect();
     await clerkHttp.close();
   }
 

@@ -55,6 +55,14 @@ export interface Config {
   /** Browser origins allowed to call /graphql (CORS); empty means same-origin only. */
   corsOrigins: string[];
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  // --- Shared Clerk budget (issue 11, item 4) ---
+  /** Redis shared by the replicas (`redis://` or `rediss://`); unset: one process, nothing shared. */
+  redisUrl: string | undefined;
+  /** Upper bound on one Redis command of the shared Clerk budget; slower, and the replica keeps to its local share. */
+  clerkBudgetRedisTimeoutMs: number;
+  /** Replicas assumed to share CLERK_RATE_LIMIT by a replica that has never reached Redis (its local share). */
+  clerkBudgetAssumedReplicas: number;
+  // --- end shared Clerk budget ---
   /** Port of the embedded emulator (only when no secret key is configured). */
   clerkEmulatorPort: number;
   /** Latency the embedded emulator adds to each Clerk call, to feel like the real one. */
@@ -143,6 +151,11 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
 
   const clerkTimeoutMs = integer('CLERK_TIMEOUT_MS', 5000, 1, 120_000);
 
+  const redisUrl = read('REDIS_URL');
+  if (redisUrl !== undefined && (!URL.canParse(redisUrl) || !/^rediss?:$/.test(new URL(redisUrl).protocol))) {
+    problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+
   const config: Config = {
     port: integer('PORT', 4000, 0, 65535),
     host: read('HOST') ?? (development && clerkSecretKey === undefined ? '127.0.0.1' : '0.0.0.0'),
@@ -172,6 +185,9 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     introspectionEnabled: boolean('INTROSPECTION_ENABLED', !production),
     corsOrigins: list('CORS_ORIGINS'),
     logLevel: oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    redisUrl,
+    clerkBudgetRedisTimeoutMs: integer('CLERK_BUDGET_REDIS_TIMEOUT_MS', 250, 1, 60_000),
+    clerkBudgetAssumedReplicas: integer('CLERK_BUDGET_ASSUMED_REPLICAS', 3, 1, 1000),
     clerkEmulatorPort: integer('CLERK_EMULATOR_PORT', 4001, 0, 65535),
     clerkEmulatorLatencyMs: integer('CLERK_EMULATOR_LATENCY_MS', 200, 0, 60_000),
   };

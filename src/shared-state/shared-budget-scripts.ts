@@ -60,18 +60,25 @@ return {granted, retry, count + granted, replicas, unpack(paused)}
 `;
 
 /**
- * A replica says it is alive, and learns how many are (and how full the window is).
- * KEYS: [1] the live replicas, [2] the window. ARGV: [1] replica id, [2] liveness ms, [3] window ms.
+ * A replica says it is alive, and learns how many are (and how full the window is). A replica coming back from its
+ * local share also hands in the starts it made meanwhile (as ages), so the shared window counts them.
+ * KEYS: [1] the live replicas, [2] the window. ARGV: [1] replica id, [2] liveness ms, [3] window ms,
+ * [4] member prefix for handed-in starts, [5..] their ages in ms.
  * Returns {live replicas, starts now in the window}.
  */
 export const HEARTBEAT = `
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local liveness = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - liveness)
 redis.call('PEXPIRE', KEYS[1], liveness)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]))
+for i = 5, #ARGV do
+  redis.call('ZADD', KEYS[2], now - tonumber(ARGV[i]), ARGV[4] .. ':' .. (i - 4))
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+if #ARGV >= 5 then redis.call('PEXPIRE', KEYS[2], window) end
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 `;
 

@@ -17,7 +17,7 @@
  * count fresh and, in local mode, probes Redis: when it answers, the shared window is used again, still bounded by
  * the local share for one more window (Redis may have restarted empty, and the others may still be on their shares).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
@@ -36,6 +36,11 @@ export type BudgetMode = 'shared' | 'local';
 export interface SharedBudgetOptions {
   /** A client made by `createBudgetRedis` (bounded command timeout, no offline queue). */
   redis: Redis;
+  /**
+   * How long a reservation or heartbeat waits for Redis (`CLERK_BUDGET_REDIS_TIMEOUT_MS`, the same value given to
+   * `createBudgetRedis`): slower, and this replica keeps to its local share until a heartbeat is answered in time.
+   */
+  timeoutMs: number;
   /** Requests toward Clerk per window across all replicas (`CLERK_RATE_LIMIT`). */
   requests: number;
   /** The window as configured (`CLERK_RATE_LIMIT_WINDOW_SECONDS` · 1000); padded 5% like the local budget. */
@@ -83,7 +88,8 @@ export interface SharedBudget extends BudgetGate {
  */
 export function createBudgetRedis(url: string, commandTimeoutMs: number): Redis {
   const redis = new Redis(url, {
-    commandTimeout: commandTimeoutMs,
+    // A backstop: the budget waits `commandTimeoutMs` for an answer (see answeredWithin); this ends the command.
+    commandTimeout: commandTimeoutMs * 4,
     connectTimeout: Math.max(1000, commandTimeoutMs),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -97,28 +103,84 @@ export function createBudgetRedis(url: string, commandTimeoutMs: number): Redis 
   return redis;
 }
 
+/** The budget's namespace for a Clerk secret key: replicas of one application share it, and the key never shows. */
+export function budgetNamespace(clerkSecretKey: string): string {
+  return createHash('sha256').update(clerkSecretKey).digest('hex').slice(0, 16);
+}
+
+/** The budget's keys in Redis (for operators and tests): one hash slot, so a cluster keeps them together. */
+export function sharedBudgetKeys(namespace: string, keyPrefix = 'team-graphql:') {
+  const prefix = `${keyPrefix}{clerk-budget:${namespace}}:`;
+  return {
+    /** Sorted set: one member per call start in the window, scored by Redis time (ms). */
+    window: `${prefix}window`,
+    /** Sorted set: one member per live replica, scored by its last heartbeat. */
+    replicas: `${prefix}replicas`,
+    /** String with PX: set while Clerk's Retry-After pauses the route. */
+    pause: (route: string) => `${prefix}pause:${route}`,
+  };
+}
+
 type BudgetRedis = Redis & {
   clerkBudgetReserve(...args: (string | number)[]): Promise<number[]>;
   clerkBudgetHeartbeat(...args: (string | number)[]): Promise<number[]>;
   clerkBudgetPause(...args: (string | number)[]): Promise<number>;
 };
 
-/** A live replica that has not said so for this many heartbeats is counted as gone. */
-const LIVENESS_HEARTBEATS = 3;
+/**
+ * A replica that has not said it is alive for this long is counted as gone: several heartbeats, and never less than
+ * a few seconds, so a replica whose event loop is busy for a moment still counts (its share would be given away).
+ */
+const livenessOf = (heartbeatMs: number) => Math.max(5 * heartbeatMs, 5000);
+
+/**
+ * Waits at most `ms` for a Redis answer, counting a busy event loop in the answer's favour: when the timer fires late
+ * because the process was busy, an answer that arrived meanwhile is read first (a `setImmediate` runs after the
+ * socket reads of the same turn of the loop), so a busy replica does not take its own lag for a slow Redis.
+ */
+function answeredWithin<T>(answer: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(`Redis did not answer within ${ms} ms`));
+        }),
+      ms,
+    );
+    answer.then(
+      (value) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
 
 export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
   const now = options.now ?? (() => Date.now());
   const limit = options.requests;
   const windowMs = paddedWindowMs(options.windowMs);
   const heartbeatMs = options.heartbeatMs ?? 1000;
-  const livenessMs = heartbeatMs * LIVENESS_HEARTBEATS;
+  const livenessMs = livenessOf(heartbeatMs);
+  const timeoutMs = options.timeoutMs;
   const replicaId = randomUUID();
-  const prefix = `${options.keyPrefix ?? 'team-graphql:'}{clerk-budget:${options.namespace}}:`;
-  const windowKey = `${prefix}window`;
-  const replicasKey = `${prefix}replicas`;
-  const pauseKey = (route: string) => `${prefix}pause:${route}`;
+  const keys = sharedBudgetKeys(options.namespace, options.keyPrefix);
+  const windowKey = keys.window;
+  const replicasKey = keys.replicas;
+  const pauseKey = keys.pause;
 
-  const redis = options.redis as BudgetRedis;
+  const redis = options.redis as unknown as BudgetRedis;
   // defineCommand runs EVALSHA and falls back to EVAL once after NOSCRIPT (a restarted Redis has no scripts).
   if (typeof redis.clerkBudgetReserve !== 'function') {
     options.redis.defineCommand('clerkBudgetReserve', { lua: RESERVE });
@@ -140,6 +202,8 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
   /** Until when `local` bounds this replica: for ever in local mode, one window after Redis came back. */
   let localUntil = Number.POSITIVE_INFINITY;
   let warnedAtStart = false;
+  /** When this replica last fell back to its local share (its starts since are handed in when Redis is back). */
+  let wentLocalAt = 0;
   let sequence = 0;
   let closed = false;
 
@@ -206,6 +270,7 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
     for (const start of seeds.sort((a, b) => a - b)) seeded.take(start);
     local = seeded;
     localUntil = Number.POSITIVE_INFINITY;
+    wentLocalAt = t;
     setMode('local', reason);
   }
 
@@ -241,18 +306,21 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
     const members = `${replicaId}:${++sequence}`;
     let answer: number[];
     try {
-      answer = await redis.clerkBudgetReserve(
-        2 + routes.length,
-        windowKey,
-        replicasKey,
-        ...routes.map(pauseKey),
-        limit,
-        windowMs,
-        wanted,
-        members,
-        replicaId,
-        livenessMs,
-        ...routes.map((route) => request.waiting.get(route) ?? 0),
+      answer = await answeredWithin(
+        redis.clerkBudgetReserve(
+          2 + routes.length,
+          windowKey,
+          replicasKey,
+          ...routes.map(pauseKey),
+          limit,
+          windowMs,
+          wanted,
+          members,
+          replicaId,
+          livenessMs,
+          ...routes.map((route) => request.waiting.get(route) ?? 0),
+        ),
+        timeoutMs,
       );
     } catch (error) {
       goLocal(error);
@@ -288,12 +356,20 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
   async function heartbeat() {
     if (closed) return;
     try {
-      const [live = 1, starts = 0] = await redis.clerkBudgetHeartbeat(
-        replicasKey,
-        windowKey,
-        replicaId,
-        livenessMs,
-        windowMs,
+      // Back from the local share: the starts made meanwhile join the shared window.
+      const t = now();
+      const handedIn = mode === 'local' ? ownStarts.filter((start) => start >= wentLocalAt) : [];
+      const [live = 1, starts = 0] = await answeredWithin(
+        redis.clerkBudgetHeartbeat(
+          replicasKey,
+          windowKey,
+          replicaId,
+          livenessMs,
+          windowMs,
+          `${replicaId}:local:${++sequence}`,
+          ...handedIn.map((start) => Math.max(0, t - start)),
+        ),
+        timeoutMs,
       );
       replicas = live;
       lastSeen = { starts, at: now() };
@@ -335,7 +411,9 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
     },
     pause(route, ms) {
       if (closed || mode === 'local' || ms <= 0) return;
-      redis.clerkBudgetPause(pauseKey(route), Math.ceil(ms)).catch((error: unknown) => goLocal(error));
+      answeredWithin(redis.clerkBudgetPause(pauseKey(route), Math.ceil(ms)), timeoutMs).catch(
+        (error: unknown) => goLocal(error),
+      );
     },
     stats() {
       return { mode, replicas: replicas ?? options.assumedReplicas ?? 3, localShare: localShare() };

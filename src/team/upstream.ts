@@ -93,6 +93,12 @@ export interface UpstreamOptions {
    */
   sharedBudget?: BudgetGate;
   /**
+   * Calls under way at most (the Clerk sockets, `CLERK_MAX_SOCKETS`): a call takes its start from the budget only
+   * when it can be sent at once. Clerk counts arrivals; a start granted to a call that then waits for a socket
+   * arrives late, in the next window, on top of that window's own calls. @default unbounded
+   */
+  maxInFlight?: number;
+  /**
    * Calls waiting for the budget, across routes and callers (`CLERK_QUEUE_MAX`); more are refused at once (0: a
    * call either starts at once or is refused). Calls that could not start before their deadline are refused
    * anyway, so this bounds memory, not latency.
@@ -195,6 +201,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const defaultDeadlineMs = options.defaultDeadlineMs ?? options.timeoutMs + 1000;
   const maxQueue = options.maxQueue ?? 1000;
   const maxPerCaller = options.maxPerCaller ?? 10;
+  const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
   const gate =
     options.sharedBudget ??
     localGate(
@@ -314,8 +321,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     try {
       if (pumpTimer) clearTimeout(pumpTimer);
       pumpTimer = undefined;
-      while (queue.size > 0) {
-        const wanted = Math.min(queue.size, MAX_GRANT);
+      while (queue.size > 0 && inFlight < maxInFlight) {
+        const wanted = Math.min(queue.size, MAX_GRANT, maxInFlight - inFlight);
         const grant = gate.reserve({ wanted, waiting: queue.countBy((item) => item.route) }, now());
         if (grant instanceof Promise) {
           reserving = true;
@@ -369,7 +376,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     if (left > 0) grant.giveBack(left);
     if (queue.size === 0 || grant.granted >= wanted) return true;
     nextSlotAt = t + Math.max(1, grant.retryInMs);
-    pumpTimer = setTimeout(pump, nextSlotAt - t);
+    pumpTimer = setTimeout(() => {
+      pumpTimer = undefined;
+      pump();
+    }, nextSlotAt - t);
     return false;
   }
 
@@ -407,6 +417,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
             (value) => {
               inFlight--;
               release(item);
+              if (queue.size > 0 && inFlight === maxInFlight - 1) pump();
               breakerOf(route).success(permit);
               observer.called(route, 'ok', 200, now() - startedAt);
               resolve(value);
@@ -414,6 +425,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
             (error: unknown) => {
               inFlight--;
               release(item);
+              if (queue.size > 0 && inFlight === maxInFlight - 1) pump();
               if (error instanceof UpstreamTimeoutError) abandon.abort(error);
               settleFailure(route, permit, error, now() - startedAt, timeoutMs);
               reject(error);

@@ -171,6 +171,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     graphiqlEnabled: true,
     introspectionEnabled: true,
     corsOrigins: [],
+    redisUrl: undefined,
+    clerkBudgetRedisTimeoutMs: 250,
+    clerkBudgetAssumedReplicas: 3,
     ...options.config,
   };
   const app = createApp({ config, logger: options.logger ?? createLogger('silent') });
