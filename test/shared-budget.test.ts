@@ -52,13 +52,14 @@ function replica(
   emulator: RunningClerkEmulator,
   budget: Budget,
   namespace: string,
+  redisTimeoutMs = 200,
 ): Replica {
-  const redis = createBudgetRedis(redisUrl, 200);
+  const redis = createBudgetRedis(redisUrl, redisTimeoutMs);
   const modes: BudgetMode[] = [];
   const waiters: { mode: BudgetMode; resolve: () => void }[] = [];
   const shared = createSharedBudget({
     redis,
-    timeoutMs: 200,
+    timeoutMs: redisTimeoutMs,
     ...budget,
     namespace,
     heartbeatMs: 100,
@@ -244,6 +245,43 @@ describe.skipIf(!run)(
       // Other routes are not paused.
       await expect(b.source.readPendingInvitations(second)).resolves.toBeDefined();
       expect(emulator.control.counters()[INVITATIONS]).toBe(1);
+    });
+
+    it('a call abandoned while its reservation is on its way to Redis is never sent and keeps no slot', async () => {
+      emulator = await startClerkEmulator({ seed: 'empty' });
+      const namespace = budgetNamespace(`sk_test_${Math.random()}`);
+      // Redis slow but within this replica's timeout: CLIENT PAUSE holds every command for 300 ms.
+      const r = replica(redis.url, emulator, { requests: 1000, windowMs: 10_000 }, namespace, 5000);
+      replicas = [r];
+      await r.whenMode('shared');
+      const probe = new Redis(redis.url);
+      const windowKey = sharedBudgetKeys(namespace).window;
+      try {
+        const [x, y, z, w] = organizations(emulator, 4) as [string, string, string, string];
+        await probe.call('CLIENT', 'PAUSE', '300', 'ALL');
+        const abandonX = new AbortController();
+        const onX = failure(r.source.readRoster(x, { signal: abandonX.signal }));
+        const onY = failure(r.source.readRoster(y));
+        abandonX.abort(new Error('gone'));
+        // The grant asked for X goes to Y, the call at the head of the queue when it arrives.
+        expect(await onX).toMatchObject({ message: 'gone' });
+        expect(await onY).toBeUndefined();
+        expect(emulator.control.counters()[MEMBERSHIPS]).toBe(1);
+        expect(await probe.zcard(windowKey)).toBe(1);
+
+        await probe.call('CLIENT', 'PAUSE', '300', 'ALL');
+        const abandonZ = new AbortController();
+        const onZ = failure(r.source.readRoster(z, { signal: abandonZ.signal }));
+        abandonZ.abort(new Error('gone too'));
+        expect(await onZ).toMatchObject({ message: 'gone too' });
+        // Reservations are one at a time: once W is answered, Z's grant has arrived, found nobody, been given back.
+        expect(await failure(r.source.readRoster(w))).toBeUndefined();
+        expect(emulator.control.counters()[MEMBERSHIPS]).toBe(2);
+        await vi.waitFor(async () => expect(await probe.zcard(windowKey)).toBe(2));
+        expect(r.modes).toEqual(['shared']);
+      } finally {
+        probe.disconnect();
+      }
     });
   },
 );
