@@ -53,6 +53,7 @@ function replica(
   budget: Budget,
   namespace: string,
   redisTimeoutMs = 200,
+  heartbeatMs = 100,
 ): Replica {
   const redis = createBudgetRedis(redisUrl, redisTimeoutMs);
   const modes: BudgetMode[] = [];
@@ -62,7 +63,7 @@ function replica(
     timeoutMs: redisTimeoutMs,
     ...budget,
     namespace,
-    heartbeatMs: 100,
+    heartbeatMs,
     onModeChange(mode) {
       modes.push(mode);
       for (const waiter of waiters.splice(0)) {
@@ -245,6 +246,37 @@ describe.skipIf(!run)(
       // Other routes are not paused.
       await expect(b.source.readPendingInvitations(second)).resolves.toBeDefined();
       expect(emulator.control.counters()[INVITATIONS]).toBe(1);
+    });
+
+    it('Redis slow: a call does not wait for it, it is made within the local share, and the next heartbeat brings the replica back', async () => {
+      emulator = await startClerkEmulator({ seed: 'empty' });
+      const namespace = budgetNamespace(`sk_test_${Math.random()}`);
+      // Heartbeats far apart, so it is the reservation itself that finds Redis too slow.
+      const r = replica(redis.url, emulator, { requests: 30, windowMs: 10_000 }, namespace, 200, 60_000);
+      replicas = [r];
+      await r.whenMode('shared');
+      const probe = new Redis(redis.url);
+      try {
+        const [org] = organizations(emulator, 1) as [string];
+        await probe.call('CLIENT', 'PAUSE', '3000', 'ALL');
+        let pauseOver = false;
+        const pinged = probe.ping().then(
+          () => {
+            pauseOver = true;
+          },
+          () => {},
+        );
+        expect(await failure(r.source.readRoster(org))).toBeUndefined();
+        // Answered while Redis still held every command.
+        expect(pauseOver).toBe(false);
+        // The only live replica it has seen: the whole limit is its share.
+        expect(r.budget.stats()).toMatchObject({ mode: 'local', replicas: 1, localShare: 30 });
+        await pinged;
+        await r.budget.heartbeat();
+        expect(r.modes).toEqual(['shared', 'local', 'shared']);
+      } finally {
+        probe.disconnect();
+      }
     });
 
     it('a call abandoned while its reservation is on its way to Redis is never sent and keeps no slot', async () => {
