@@ -3,9 +3,11 @@
  * window, then add" cannot interleave between replicas, and takes its clock from Redis (`TIME`), so replicas whose
  * clocks differ still count one window. Kept as TypeScript strings so the build carries them (tsc copies no .lua).
  *
- * Why a script and not `rate-limiter-flexible`: its Redis limiters count fixed windows (up to twice the limit across
- * a boundary, which Clerk answers with 429s) or approximate a sliding one; Clerk's limit holds for any 10 s span.
- * A sorted set of start times is the exact sliding-window log: one member per call start, scored by its time.
+ * Why a script and not `rate-limiter-flexible`: its Redis limiters count fixed windows that open with their first
+ * call (up to twice the limit across a boundary, which Clerk answers with 429s); Clerk's limit holds for any 10 s
+ * span. A sorted set of start times is the exact sliding-window log: one member per call start, scored by its time.
+ * The same script also reads the routes' pause keys, grants several starts at once and names the members it added
+ * (so unused ones can be given back): things a generic limiter's `consume` does not do.
  */
 
 /**

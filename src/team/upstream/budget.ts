@@ -5,9 +5,9 @@
  * Pure bookkeeping, no timers: the queue in front of it asks when a call could start and records when one does.
  * Not a library limiter: `rate-limiter-flexible`'s memory and Redis limiters count per fixed window that opens with
  * its first call, which lets through twice the limit across a window boundary; Clerk would answer that with 429s.
- * (Its other limiters do not fit either: the "sliding window" one is an approximation that weights the previous
- * fixed window, and its queue/burst wrappers are in-process.) Several replicas share one window in Redis through
- * the `BudgetGate` below (src/shared-state/shared-budget.ts): a sorted-set log of starts, reserved by a Lua script.
+ * (Its wrappers do not change that: `BurstyRateLimiter` adds a second fixed window, `RateLimiterQueue` is
+ * in-process.) Several replicas share one window in Redis through the `BudgetGate` below
+ * (src/shared-state/shared-budget.ts): a sorted-set log of starts, reserved by a Lua script.
  */
 
 export interface BudgetOptions {
