@@ -381,9 +381,11 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
 
   const timer = setInterval(() => void heartbeat(), heartbeatMs);
   timer.unref();
-  // The first heartbeat as soon as the client is connected (commands fail until then: no offline queue).
+  // A heartbeat as soon as the client is (re)connected: commands fail until then (no offline queue), and a replica
+  // back from its local share need not wait for the next tick.
+  const onReady = () => void heartbeat();
+  options.redis.on('ready', onReady);
   if (redis.status === 'ready') void heartbeat();
-  else redis.once('ready', () => void heartbeat());
 
   return {
     get mode() {
@@ -422,6 +424,7 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
     async close() {
       closed = true;
       clearInterval(timer);
+      options.redis.off('ready', onReady);
       await redis.zrem(replicasKey, replicaId).catch(() => {});
     },
   };
