@@ -14,6 +14,12 @@ import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from '.
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createSharedState, type SharedState } from './shared-state/index.js';
+import {
+  budgetNamespace,
+  createBudgetRedis,
+  createSharedBudget,
+  registerSharedBudgetMetrics,
+} from './shared-state/shared-budget.js';
 import { createTeamEventBus } from './subscriptions/bus.js';
 import { createLiveStreams, type LiveStreams, notifyingRevocations } from './subscriptions/live-streams.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
@@ -121,11 +127,28 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         registry: metrics.registry,
       })
     : undefined;
-  // SEAM (shared Clerk budget, src/shared-state/shared-budget.ts): when `shared` is set, build the budget with
-  // `createSharedBudget({ redis: shared.connection.command, ... })` and hand it to createUpstream below in place
-  // of the local `budget` (keeping the local one as its fallback while Redis is down).
   // --- end of several replicas ---
+  // --- Shared Clerk budget (issue 11, item 4): with REDIS_URL, one window and Clerk's 429 pauses for all replicas,
+  // a local share of the limit while Redis is unreachable. Its own Redis client: its commands have a short timeout.
+  const budgetRedis = config.redisUrl
+    ? createBudgetRedis(config.redisUrl, config.redisTimeoutMs ?? 250)
+    : undefined;
+  const sharedBudget = budgetRedis
+    ? createSharedBudget({
+        redis: budgetRedis,
+        timeoutMs: config.redisTimeoutMs ?? 250,
+        requests: config.clerkRateLimit,
+        windowMs: config.clerkRateLimitWindowSeconds * 1000,
+        namespace: budgetNamespace(config.clerkSecretKey),
+        assumedReplicas: config.clerkBudgetAssumedReplicas,
+        logger,
+      })
+    : undefined;
+  if (sharedBudget) registerSharedBudgetMetrics(metrics.registry, sharedBudget);
+  // --- end shared Clerk budget ---
   const upstream = createUpstream({
+    // Shared: a call takes its start only when a Clerk socket is free, so it arrives when the window says it does.
+    ...(sharedBudget ? { sharedBudget, maxInFlight: config.clerkMaxSockets } : {}),
     timeoutMs: config.clerkTimeoutMs,
     defaultDeadlineMs: config.requestDeadlineMs,
     budget: { requests: config.clerkRateLimit, windowMs: config.clerkRateLimitWindowSeconds * 1000 },
@@ -288,6 +311,8 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     await yoga.dispose();
     upstream.close();
     await shared?.close();
+    await sharedBudget?.close();
+    budgetRedis?.disconnect();
     await clerkHttp.close();
   }
 

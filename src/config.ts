@@ -70,6 +70,10 @@ export interface Config {
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   redisKeyPrefix: string;
   // --- end of several replicas ---
+  // --- Shared Clerk budget (issue 11, item 4) ---
+  /** Replicas assumed to share CLERK_RATE_LIMIT by a replica that has never reached Redis (its local share). */
+  clerkBudgetAssumedReplicas: number;
+  // --- end shared Clerk budget ---
   /** Port of the embedded emulator (only when no secret key is configured). */
   clerkEmulatorPort: number;
   /** Latency the embedded emulator adds to each Clerk call, to feel like the real one. */
@@ -201,6 +205,7 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     redisTimeoutMs: integer('REDIS_TIMEOUT_MS', 250, 1, 60_000),
     redisHeartbeatMs: integer('REDIS_HEARTBEAT_MS', 1000, 10, 600_000),
     redisKeyPrefix,
+    clerkBudgetAssumedReplicas: integer('CLERK_BUDGET_ASSUMED_REPLICAS', 3, 1, 1000),
     clerkEmulatorPort: integer('CLERK_EMULATOR_PORT', 4001, 0, 65535),
     clerkEmulatorLatencyMs: integer('CLERK_EMULATOR_LATENCY_MS', 200, 0, 60_000),
   };

@@ -9,11 +9,13 @@
  *
  * The parts, each pure and tested on a fake clock: ./upstream/budget.ts (sliding window), ./upstream/queue.ts
  * (priority and round-robin order), ./upstream/breaker.ts (per-route circuit breaker). This module adds the timers.
+ * Several replicas share the budget and Clerk's 429 pauses through Redis (src/shared-state/shared-budget.ts), an
+ * asynchronous `BudgetGate`: the queue asks it for starts and gives each grant to the calls at its head on arrival.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
 import { type Breaker, type CircuitState, createBreaker, type Permit } from './upstream/breaker.js';
-import { createBudget } from './upstream/budget.js';
+import { type BudgetGate, createBudget, type Grant, localGate, paddedWindowMs } from './upstream/budget.js';
 import { FairQueue, type Priority } from './upstream/queue.js';
 import { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from './upstream/refusals.js';
 
@@ -86,6 +88,17 @@ export interface UpstreamOptions {
   /** Requests allowed toward Clerk per window, across all routes (Clerk counts per secret key). */
   budget: { requests: number; windowMs: number };
   /**
+   * The budget shared with other replicas (`createSharedBudget`, src/shared-state/shared-budget.ts), which also
+   * spreads Clerk's 429 pauses. @default this process's own sliding window of `budget`
+   */
+  sharedBudget?: BudgetGate;
+  /**
+   * Calls under way at most (the Clerk sockets, `CLERK_MAX_SOCKETS`): a call takes its start from the budget only
+   * when it can be sent at once. Clerk counts arrivals; a start granted to a call that then waits for a socket
+   * arrives late, in the next window, on top of that window's own calls. @default unbounded
+   */
+  maxInFlight?: number;
+  /**
    * Calls waiting for the budget, across routes and callers (`CLERK_QUEUE_MAX`); more are refused at once (0: a
    * call either starts at once or is refused). Calls that could not start before their deadline are refused
    * anyway, so this bounds memory, not latency.
@@ -151,6 +164,12 @@ class UpstreamTimeoutError extends UpstreamUnavailableError {}
  */
 const MIN_CALL_MS = 25;
 
+/**
+ * Starts asked of the budget at once. A grant is for the calls at the head of the queue; a larger one would take
+ * slots from other replicas' calls only to give most of them back when calls are dropped meanwhile.
+ */
+const MAX_GRANT = 50;
+
 interface Call {
   deadline: number;
   priority: Priority;
@@ -182,11 +201,12 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const defaultDeadlineMs = options.defaultDeadlineMs ?? options.timeoutMs + 1000;
   const maxQueue = options.maxQueue ?? 1000;
   const maxPerCaller = options.maxPerCaller ?? 10;
-  // The window is padded by 5% because Clerk counts arrivals, and queues on the way can bunch calls we spaced out.
-  const budget = createBudget({
-    requests: options.budget.requests,
-    windowMs: Math.ceil(options.budget.windowMs * 1.05),
-  });
+  const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
+  const gate =
+    options.sharedBudget ??
+    localGate(
+      createBudget({ requests: options.budget.requests, windowMs: paddedWindowMs(options.budget.windowMs) }),
+    );
   const queue = new FairQueue<Waiting>();
   const blockedUntil = new Map<UpstreamRoute, number>();
   /** Calls waiting or under way, per caller. */
@@ -194,6 +214,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const breakers = new Map<UpstreamRoute, Breaker>();
   let inFlight = 0;
   let pumpTimer: NodeJS.Timeout | undefined;
+  /** When the budget said the next slot opens (the pump timer's time): a shared budget is not asked before. */
+  let nextSlotAt = 0;
+  /** A reservation on its way (shared budget): one at a time, its grant goes to the head of the queue on arrival. */
+  let reserving = false;
   let pumping = false;
   let closed = false;
 
@@ -250,7 +274,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     if (item.caller !== undefined && (pending.get(item.caller) ?? 0) >= maxPerCaller) {
       return ['caller_limit', new UpstreamRefusedError('caller_limit', 1)];
     }
-    const earliest = budget.earliestStart(queue.positionIfPushed(item), t);
+    const earliest = gate.earliestStart(queue.positionIfPushed(item), t);
     if (earliest > t && queue.size >= maxQueue) {
       return ['queue_full', new UpstreamRefusedError('queue_full', secondsUntil(earliest, t))];
     }
@@ -290,36 +314,82 @@ export function createUpstream(options: UpstreamOptions): Upstream {
 
   /** Starts every waiting call the budget allows now, and sets a timer for the next free slot. */
   function pump() {
-    if (pumping) return;
+    if (pumping || reserving || closed) return;
+    // A shared budget costs a round trip to ask: not again before the slot it named (the timer is set for it).
+    if (pumpTimer && options.sharedBudget && now() < nextSlotAt) return;
     pumping = true;
     try {
       if (pumpTimer) clearTimeout(pumpTimer);
       pumpTimer = undefined;
-      while (queue.size > 0) {
-        const t = now();
-        const next = budget.earliestStart(0, t);
-        if (next > t) {
-          pumpTimer = setTimeout(pump, next - t);
+      while (queue.size > 0 && inFlight < maxInFlight) {
+        const wanted = Math.min(queue.size, MAX_GRANT, maxInFlight - inFlight);
+        const grant = gate.reserve({ wanted, waiting: queue.countBy((item) => item.route) }, now());
+        if (grant instanceof Promise) {
+          reserving = true;
+          grant.then(
+            (answer) => {
+              reserving = false;
+              if (closed) return answer.giveBack(answer.granted);
+              if (use(answer, wanted)) pump();
+            },
+            () => {
+              // A shared budget answers from its local share when Redis fails; this is only a backstop.
+              reserving = false;
+              use({ granted: 0, retryInMs: 100, giveBack() {} }, wanted);
+            },
+          );
           return;
         }
-        const item = queue.shift() as Waiting;
-        if (item.timer) clearTimeout(item.timer);
-        item.stopListening?.();
-        const permit = dispatchRefusal(item, t);
-        if (Array.isArray(permit)) {
-          release(item);
-          const [reason, error] = permit;
-          if (reason) refuse(item, reason, error);
-          else item.refuse(error);
-          continue;
-        }
-        budget.take(t);
-        const waited = t - item.queuedAt;
-        if (waited > 0) observer.budgetWait(item.route, waited);
-        item.start(permit, t);
+        if (!use(grant, wanted)) return;
       }
     } finally {
       pumping = false;
+    }
+  }
+
+  /**
+   * Gives the granted starts to the calls at the head of the queue now (a call dropped while the grant was on its
+   * way takes none), gives back what is left, and answers at once the calls of routes Clerk paused. Returns whether
+   * to ask again now; else the timer for the next slot is set.
+   */
+  function use(grant: Grant, wanted: number): boolean {
+    const t = now();
+    for (const [route, ms] of grant.paused ?? []) if (ms > 0) pauseRoute(route as UpstreamRoute, t + ms);
+    let left = grant.granted;
+    while (left > 0 && queue.size > 0) {
+      const item = queue.shift() as Waiting;
+      if (item.timer) clearTimeout(item.timer);
+      item.stopListening?.();
+      const permit = dispatchRefusal(item, t);
+      if (Array.isArray(permit)) {
+        release(item);
+        const [reason, error] = permit;
+        if (reason) refuse(item, reason, error);
+        else item.refuse(error);
+        continue;
+      }
+      left--;
+      const waited = t - item.queuedAt;
+      if (waited > 0) observer.budgetWait(item.route, waited);
+      item.start(permit, t);
+    }
+    if (left > 0) grant.giveBack(left);
+    if (queue.size === 0 || grant.granted >= wanted) return true;
+    nextSlotAt = t + Math.max(1, grant.retryInMs);
+    pumpTimer = setTimeout(() => {
+      pumpTimer = undefined;
+      pump();
+    }, nextSlotAt - t);
+    return false;
+  }
+
+  /** No call on `route` before `until`: the calls waiting for it are answered now rather than at their turn. */
+  function pauseRoute(route: UpstreamRoute, until: number) {
+    blockedUntil.set(route, Math.max(blockedUntil.get(route) ?? 0, until));
+    const t = now();
+    for (const item of queue.drain((waiting) => waiting.route === route)) {
+      release(item);
+      item.refuse(blockedError(route, t));
     }
   }
 
@@ -347,6 +417,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
             (value) => {
               inFlight--;
               release(item);
+              if (queue.size > 0 && inFlight === maxInFlight - 1) pump();
               breakerOf(route).success(permit);
               observer.called(route, 'ok', 200, now() - startedAt);
               resolve(value);
@@ -354,6 +425,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
             (error: unknown) => {
               inFlight--;
               release(item);
+              if (queue.size > 0 && inFlight === maxInFlight - 1) pump();
               if (error instanceof UpstreamTimeoutError) abandon.abort(error);
               settleFailure(route, permit, error, now() - startedAt, timeoutMs);
               reject(error);
@@ -383,7 +455,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
           refuse(
             item,
             'deadline',
-            new UpstreamRefusedError('deadline', secondsUntil(budget.earliestStart(0, at), at)),
+            new UpstreamRefusedError('deadline', secondsUntil(gate.earliestStart(0, at), at)),
           );
         },
         Math.max(0, item.deadline - MIN_CALL_MS - t),
@@ -413,6 +485,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     if (error instanceof UpstreamRateLimitedError) {
       const seconds = error.retryAfterSeconds ?? options.defaultRetryAfterSeconds ?? 1;
       blockedUntil.set(route, Math.max(blockedUntil.get(route) ?? 0, now() + seconds * 1000));
+      // Every replica: Clerk's limit is per application, so the others would get the same answer.
+      gate.pause?.(route, seconds * 1000);
       observer.called(route, 'rate_limited', 429, durationMs);
       breaker.neutral(permit);
     } else if (error instanceof UpstreamTimeoutError) {

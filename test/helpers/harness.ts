@@ -138,15 +138,16 @@ async function startClerkGate(target: string): Promise<ClerkGate & { url: string
   };
 }
 
-export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
-  const emulator = await startClerkEmulator({ seed: 'demo', ...options.emulator });
-  const gate = options.gateClerk ? await startClerkGate(emulator.url) : undefined;
-  const config: AppConfig = {
+/**
+ * The configuration every test app starts from: the emulator's keys, limits generous enough that only the suites
+ * about them meet them, nothing shared. Suites override parts (`startHarness({ config })`, the replicas harness).
+ */
+export function testAppConfig(emulator: ClerkEmulator, webhookSecret: string): AppConfig {
+  return {
     production: false,
     clerkSecretKey: emulator.secretKey,
-    clerkApiUrl: gate?.url ?? emulator.url,
-    clerkJwtKey: options.useJwks ? undefined : emulator.publicKeyPem,
+    clerkApiUrl: emulator.url,
+    clerkJwtKey: emulator.publicKeyPem,
     clerkAuthorizedParties: [],
     clerkWebhookSigningSecret: webhookSecret,
     cacheTtlSeconds: 300,
@@ -173,6 +174,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     graphiqlEnabled: true,
     introspectionEnabled: true,
     corsOrigins: [],
+    redisUrl: undefined,
+    clerkBudgetAssumedReplicas: 3,
+  };
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
+  const emulator = await startClerkEmulator({ seed: 'demo', ...options.emulator });
+  const gate = options.gateClerk ? await startClerkGate(emulator.url) : undefined;
+  const config: AppConfig = {
+    ...testAppConfig(emulator, webhookSecret),
+    clerkApiUrl: gate?.url ?? emulator.url,
+    clerkJwtKey: options.useJwks ? undefined : emulator.publicKeyPem,
     ...options.config,
   };
   const app = createApp({ config, logger: options.logger ?? createLogger('silent') });

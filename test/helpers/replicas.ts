@@ -19,7 +19,7 @@ import { print } from 'graphql';
 import { Webhook } from 'svix';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/logger.js';
-import type { GraphQLResponse } from './harness.js';
+import { type GraphQLResponse, testAppConfig } from './harness.js';
 import { type RedisProcess, startRedis } from './redis.js';
 
 export interface Replica {
@@ -67,33 +67,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const emulator = await startClerkEmulator({ seed: 'demo', ...options.emulator });
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const config: AppConfig = {
-    production: false,
-    clerkSecretKey: emulator.secretKey,
-    clerkApiUrl: emulator.url,
-    clerkJwtKey: emulator.publicKeyPem,
-    clerkAuthorizedParties: [],
-    clerkWebhookSigningSecret: webhookSecret,
-    cacheTtlSeconds: 300,
-    cacheStaleGraceSeconds: 3600,
-    clerkRateLimit: 1000,
-    clerkRateLimitWindowSeconds: 10,
-    cacheMaxMembers: 1_000_000,
-    // The emulator runs on this machine's clock.
-    cacheClockSkewMs: 0,
-    clerkTimeoutMs: 2000,
-    requestDeadlineMs: 30_000,
-    clerkQueueMax: 10_000,
+    ...testAppConfig(emulator, webhookSecret),
     clerkQueueMaxPerCaller: 1000,
-    clerkMaxSockets: 32,
-    clerkBreakerFailures: 0,
-    clerkBreakerCooldownMs: 10_000,
-    webhookRefreshDebounceMs: 50,
-    subscriptionMaxLifetimeSeconds: 900,
-    subscriptionMaxStreamsPerUser: 20,
-    subscriptionMaxStreams: 10_000,
     graphiqlEnabled: false,
-    introspectionEnabled: true,
-    corsOrigins: [],
     redisUrl: redis.url,
     redisTimeoutMs: 250,
     redisHeartbeatMs: 1000,

@@ -100,6 +100,17 @@ export class FairQueue<T extends QueueItem> {
     return true;
   }
 
+  /** How many calls wait per key (e.g. per route). */
+  countBy(key: (item: T) => string): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const lane of this.lanes.values()) {
+      for (const calls of lane.values()) {
+        for (const item of calls) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
   /** Removes and returns every waiting call that matches. */
   drain(matches: (item: T) => boolean): T[] {
     const drained: T[] = [];
