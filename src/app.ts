@@ -9,6 +9,9 @@ import { createKeySet } from './auth/jwks.js';
 import { createTokenVerifier } from './auth/verifier.js';
 import { installClerkHttp } from './clerk-http.js';
 import type { Config } from './config.js';
+import { createFastPath } from './fast-path/fast-path.js';
+import { createPreparedResponses } from './fast-path/prepared-responses.js';
+import { loadTrustedDocuments } from './fast-path/trusted-documents.js';
 import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import type { Logger } from './logger.js';
@@ -120,10 +123,23 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   });
   // Kept as long as the oldest evidence the cache may still serve: a removal must outlive every stale copy.
   // Every record also ends the live streams it applies to.
-  const revocations = notifyingRevocations(
+  const notified = notifyingRevocations(
     createRevocations({ retentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000 }),
     liveStreams.revoked,
   );
+  // --- fast path (src/fast-path/): a revocation changes answers without a cache change, so it retires them all.
+  const preparedResponses =
+    config.preparedResponsesMax > 0
+      ? createPreparedResponses({ max: config.preparedResponsesMax, registry: metrics.registry })
+      : undefined;
+  const revocations: Revocations = {
+    ...notified,
+    record(userId, organizationId) {
+      notified.record(userId, organizationId);
+      preparedResponses?.retireAll();
+    },
+  };
+  // --- end fast path
   const readKeys = createClerkKeyReader({ clerk, upstream });
   const verifyToken = createTokenVerifier({
     jwtKey: config.clerkJwtKey,
@@ -150,7 +166,21 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     allowLocalhostOrigins,
     production: config.production,
     requestDeadlineMs: config.requestDeadlineMs,
+    trustedDocuments: config.trustedDocumentsManifest
+      ? { documents: loadTrustedDocuments(config.trustedDocumentsManifest), only: config.trustedDocumentsOnly }
+      : undefined,
+    preparedResponses,
   });
+  const fastPath = preparedResponses
+    ? createFastPath({
+        store: preparedResponses,
+        cache,
+        revocations,
+        verifyToken,
+        requestDeadlineMs: config.requestDeadlineMs,
+        yoga: (request, response, context) => yoga(request, response, context),
+      })
+    : undefined;
   const webhooks = createWebhookRoute({
     cache,
     revocations,
@@ -226,6 +256,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
         if (refusal)
           return json(response, refusal.status, { errors: [{ message: refusal.message }] }, refusal.headers);
+        if (fastPath && path === '/graphql') return fastPath(request, response, requestId);
         return yoga(request, response, { requestId });
       }
     }

@@ -171,6 +171,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     graphiqlEnabled: true,
     introspectionEnabled: true,
     corsOrigins: [],
+    trustedDocumentsManifest: undefined,
+    trustedDocumentsOnly: false,
+    // On, as in production: every suite's requests go through the fast path.
+    preparedResponsesMax: 10_000,
     ...options.config,
   };
   const app = createApp({ config, logger: options.logger ?? createLogger('silent') });
