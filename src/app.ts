@@ -55,6 +55,11 @@ export interface App {
   liveStreams: LiveStreams;
   webhooks: WebhookRoute;
   metrics: Metrics;
+  /**
+   * The same request handling as `server`, with the fast path off (every /graphql request through Yoga): what the
+   * differential tests compare the fast path with, on the very same cache.
+   */
+  withoutFastPath: (request: IncomingMessage, response: ServerResponse) => void;
   /** /readyz turns 503, new requests are refused, in-flight ones finish (up to graceMs), then all is closed. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -167,7 +172,10 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     production: config.production,
     requestDeadlineMs: config.requestDeadlineMs,
     trustedDocuments: config.trustedDocumentsManifest
-      ? { documents: loadTrustedDocuments(config.trustedDocumentsManifest), only: config.trustedDocumentsOnly }
+      ? {
+          documents: loadTrustedDocuments(config.trustedDocumentsManifest),
+          only: config.trustedDocumentsOnly,
+        }
       : undefined,
     preparedResponses,
   });
@@ -205,7 +213,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   let accepting = true;
   /** One line per request at LOG_LEVEL=debug; off otherwise, so cache hits do not pay for it. */
   const accessLog = logger.enabled('debug');
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const handle = (request: IncomingMessage, response: ServerResponse, fast: boolean) => {
     const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
     const given = request.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -256,11 +264,12 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
         if (refusal)
           return json(response, refusal.status, { errors: [{ message: refusal.message }] }, refusal.headers);
-        if (fastPath && path === '/graphql') return fastPath(request, response, requestId);
+        if (fast && fastPath && path === '/graphql') return fastPath(request, response, requestId);
         return yoga(request, response, { requestId });
       }
     }
-  });
+  };
+  const server = createServer((request, response) => handle(request, response, true));
 
   async function shutdown(graceMs = 10_000) {
     accepting = false;
@@ -281,7 +290,17 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     await clerkHttp.close();
   }
 
-  return { server, cache, upstream, revocations, liveStreams, webhooks, metrics, shutdown };
+  return {
+    server,
+    cache,
+    upstream,
+    revocations,
+    liveStreams,
+    webhooks,
+    metrics,
+    withoutFastPath: (request, response) => handle(request, response, false),
+    shutdown,
+  };
 }
 
 /**

@@ -35,7 +35,11 @@ export interface FastPathOptions {
   verifyToken: TokenVerifier;
   requestDeadlineMs: number;
   /** Yoga's node handler. The request's body, if the fast path read it, is on `request.body` (Yoga reads it there). */
-  yoga(request: IncomingMessage, response: ServerResponse, context: { requestId: string; prepared?: PreparedCapture }): unknown;
+  yoga(
+    request: IncomingMessage,
+    response: ServerResponse,
+    context: { requestId: string; prepared?: PreparedCapture },
+  ): unknown;
 }
 
 export type FastPath = (request: IncomingMessage, response: ServerResponse, requestId: string) => void;
@@ -84,7 +88,8 @@ export function createFastPath(options: FastPathOptions): FastPath {
     // Authorization reads the viewer, the revocation records and the team snapshot, nothing else.
     const context = { viewer, team, revocations: options.revocations } as GraphQLContext;
     try {
-      for (const organizationId of prepared.organizations) await authorizeOrganization(context, organizationId);
+      for (const organizationId of prepared.organizations)
+        await authorizeOrganization(context, organizationId);
       for (const read of prepared.reads) {
         const now = await loaderRead(team, read.kind, read.id);
         if (now.value !== read.value || !now.fromCache || now.stale) return false;
@@ -95,7 +100,12 @@ export function createFastPath(options: FastPathOptions): FastPath {
     }
   }
 
-  async function serve(request: IncomingMessage, response: ServerResponse, requestId: string, requestedAt: number) {
+  async function serve(
+    request: IncomingMessage,
+    response: ServerResponse,
+    requestId: string,
+    requestedAt: number,
+  ) {
     let body = '';
     if (request.method === 'POST') {
       const buffer = await readBody(request);

@@ -44,7 +44,11 @@ export function recordingCache(cache: TeamCache, recording: Recording): TeamCach
   return {
     ...cache,
     getRoster(organizationId, options) {
-      const read = note<Awaited<ReturnType<TeamCache['getRoster']>>['value']>('members', organizationId, options);
+      const read = note<Awaited<ReturnType<TeamCache['getRoster']>>['value']>(
+        'members',
+        organizationId,
+        options,
+      );
       return cache.getRoster(organizationId, options).then(read.done, read.failed);
     },
     getPendingInvitations(organizationId, options) {

@@ -33,7 +33,9 @@ export function loadTrustedDocuments(path: string): TrustedDocuments {
     // codegen writes `sha256:<hex>` keys (hashAlgorithm 'sha256'); bare hex is the older form.
     const id = hash.startsWith('sha256:') ? hash : `sha256:${hash}`;
     if (!DOCUMENT_ID.test(id) || typeof document !== 'string') {
-      throw new Error(`The trusted documents manifest ${path} has an entry that is not sha256 hash → document`);
+      throw new Error(
+        `The trusted documents manifest ${path} has an entry that is not sha256 hash → document`,
+      );
     }
     documents.set(id, document);
   }
@@ -60,14 +62,18 @@ function documentIdOf(params: { documentId?: unknown }, request: Request): strin
 export function useTrustedDocuments({ documents, only }: TrustedDocumentsOptions): Plugin {
   return usePersistedOperations({
     allowArbitraryOperations: !only,
-    extractPersistedOperationId: (params, request) => documentIdOf(params as { documentId?: unknown }, request),
+    extractPersistedOperationId: (params, request) =>
+      documentIdOf(params as { documentId?: unknown }, request),
     getPersistedOperation: (documentId) =>
       DOCUMENT_ID.test(documentId) ? (documents.get(documentId) ?? null) : null,
     customErrors: {
       notFound: () =>
-        createGraphQLError('Unknown documentId: this server runs only the documents of its trusted manifest.', {
-          extensions: { code: 'PERSISTED_QUERY_NOT_FOUND', http: { status: 400 } },
-        }),
+        createGraphQLError(
+          'Unknown documentId: this server runs only the documents of its trusted manifest.',
+          {
+            extensions: { code: 'PERSISTED_QUERY_NOT_FOUND', http: { status: 400 } },
+          },
+        ),
       persistedQueryOnly: () =>
         createGraphQLError(
           'This server runs trusted documents only: send { "documentId": "sha256:…", "variables": … }.',

@@ -29,7 +29,7 @@ export function usePreparedResponses(options: { store: PreparedResponses }): Plu
         const recording = (args.contextValue as { prepared?: PreparedCapture }).prepared?.recording;
         if (!recording) return;
         // An async iterable (@defer/@stream) or any error: never replayed.
-        if (!('errors' in result) || result.errors?.length) recording.replayable = false;
+        if (Symbol.asyncIterator in result || result.errors?.length) recording.replayable = false;
         else recording.executed = true;
       },
     }),

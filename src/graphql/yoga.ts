@@ -5,8 +5,8 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
-import { recordingCache } from '../fast-path/recorded-reads.js';
 import type { PreparedResponses } from '../fast-path/prepared-responses.js';
+import { recordingCache } from '../fast-path/recorded-reads.js';
 import { type TrustedDocumentsOptions, useTrustedDocuments } from '../fast-path/trusted-documents.js';
 import { type PreparedCapture, usePreparedResponses } from '../fast-path/use-prepared-responses.js';
 import type { Logger } from '../logger.js';
@@ -248,11 +248,14 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
         return {
           viewer,
           // A request the fast path may keep an answer of records what it reads (the answer's inputs).
-          team: createTeamLoaders(prepared ? recordingCache(options.cache, prepared.recording) : options.cache, {
-            requestedAt,
-            deadline,
-            caller: viewer?.userId,
-          }),
+          team: createTeamLoaders(
+            prepared ? recordingCache(options.cache, prepared.recording) : options.cache,
+            {
+              requestedAt,
+              deadline,
+              caller: viewer?.userId,
+            },
+          ),
           revocations: options.revocations,
           live,
           tokenExpiresAt: () => (token ? expiryOf(token) : null),
