@@ -47,12 +47,12 @@ describe('benchmark harness (smoke mode)', () => {
       targets: unknown[];
     };
     expect(report.mode.name).toBe('smoke');
-    expect(report.rows.map((row) => row.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(report.rows.map((row) => row.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     expect(report.rows.filter((row) => row.failure)).toEqual([]);
     // The harness asks the right questions: every scenario's requests were answered without errors.
     expect(report.rows.filter((row) => row.errors !== 0)).toEqual([]);
-    expect(report.targets).toHaveLength(6);
-    for (let id = 1; id <= 8; id++) expect(markdown).toMatch(new RegExp(`^\\| ${id} \\| `, 'm'));
+    expect(report.targets).toHaveLength(7);
+    for (let id = 1; id <= 11; id++) expect(markdown).toMatch(new RegExp(`^\\| ${id} \\| `, 'm'));
     expect(markdown).toContain('Ratio cache hit (2) / ceiling (1)');
     expect(markdown).not.toContain('not measured');
   }, 75_000);

@@ -15,10 +15,15 @@ export interface Measurements {
   herd?: { calls: number; expected: number; errors: number };
   churn?: { errors: number };
   memory?: MemoryResult;
+  /** The peers (scenarios 9–11), on the cache-hit page. */
+  mercurius?: LoadResult;
+  apollo?: LoadResult;
+  limit?: LoadResult;
 }
 
 export function targetsOf(measured: Measurements): { ratio: number | undefined; targets: TargetRow[] } {
-  const { ceiling, hit, cold, coldDirectP50, herd, churn, memory } = measured;
+  const { ceiling, hit, cold, coldDirectP50, herd, churn, memory, mercurius, limit } = measured;
+  const overMercurius = hit && mercurius ? hit.requestsPerSecond / mercurius.requestsPerSecond : undefined;
   const ratio = ceiling && hit ? hit.requestsPerSecond / ceiling.requestsPerSecond : undefined;
   const overhead = cold ? cold.latency.p50 - EMULATOR_LATENCY_MS : undefined;
   const targets: TargetRow[] = [
@@ -61,6 +66,19 @@ export function targetsOf(measured: Measurements): { ratio: number | undefined; 
       target: '≤ 1 KiB heap per cached member',
       measured: memory ? `${memory.bytesPerMember.toFixed(0)} B` : 'n/a',
       pass: memory ? memory.bytesPerMember <= 1024 : null,
+    },
+    {
+      target: `cache hit ≥ 2 × Mercurius on the same page, p99 ≤ 5 ms at ${HIT_CONNECTIONS} connections`,
+      measured:
+        overMercurius === undefined
+          ? 'n/a'
+          : `${overMercurius.toFixed(2)} × (${Math.round(hit?.requestsPerSecond ?? 0)} vs ` +
+            `${Math.round(mercurius?.requestsPerSecond ?? 0)} req/s), p99 ${hit?.latency.p99.toFixed(2)} ms` +
+            (limit
+              ? `; ${((hit?.requestsPerSecond ?? 0) / limit.requestsPerSecond).toFixed(2)} × the limit ` +
+                `(${Math.round(limit.requestsPerSecond)} req/s)`
+              : ''),
+      pass: overMercurius === undefined ? null : overMercurius >= 2 && (hit?.latency.p99 ?? Infinity) <= 5,
     },
     {
       target: 'churn → zero errors',

@@ -6,7 +6,20 @@ import { deep } from './deep.js';
 import { herd } from './herd.js';
 import { hit } from './hit.js';
 import { memory } from './memory.js';
+import { apollo, limit, mercurius } from './peers.js';
 import { pending } from './pending.js';
 import type { Scenario } from './scenario.js';
 
-export const SCENARIOS: readonly Scenario[] = [ceiling, hit, pending, deep, cold, herd, churn, memory];
+export const SCENARIOS: readonly Scenario[] = [
+  ceiling,
+  hit,
+  pending,
+  deep,
+  cold,
+  herd,
+  churn,
+  memory,
+  mercurius,
+  apollo,
+  limit,
+];
