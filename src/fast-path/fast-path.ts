@@ -7,6 +7,7 @@
  * On every request, as through Yoga: the token is verified (the verifier's cache: token → viewer), and before a
  * replay authorization runs again for every organization the answer shows (src/graphql/access.ts, same evidence,
  * same revocation records), and the answer's cache entries are read as Yoga would read them (same cache metrics).
+ * Authorization is `authorizeOrganization` itself, given the viewer, the revocation records and a team snapshot.
  * Anything that says no, or any doubt (a token that fails, an input that changed), and Yoga answers instead, with
  * its own errors: the fast path never answers an error itself.
  *
@@ -18,9 +19,10 @@ import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
 import type { Viewer } from '../auth/viewer.js';
 import { authorizeOrganization } from '../graphql/access.js';
 import type { GraphQLContext } from '../graphql/context.js';
-import { createTeamLoaders, type TeamLoaders } from '../graphql/loaders.js';
-import type { CacheKind, TeamCache } from '../team/cache.js';
+import type { TeamLoaders } from '../graphql/loaders.js';
+import type { CacheKind, CacheRead, ReadOptions, TeamCache } from '../team/cache.js';
 import type { Revocations } from '../team/revocations.js';
+import type { Roster } from '../team/types.js';
 import type { PreparedResponse, PreparedResponses } from './prepared-responses.js';
 import { newRecording } from './recorded-reads.js';
 import type { PreparedCapture } from './use-prepared-responses.js';
@@ -52,19 +54,53 @@ const viewerKey = (viewer: Viewer | null) =>
 
 function readBody(request: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
-    request.once('error', reject);
+    let body: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
+    request.on('data', (chunk: Buffer) => {
+      // Nearly always one chunk: no array, no copy.
+      if (!body) body = chunk;
+      else {
+        chunks ??= [body];
+        chunks.push(chunk);
+      }
+    });
+    request.on('end', () => resolve(chunks ? Buffer.concat(chunks) : (body ?? Buffer.alloc(0))));
+    request.on('error', reject);
   });
 }
 
-function loaderRead(team: TeamLoaders, kind: CacheKind, id: string) {
-  return kind === 'members'
-    ? team.roster(id)
-    : kind === 'invitations'
-      ? team.pendingInvitations(id)
-      : team.userMemberships(id);
+type ReplayTeam = Pick<TeamLoaders, 'peekRoster' | 'userMemberships'> & {
+  read(kind: CacheKind, id: string): Promise<CacheRead<unknown>>;
+};
+
+/**
+ * The team snapshot of a replayed request: what authorization reads (the fresh roster it peeks, the caller's
+ * membership list) and then the answer's other entries, each read once, from the cache as Yoga's loaders read them
+ * (the same reads, counted the same). A DataLoader per request would cost more than the rest of a replay.
+ */
+function replayTeam(cache: TeamCache, options: ReadOptions): ReplayTeam {
+  const peeked = new Map<string, CacheRead<Roster> | undefined>();
+  let memberships: ReturnType<TeamCache['getUserMemberships']> | undefined;
+  const peekRoster = (organizationId: string) => {
+    if (!peeked.has(organizationId)) peeked.set(organizationId, cache.peekRoster(organizationId));
+    return Promise.resolve(peeked.get(organizationId));
+  };
+  const userMemberships = (userId: string) => {
+    memberships ??= cache.getUserMemberships(userId, options);
+    return memberships;
+  };
+  return {
+    peekRoster,
+    userMemberships,
+    read(kind, id) {
+      if (kind === 'members' && peeked.get(id)) return peekRoster(id) as Promise<CacheRead<unknown>>;
+      return kind === 'members'
+        ? cache.getRoster(id, options)
+        : kind === 'invitations'
+          ? cache.getPendingInvitations(id, options)
+          : userMemberships(id);
+    },
+  };
 }
 
 export function createFastPath(options: FastPathOptions): FastPath {
@@ -76,22 +112,23 @@ export function createFastPath(options: FastPathOptions): FastPath {
 
   /**
    * Authorization for every organization the answer shows, and the answer's reads, exactly as Yoga's request would
-   * make them (the same loaders over the same cache); true when all agree with the prepared answer.
+   * make them (the same reads of the same cache); true when all agree with the prepared answer.
    */
   async function allowed(prepared: PreparedResponse, viewer: Viewer | null, requestedAt: number) {
     if (prepared.reads.length === 0) return true;
-    const team = createTeamLoaders(cache, {
+    const team = replayTeam(cache, {
       requestedAt,
       deadline: requestedAt + options.requestDeadlineMs,
       caller: viewer?.userId,
+      priority: 'interactive',
     });
     // Authorization reads the viewer, the revocation records and the team snapshot, nothing else.
-    const context = { viewer, team, revocations: options.revocations } as GraphQLContext;
+    const context = { viewer, team, revocations: options.revocations } as unknown as GraphQLContext;
     try {
       for (const organizationId of prepared.organizations)
         await authorizeOrganization(context, organizationId);
       for (const read of prepared.reads) {
-        const now = await loaderRead(team, read.kind, read.id);
+        const now = await team.read(read.kind, read.id);
         if (now.value !== read.value || !now.fromCache || now.stale) return false;
       }
       return true;
