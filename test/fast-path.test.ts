@@ -227,6 +227,22 @@ describe('fast path: prepared responses and trusted documents', () => {
     expect(await counted('hit')).toBe(hits + 1);
   });
 
+  it('never replays an error: a FORBIDDEN or UNAUTHENTICATED answer goes through Yoga every time', async () => {
+    const hits = await counted('hit');
+    for (const token of [outsider, null, expired]) {
+      const c: Case = {
+        method: 'POST',
+        form: 'query',
+        document: documents.TeamSize as never,
+        variables: { id: organizationId },
+        token,
+        accept: undefined,
+      };
+      for (let i = 0; i < 3; i++) expect(JSON.parse((await send(h.url, c)).body).errors).toHaveLength(1);
+    }
+    expect(await counted('hit')).toBe(hits);
+  });
+
   it("a removed member's very next request after the webhook is FORBIDDEN, though a prepared answer exists", async () => {
     const org = h.emulator.store.createOrganization({ name: 'Leaving Co' });
     const [, leaving] = h.emulator.store.populate(org.id, 3, 'org:member');
