@@ -225,6 +225,17 @@ describe('fast path: prepared responses and trusted documents', () => {
     for (let i = 0; i < 3; i++) answers.push(JSON.parse((await send(h.url, page)).body));
     expect(answers.map((answer) => answer.data.organization.members.fromCache)).toEqual([false, true, true]);
     expect(await counted('hit')).toBe(hits + 1);
+
+    // The roster is warm now, the invitations are not: the first answer with them says fromCache false, once.
+    const withPending: Case = {
+      ...page,
+      document: documents.TeamPage as never,
+      variables: { id: org.id, limit: 5, includePending: true },
+    };
+    const flags = [];
+    for (let i = 0; i < 3; i++)
+      flags.push(JSON.parse((await send(h.url, withPending)).body).data.organization.members.fromCache);
+    expect(flags).toEqual([false, true, true]);
   });
 
   it('never replays an error: a FORBIDDEN or UNAUTHENTICATED answer goes through Yoga every time', async () => {
