@@ -135,7 +135,11 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   // --- fast path (src/fast-path/): a revocation changes answers without a cache change, so it retires them all.
   const preparedResponses =
     config.preparedResponsesMax > 0
-      ? createPreparedResponses({ max: config.preparedResponsesMax, registry: metrics.registry })
+      ? createPreparedResponses({
+          max: config.preparedResponsesMax,
+          maxBytes: config.preparedResponsesMaxMb * 1024 * 1024,
+          registry: metrics.registry,
+        })
       : undefined;
   const revocations: Revocations = {
     ...notified,

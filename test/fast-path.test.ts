@@ -463,3 +463,76 @@ describe('trusted documents only', () => {
     expect(neither.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_ONLY');
   });
 });
+
+describe('prepared responses: bounded', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ config: { preparedResponsesMax: 3, corsOrigins: [ORIGIN] } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const metric = async (name: string, outcome?: string) => {
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((row) => row.startsWith(outcome ? `${name}{outcome="${outcome}"}` : `${name} `));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  };
+
+  it('keeps at most PREPARED_RESPONSES_MAX, least recently used out first, counted in /metrics', async () => {
+    const acme = h.emulator.demo?.acme;
+    const token = h.emulator.mintToken({
+      userId: acme?.adminUserIds[0] as string,
+      orgId: acme?.organizationId,
+    });
+    const page = (offset: number): Case => ({
+      method: 'POST',
+      form: 'query',
+      document: documents.Page as never,
+      variables: { id: acme?.organizationId, limit: 2, offset },
+      token,
+      accept: undefined,
+    });
+    await send(h.url, page(0)); // the cold read
+    for (let offset = 0; offset < 5; offset++) await send(h.url, page(offset)); // each kept
+    expect(await metric('prepared_responses')).toBe(3);
+    const hits = await metric('prepared_responses_total', 'hit');
+    await send(h.url, page(4)); // still held
+    expect(await metric('prepared_responses_total', 'hit')).toBe(hits + 1);
+    const misses = await metric('prepared_responses_total', 'miss');
+    await send(h.url, page(0)); // pushed out: Yoga answers (and keeps it again)
+    expect(await metric('prepared_responses_total', 'miss')).toBe(misses + 1);
+    expect(await metric('prepared_responses_total', 'hit')).toBe(hits + 1);
+  });
+
+  it("a request from another origin is never answered with the replay kept for the allowed origin (CORS headers are Yoga's)", async () => {
+    const acme = h.emulator.demo?.acme;
+    const token = h.emulator.mintToken({
+      userId: acme?.adminUserIds[0] as string,
+      orgId: acme?.organizationId,
+    });
+    const c: Case = {
+      method: 'POST',
+      form: 'query',
+      document: documents.TeamSize as never,
+      variables: { id: acme?.organizationId },
+      token,
+      accept: undefined,
+    };
+    for (let i = 0; i < 3; i++) await send(h.url, c);
+    const hits = await metric('prepared_responses_total', 'hit');
+    const evil = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        origin: 'https://evil.example',
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+      },
+      body: JSON.stringify({ query: print(c.document), variables: c.variables }),
+    });
+    expect(evil.status).toBe(200);
+    expect(await metric('prepared_responses_total', 'hit')).toBe(hits);
+  });
+});

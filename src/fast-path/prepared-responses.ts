@@ -45,12 +45,25 @@ export interface PreparedResponses {
 export interface PreparedResponsesOptions {
   /** Entries kept at most (`PREPARED_RESPONSES_MAX`). */
   max: number;
+  /** Bytes kept at most, keys and bodies (`PREPARED_RESPONSES_MAX_MB`): many large pages cannot use up memory. */
+  maxBytes: number;
   /** Where the counters and the size gauge go (the app's registry). */
   registry?: Registry;
 }
 
-export function createPreparedResponses({ max, registry }: PreparedResponsesOptions): PreparedResponses {
-  const entries = new LRUCache<string, PreparedResponse>({ max: Math.max(1, max) });
+export function createPreparedResponses({
+  max,
+  maxBytes,
+  registry,
+}: PreparedResponsesOptions): PreparedResponses {
+  /** Key and body bytes of each entry (a key holds the request's body, up to PREPARED_BODY_MAX_BYTES). */
+  const sizes = new WeakMap<PreparedResponse, number>();
+  const entries = new LRUCache<string, PreparedResponse>({
+    max: Math.max(1, max),
+    maxSize: Math.max(1, maxBytes),
+    // An answer larger than the whole budget is simply not kept (lru-cache refuses it).
+    sizeCalculation: (prepared) => sizes.get(prepared) ?? prepared.body.length,
+  });
   const outcomes = registry
     ? new Counter({
         name: 'prepared_responses_total',
@@ -66,7 +79,7 @@ export function createPreparedResponses({ max, registry }: PreparedResponsesOpti
   if (registry) {
     new Gauge({
       name: 'prepared_responses',
-      help: `Prepared responses held (at most PREPARED_RESPONSES_MAX = ${max}, least recently used out first).`,
+      help: `Prepared responses held (at most PREPARED_RESPONSES_MAX = ${max} and ${maxBytes} bytes, least recently used out first).`,
       registers: [registry],
       collect() {
         this.set(entries.size);
@@ -75,7 +88,10 @@ export function createPreparedResponses({ max, registry }: PreparedResponsesOpti
   }
   return {
     get: (key) => entries.get(key),
-    set: (key, prepared) => void entries.set(key, prepared),
+    set(key, prepared) {
+      sizes.set(prepared, key.length + prepared.body.length);
+      entries.set(key, prepared);
+    },
     retire: (key) => void entries.delete(key),
     retireAll: () => entries.clear(),
     count(outcome) {

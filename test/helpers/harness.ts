@@ -175,6 +175,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     trustedDocumentsOnly: false,
     // On, as in production: every suite's requests go through the fast path.
     preparedResponsesMax: 10_000,
+    preparedResponsesMaxMb: 64,
     ...options.config,
   };
   const app = createApp({ config, logger: options.logger ?? createLogger('silent') });
