@@ -238,6 +238,18 @@ describe('fast path: prepared responses and trusted documents', () => {
     expect(flags).toEqual([false, true, true]);
   });
 
+  it('a malformed Authorization header is answered by Yoga, like without the fast path', async () => {
+    for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer a b', 'Bearer not-a-jwt']) {
+      const request = (base: string) =>
+        fetch(`${base}/graphql`, {
+          method: 'POST',
+          headers: { authorization, 'content-type': 'application/json' },
+          body: JSON.stringify({ query: print(documents.WhoAmI) }),
+        }).then(async (response) => ({ status: response.status, body: await response.text() }));
+      expect(await request(h.url), authorization).toEqual(await request(referenceUrl));
+    }
+  });
+
   it('never replays an error: a FORBIDDEN or UNAUTHENTICATED answer goes through Yoga every time', async () => {
     const hits = await counted('hit');
     for (const token of [outsider, null, expired]) {

@@ -150,15 +150,15 @@ export function createFastPath(options: FastPathOptions): FastPath {
       (request as IncomingMessage & { body?: Buffer }).body = buffer;
       body = buffer.toString('latin1');
     }
-    const token = bearerTokenFrom(request.headers.authorization);
     let viewer: Viewer | null = null;
-    if (token) {
-      try {
+    try {
+      // A malformed header throws too.
+      const token = bearerTokenFrom(request.headers.authorization);
+      if (token)
         viewer = await options.verifyToken(token, { deadline: requestedAt + options.requestDeadlineMs });
-      } catch {
-        // Yoga verifies again and answers the error as it always does.
-        return options.yoga(request, response, { requestId });
-      }
+    } catch {
+      // Yoga verifies again and answers the error as it always does.
+      return options.yoga(request, response, { requestId });
     }
     const { headers } = request;
     const key = `${request.method} ${request.url}\n${headers.accept ?? ''}\n${headers['content-type'] ?? ''}\n${headers.origin ?? ''}\n${viewerKey(viewer)}\n${body}`;
@@ -191,8 +191,9 @@ export function createFastPath(options: FastPathOptions): FastPath {
       return void options.yoga(request, response, { requestId });
     }
     serve(request, response, requestId, Date.now()).catch(() => {
-      // The client went away while its body was read: nothing to answer.
-      response.destroy();
+      // The body could not be read (the client went away): nothing to answer. Anything else: Yoga answers.
+      if (!request.complete) response.destroy();
+      else if (!response.headersSent) options.yoga(request, response, { requestId });
     });
   };
 }
