@@ -179,7 +179,10 @@ export function createFastPath(options: FastPathOptions): FastPath {
     } else {
       store.count('miss');
     }
-    return options.yoga(request, response, { requestId, prepared: { key, recording: newRecording() } });
+    return options.yoga(request, response, {
+      requestId,
+      prepared: { key, recording: newRecording(), generation: store.generation() },
+    });
   }
 
   return (request, response, requestId) => {

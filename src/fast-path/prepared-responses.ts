@@ -38,6 +38,11 @@ export interface PreparedResponses {
   retire(key: string): void;
   /** Drops every entry: a revocation was recorded. */
   retireAll(): void;
+  /**
+   * Counts `retireAll` calls: an answer whose request began before one (its capture noted the generation) may have
+   * been built on evidence a revocation voids, and is not kept.
+   */
+  generation(): number;
   count(outcome: PreparedOutcome): void;
   size(): number;
 }
@@ -76,6 +81,7 @@ export function createPreparedResponses({
       })
     : undefined;
   const byOutcome = new Map<PreparedOutcome, { inc(): void }>();
+  let generation = 0;
   if (registry) {
     new Gauge({
       name: 'prepared_responses',
@@ -93,7 +99,11 @@ export function createPreparedResponses({
       entries.set(key, prepared);
     },
     retire: (key) => void entries.delete(key),
-    retireAll: () => entries.clear(),
+    retireAll() {
+      generation++;
+      entries.clear();
+    },
+    generation: () => generation,
     count(outcome) {
       if (!outcomes) return;
       let counter = byOutcome.get(outcome);

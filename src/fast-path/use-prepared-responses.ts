@@ -15,6 +15,8 @@ import { distinctReads, type Recording } from './recorded-reads.js';
 export interface PreparedCapture {
   key: string;
   recording: Recording;
+  /** The store's generation when the request began (see `PreparedResponses.generation`). */
+  generation: number;
 }
 
 /** Only plain JSON results are kept: never an event stream or a multipart answer. */
@@ -38,6 +40,8 @@ export function usePreparedResponses(options: { store: PreparedResponses }): Plu
       if (!capture) return;
       const { recording } = capture;
       if (!recording.executed || !recording.replayable || response.status !== 200) return;
+      // A revocation landed while it was answered: its evidence may be void; the next request is answered afresh.
+      if (capture.generation !== options.store.generation()) return;
       if (!KEPT_TYPES.test(response.headers.get('content-type') ?? '')) return;
       const reads = distinctReads(recording.reads);
       if (!reads) return;
