@@ -19,7 +19,9 @@ const config: CodegenConfig = {
     'schema.graphql': { plugins: ['schema-ast'], config: { includeDirectives: true } },
     'test/gql/': {
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      // persistedDocuments: also writes test/gql/persisted-documents.json (sha256 → document), the manifest a
+      // trusted-documents server loads (TRUSTED_DOCUMENTS_MANIFEST), and puts each document's hash on it.
+      presetConfig: { fragmentMasking: false, persistedDocuments: { hashAlgorithm: 'sha256' } },
       config: {
         // ESM with NodeNext resolution: relative imports need their .js extension.
         emitLegacyCommonJSImports: false,

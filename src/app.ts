@@ -9,6 +9,9 @@ import { createKeySet } from './auth/jwks.js';
 import { createTokenVerifier } from './auth/verifier.js';
 import { installClerkHttp } from './clerk-http.js';
 import type { Config } from './config.js';
+import { createFastPath } from './fast-path/fast-path.js';
+import { createPreparedResponses } from './fast-path/prepared-responses.js';
+import { loadTrustedDocuments } from './fast-path/trusted-documents.js';
 import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import type { Logger } from './logger.js';
@@ -71,6 +74,11 @@ export interface App {
   metrics: Metrics;
   /** The Redis layer shared with the other replicas; undefined without REDIS_URL. */
   shared: SharedState | undefined;
+  /**
+   * The same request handling as `server`, with the fast path off (every /graphql request through Yoga): what the
+   * differential tests compare the fast path with, on the very same cache.
+   */
+  withoutFastPath: (request: IncomingMessage, response: ServerResponse) => void;
   /** /readyz turns 503, new requests are refused, in-flight ones finish (up to graceMs), then all is closed. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -180,10 +188,27 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   });
   // Kept as long as the oldest evidence the cache may still serve: a removal must outlive every stale copy.
   // Every record also ends the live streams it applies to.
-  const revocations = notifyingRevocations(
+  const notified = notifyingRevocations(
     createRevocations({ retentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000 }),
     liveStreams.revoked,
   );
+  // --- fast path (src/fast-path/): a revocation changes answers without a cache change, so it retires them all.
+  const preparedResponses =
+    config.preparedResponsesMax > 0
+      ? createPreparedResponses({
+          max: config.preparedResponsesMax,
+          maxBytes: config.preparedResponsesMaxMb * 1024 * 1024,
+          registry: metrics.registry,
+        })
+      : undefined;
+  const revocations: Revocations = {
+    ...notified,
+    record(userId, organizationId) {
+      notified.record(userId, organizationId);
+      preparedResponses?.retireAll();
+    },
+  };
+  // --- end fast path
   const readKeys = createClerkKeyReader({ clerk, upstream });
   const verifyToken = createTokenVerifier({
     jwtKey: config.clerkJwtKey,
@@ -210,7 +235,24 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     allowLocalhostOrigins,
     production: config.production,
     requestDeadlineMs: config.requestDeadlineMs,
+    trustedDocuments: config.trustedDocumentsManifest
+      ? {
+          documents: loadTrustedDocuments(config.trustedDocumentsManifest),
+          only: config.trustedDocumentsOnly,
+        }
+      : undefined,
+    preparedResponses,
   });
+  const fastPath = preparedResponses
+    ? createFastPath({
+        store: preparedResponses,
+        cache,
+        revocations,
+        verifyToken,
+        requestDeadlineMs: config.requestDeadlineMs,
+        yoga: (request, response, context) => yoga(request, response, context),
+      })
+    : undefined;
   const webhooks = createWebhookRoute({
     cache,
     revocations,
@@ -238,7 +280,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   let accepting = true;
   /** One line per request at LOG_LEVEL=debug; off otherwise, so cache hits do not pay for it. */
   const accessLog = logger.enabled('debug');
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const handle = (request: IncomingMessage, response: ServerResponse, fast: boolean) => {
     const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
     const given = request.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -289,10 +331,12 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
         if (refusal)
           return json(response, refusal.status, { errors: [{ message: refusal.message }] }, refusal.headers);
+        if (fast && fastPath && path === '/graphql') return fastPath(request, response, requestId);
         return yoga(request, response, { requestId });
       }
     }
-  });
+  };
+  const server = createServer((request, response) => handle(request, response, true));
 
   async function shutdown(graceMs = 10_000) {
     accepting = false;
@@ -316,7 +360,18 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     await clerkHttp.close();
   }
 
-  return { server, cache, upstream, revocations, liveStreams, webhooks, metrics, shared, shutdown };
+  return {
+    server,
+    cache,
+    upstream,
+    revocations,
+    liveStreams,
+    webhooks,
+    metrics,
+    shared,
+    withoutFastPath: (request, response) => handle(request, response, false),
+    shutdown,
+  };
 }
 
 /**

@@ -74,6 +74,14 @@ export interface Config {
   /** Replicas assumed to share CLERK_RATE_LIMIT by a replica that has never reached Redis (its local share). */
   clerkBudgetAssumedReplicas: number;
   // --- end shared Clerk budget ---
+  /** codegen's persisted-documents manifest (JSON, sha256 → document): requests may name a document by ID. */
+  trustedDocumentsManifest: string | undefined;
+  /** Run only the manifest's documents; plain queries are refused (PERSISTED_QUERY_ONLY). Needs the manifest. */
+  trustedDocumentsOnly: boolean;
+  /** Prepared responses (replayed answers) kept at most; 0 turns the fast path off. */
+  preparedResponsesMax: number;
+  /** Memory the prepared responses may hold (keys and bodies), MiB. */
+  preparedResponsesMaxMb: number;
   /** Port of the embedded emulator (only when no secret key is configured). */
   clerkEmulatorPort: number;
   /** Latency the embedded emulator adds to each Clerk call, to feel like the real one. */
@@ -206,6 +214,10 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     redisHeartbeatMs: integer('REDIS_HEARTBEAT_MS', 1000, 10, 600_000),
     redisKeyPrefix,
     clerkBudgetAssumedReplicas: integer('CLERK_BUDGET_ASSUMED_REPLICAS', 3, 1, 1000),
+    trustedDocumentsManifest: read('TRUSTED_DOCUMENTS_MANIFEST'),
+    trustedDocumentsOnly: boolean('TRUSTED_DOCUMENTS_ONLY', false),
+    preparedResponsesMax: integer('PREPARED_RESPONSES_MAX', 10_000, 0, 10_000_000),
+    preparedResponsesMaxMb: integer('PREPARED_RESPONSES_MAX_MB', 64, 1, 65_536),
     clerkEmulatorPort: integer('CLERK_EMULATOR_PORT', 4001, 0, 65535),
     clerkEmulatorLatencyMs: integer('CLERK_EMULATOR_LATENCY_MS', 200, 0, 60_000),
   };
@@ -216,6 +228,9 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
         ? 'CLERK_SECRET_KEY is required when NODE_ENV=production (the embedded emulator is for development)'
         : 'CLERK_SECRET_KEY is required: this build talks to Clerk only (for the embedded emulator, run `npm start` from a checkout)',
     );
+  }
+  if (config.trustedDocumentsOnly && config.trustedDocumentsManifest === undefined) {
+    problems.push('TRUSTED_DOCUMENTS_ONLY needs TRUSTED_DOCUMENTS_MANIFEST (the documents to accept)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -17,13 +17,18 @@ export interface Measurements {
   memory?: MemoryResult;
   /** Scenario 9: p50 of a cold first page by organization size (members), smallest first. */
   coldBySize?: { members: number; p50: number }[];
+  /** The peers (scenarios 12–14), on the cache-hit page. */
+  mercurius?: LoadResult;
+  apollo?: LoadResult;
+  limit?: LoadResult;
 }
 
 export function targetsOf(measured: Measurements): { ratio: number | undefined; targets: TargetRow[] } {
-  const { ceiling, hit, cold, coldDirectP50, herd, churn, memory, coldBySize } = measured;
+  const { ceiling, hit, cold, coldDirectP50, herd, churn, memory, coldBySize, mercurius, limit } = measured;
   const smallest = coldBySize?.[0];
   const largest = coldBySize?.at(-1);
   const sizeRatio = smallest && largest ? largest.p50 / smallest.p50 : undefined;
+  const overMercurius = hit && mercurius ? hit.requestsPerSecond / mercurius.requestsPerSecond : undefined;
   const ratio = ceiling && hit ? hit.requestsPerSecond / ceiling.requestsPerSecond : undefined;
   const overhead = cold ? cold.latency.p50 - EMULATOR_LATENCY_MS : undefined;
   const targets: TargetRow[] = [
@@ -75,6 +80,19 @@ export function targetsOf(measured: Measurements): { ratio: number | undefined; 
           : `${sizeRatio.toFixed(2)} × (${largest?.members.toLocaleString('en-US')} members ` +
             `${largest?.p50.toFixed(0)} ms vs ${smallest?.members.toLocaleString('en-US')}: ${smallest?.p50.toFixed(0)} ms)`,
       pass: sizeRatio === undefined ? null : sizeRatio <= 1.3,
+    },
+    {
+      target: `cache hit ≥ 2 × Mercurius on the same page, p99 ≤ 5 ms at ${HIT_CONNECTIONS} connections`,
+      measured:
+        overMercurius === undefined
+          ? 'n/a'
+          : `${overMercurius.toFixed(2)} × (${Math.round(hit?.requestsPerSecond ?? 0)} vs ` +
+            `${Math.round(mercurius?.requestsPerSecond ?? 0)} req/s), p99 ${hit?.latency.p99.toFixed(2)} ms` +
+            (limit
+              ? `; ${((hit?.requestsPerSecond ?? 0) / limit.requestsPerSecond).toFixed(2)} × the limit ` +
+                `(${Math.round(limit.requestsPerSecond)} req/s)`
+              : ''),
+      pass: overMercurius === undefined ? null : overMercurius >= 2 && (hit?.latency.p99 ?? Infinity) <= 5,
     },
     {
       target: 'churn → zero errors',

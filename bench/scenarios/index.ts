@@ -7,6 +7,7 @@ import { deep } from './deep.js';
 import { herd } from './herd.js';
 import { hit } from './hit.js';
 import { memory } from './memory.js';
+import { apollo, limit, mercurius } from './peers.js';
 import { pending } from './pending.js';
 import { roleChange } from './role-change.js';
 import type { Scenario } from './scenario.js';
@@ -24,4 +25,7 @@ export const SCENARIOS: readonly Scenario[] = [
   coldSize,
   search,
   roleChange,
+  mercurius,
+  apollo,
+  limit,
 ];

@@ -1,5 +1,5 @@
 /**
- * Scenario 10, one role change on a 30,000-member organization: what it costs in Clerk calls, and how long after the
+ * Scenario 11, one role change on a 30,000-member organization: what it costs in Clerk calls, and how long after the
  * emulator starts delivering its webhook a query shows it (webhook-to-visible). With the change patched from the
  * payload it is zero calls and a few milliseconds; a full re-read would be 60 Clerk pages.
  *
@@ -24,7 +24,7 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 export const roleChange: Scenario = {
-  id: 10,
+  id: 11,
   title: 'one role change on a 30,000-member org',
   key: 'roleChange',
   async run({ mode, stack, fixtures, log }) {

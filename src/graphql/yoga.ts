@@ -5,6 +5,10 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
+import type { PreparedResponses } from '../fast-path/prepared-responses.js';
+import { recordingCache } from '../fast-path/recorded-reads.js';
+import { type TrustedDocumentsOptions, useTrustedDocuments } from '../fast-path/trusted-documents.js';
+import { type PreparedCapture, usePreparedResponses } from '../fast-path/use-prepared-responses.js';
 import type { Logger } from '../logger.js';
 import type { LiveStreams } from '../subscriptions/live-streams.js';
 import type { TeamCache } from '../team/cache.js';
@@ -52,6 +56,10 @@ export interface YogaOptions {
    * cache read of the request share this one deadline.
    */
   requestDeadlineMs: number;
+  /** Trusted documents (src/fast-path/trusted-documents.ts); absent: plain queries only, as before. */
+  trustedDocuments?: TrustedDocumentsOptions;
+  /** Where answers the fast path asked for are kept (src/fast-path/); absent: none are. */
+  preparedResponses?: PreparedResponses;
 }
 
 /** A team-page query is well under 1 KiB; Yoga's default (25 MB) only invites abuse. */
@@ -60,6 +68,8 @@ export const MAX_REQUEST_BODY_BYTES = 100 * 1024;
 /** What the HTTP layer hands Yoga with each request. */
 export interface ServerContext {
   requestId: string;
+  /** Set by the fast path when this request's answer may be kept as a prepared response. */
+  prepared?: PreparedCapture;
 }
 
 export type TeamYoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -209,6 +219,9 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       error: (...args) => logger.error(String(args[0])),
     },
     plugins: [
+      // First: a trusted document is swapped in before anything else reads the request's query.
+      ...(options.trustedDocuments ? [useTrustedDocuments(options.trustedDocuments)] : []),
+      ...(options.preparedResponses ? [usePreparedResponses({ store: options.preparedResponses })] : []),
       // Compiles each operation once into plain JS (and a matching JSON serializer): a cached team page is
       // mostly execution and serialization, and the compiled form does both in about half the time.
       // The compiled operations live in a bounded LRU, keyed like Yoga's own parse cache.
@@ -225,7 +238,7 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       alsoOnSubscribe(answerSizePlugin()),
       ...(options.introspection ? [] : [disableIntrospection()]),
     ],
-    context: async ({ request }): Promise<GraphQLContext> => {
+    context: async ({ request, prepared }): Promise<GraphQLContext> => {
       try {
         // One deadline per request, from its arrival; `requestedAt` is what forceRefresh means by "after".
         const requestedAt = Date.now();
@@ -234,7 +247,15 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
         const viewer = token ? await options.verifyToken(token, { deadline }) : null;
         return {
           viewer,
-          team: createTeamLoaders(options.cache, { requestedAt, deadline, caller: viewer?.userId }),
+          // A request the fast path may keep an answer of records what it reads (the answer's inputs).
+          team: createTeamLoaders(
+            prepared ? recordingCache(options.cache, prepared.recording) : options.cache,
+            {
+              requestedAt,
+              deadline,
+              caller: viewer?.userId,
+            },
+          ),
           revocations: options.revocations,
           live,
           tokenExpiresAt: () => (token ? expiryOf(token) : null),

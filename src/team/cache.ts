@@ -303,6 +303,12 @@ export interface TeamCache {
    * never serves a stale copy: what authorization may look at before anyone is shown to belong.
    */
   peekRoster(organizationId: string): CacheRead<Roster> | undefined;
+  /**
+   * The value of the fresh entry for this key (within the TTL, not invalidated), else undefined. Never reads Clerk,
+   * counts nothing. Entries get new value objects on every re-read, so its identity is the entry's version: what a
+   * prepared response (src/fast-path/) checks its inputs against.
+   */
+  peekFreshValue(kind: CacheKind, id: string): unknown;
   /** Which parts of this organization are held (fresh or not): decides what to refresh ahead. */
   cachedParts(organizationId: string): { roster: boolean; invitations: boolean };
   invalidateOrganization(organizationId: string): void;
@@ -1039,6 +1045,10 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       // Counted as the hit it is: the request then serves this very snapshot without reading the cache again.
       observe('members', 'hit');
       return served(cached, true, false) as CacheRead<Roster>;
+    },
+    peekFreshValue(kind, id) {
+      const cached = entries.peek(keyOf(kind, id));
+      return cached && isFresh(cached) ? cached.value : undefined;
     },
     cachedParts: (organizationId) => ({
       roster: entries.has(keyOf('members', organizationId)),

@@ -176,6 +176,11 @@ export function testAppConfig(emulator: ClerkEmulator, webhookSecret: string): A
     corsOrigins: [],
     redisUrl: undefined,
     clerkBudgetAssumedReplicas: 3,
+    trustedDocumentsManifest: undefined,
+    trustedDocumentsOnly: false,
+    // On, as in production: every suite's requests go through the fast path.
+    preparedResponsesMax: 10_000,
+    preparedResponsesMaxMb: 64,
   };
 }
 

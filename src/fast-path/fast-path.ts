@@ -1,0 +1,202 @@
+/**
+ * The fast path: consulted in the node:http handler before Yoga, for GET and POST /graphql. It replays a prepared
+ * response (src/fast-path/prepared-responses.ts) when one exists for this very request and viewer and everything
+ * it was built from is still current; otherwise it hands the request to Yoga, asking Yoga to keep its answer.
+ * Yoga remains the only thing that executes GraphQL: the fast path replays, it never computes.
+ *
+ * On every request, as through Yoga: the token is verified (the verifier's cache: token → viewer), and before a
+ * replay authorization runs again for every organization the answer shows (src/graphql/access.ts, same evidence,
+ * same revocation records), and the answer's cache entries are read as Yoga would read them (same cache metrics).
+ * Authorization is `authorizeOrganization` itself, given the viewer, the revocation records and a team snapshot.
+ * Anything that says no, or any doubt (a token that fails, an input that changed), and Yoga answers instead, with
+ * its own errors: the fast path never answers an error itself.
+ *
+ * Headers: the X-Request-ID is set by app.ts before either path; everything else is what Yoga sent (CORS included,
+ * as `Origin` is part of the key). Metrics and access logs are app.ts's, the same for both paths.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
+import type { Viewer } from '../auth/viewer.js';
+import { authorizeOrganization } from '../graphql/access.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import type { TeamLoaders } from '../graphql/loaders.js';
+import type { CacheKind, CacheRead, ReadOptions, TeamCache } from '../team/cache.js';
+import type { Revocations } from '../team/revocations.js';
+import type { Roster } from '../team/types.js';
+import type { PreparedResponse, PreparedResponses } from './prepared-responses.js';
+import { newRecording } from './recorded-reads.js';
+import type { PreparedCapture } from './use-prepared-responses.js';
+
+/** Bodies up to this size may have a prepared answer (a team-page request is a few hundred bytes). */
+export const PREPARED_BODY_MAX_BYTES = 8 * 1024;
+
+export interface FastPathOptions {
+  store: PreparedResponses;
+  cache: TeamCache;
+  revocations: Pick<Revocations, 'revokedAt'>;
+  verifyToken: TokenVerifier;
+  requestDeadlineMs: number;
+  /** Yoga's node handler. The request's body, if the fast path read it, is on `request.body` (Yoga reads it there). */
+  yoga(
+    request: IncomingMessage,
+    response: ServerResponse,
+    context: { requestId: string; prepared?: PreparedCapture },
+  ): unknown;
+}
+
+export type FastPath = (request: IncomingMessage, response: ServerResponse, requestId: string) => void;
+
+/** Who asks, less the token's dates: the answers' `viewer` fields are these; authorization reads the rest anew. */
+const viewerKey = (viewer: Viewer | null) =>
+  viewer
+    ? `${viewer.userId}\u0000${viewer.sessionId}\u0000${viewer.activeOrganizationId}\u0000${viewer.activeOrganizationRole}`
+    : '-';
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let body: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
+    request.on('data', (chunk: Buffer) => {
+      // Nearly always one chunk: no array, no copy.
+      if (!body) body = chunk;
+      else {
+        chunks ??= [body];
+        chunks.push(chunk);
+      }
+    });
+    request.on('end', () => resolve(chunks ? Buffer.concat(chunks) : (body ?? Buffer.alloc(0))));
+    request.on('error', reject);
+  });
+}
+
+type ReplayTeam = Pick<TeamLoaders, 'peekRoster' | 'userMemberships'> & {
+  read(kind: CacheKind, id: string): Promise<CacheRead<unknown>>;
+};
+
+/**
+ * The team snapshot of a replayed request: what authorization reads (the fresh roster it peeks, the caller's
+ * membership list) and then the answer's other entries, each read once, from the cache as Yoga's loaders read them
+ * (the same reads, counted the same). A DataLoader per request would cost more than the rest of a replay.
+ */
+function replayTeam(cache: TeamCache, options: ReadOptions): ReplayTeam {
+  const peeked = new Map<string, CacheRead<Roster> | undefined>();
+  let memberships: ReturnType<TeamCache['getUserMemberships']> | undefined;
+  const peekRoster = (organizationId: string) => {
+    if (!peeked.has(organizationId)) peeked.set(organizationId, cache.peekRoster(organizationId));
+    return Promise.resolve(peeked.get(organizationId));
+  };
+  const userMemberships = (userId: string) => {
+    memberships ??= cache.getUserMemberships(userId, options);
+    return memberships;
+  };
+  return {
+    peekRoster,
+    userMemberships,
+    read(kind, id) {
+      if (kind === 'members' && peeked.get(id)) return peekRoster(id) as Promise<CacheRead<unknown>>;
+      return kind === 'members'
+        ? cache.getRoster(id, options)
+        : kind === 'invitations'
+          ? cache.getPendingInvitations(id, options)
+          : userMemberships(id);
+    },
+  };
+}
+
+export function createFastPath(options: FastPathOptions): FastPath {
+  const { store, cache } = options;
+
+  /** Still current: every input the same fresh value object. Reads nothing, counts nothing. */
+  const current = (prepared: PreparedResponse) =>
+    prepared.reads.every((read) => cache.peekFreshValue(read.kind, read.id) === read.value);
+
+  /**
+   * Authorization for every organization the answer shows, and the answer's reads, exactly as Yoga's request would
+   * make them (the same reads of the same cache); true when all agree with the prepared answer.
+   */
+  async function allowed(prepared: PreparedResponse, viewer: Viewer | null, requestedAt: number) {
+    if (prepared.reads.length === 0) return true;
+    const team = replayTeam(cache, {
+      requestedAt,
+      deadline: requestedAt + options.requestDeadlineMs,
+      caller: viewer?.userId,
+      priority: 'interactive',
+    });
+    // Authorization reads the viewer, the revocation records and the team snapshot, nothing else.
+    const context = { viewer, team, revocations: options.revocations } as unknown as GraphQLContext;
+    try {
+      for (const organizationId of prepared.organizations)
+        await authorizeOrganization(context, organizationId);
+      for (const read of prepared.reads) {
+        const now = await team.read(read.kind, read.id);
+        if (now.value !== read.value || !now.fromCache || now.stale) return false;
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async function serve(
+    request: IncomingMessage,
+    response: ServerResponse,
+    requestId: string,
+    requestedAt: number,
+  ) {
+    let body = '';
+    if (request.method === 'POST') {
+      const buffer = await readBody(request);
+      // Where Yoga's node adapter looks for a body already read.
+      (request as IncomingMessage & { body?: Buffer }).body = buffer;
+      body = buffer.toString('latin1');
+    }
+    let viewer: Viewer | null = null;
+    try {
+      // A malformed header throws too.
+      const token = bearerTokenFrom(request.headers.authorization);
+      if (token)
+        viewer = await options.verifyToken(token, { deadline: requestedAt + options.requestDeadlineMs });
+    } catch {
+      // Yoga verifies again and answers the error as it always does.
+      return options.yoga(request, response, { requestId });
+    }
+    const { headers } = request;
+    const key = `${request.method} ${request.url}\n${headers.accept ?? ''}\n${headers['content-type'] ?? ''}\n${headers.origin ?? ''}\n${viewerKey(viewer)}\n${body}`;
+    const prepared = store.get(key);
+    if (prepared) {
+      if (!current(prepared)) {
+        store.retire(key);
+        store.count('retired');
+      } else if (await allowed(prepared, viewer, requestedAt)) {
+        if (response.destroyed) return;
+        store.count('hit');
+        response.writeHead(prepared.status, prepared.headers);
+        response.end(prepared.body);
+        return;
+      } else {
+        store.count('refused');
+      }
+    } else {
+      store.count('miss');
+    }
+    return options.yoga(request, response, {
+      requestId,
+      prepared: { key, recording: newRecording(), generation: store.generation() },
+    });
+  }
+
+  return (request, response, requestId) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    const eligible =
+      request.method === 'GET' ||
+      (request.method === 'POST' && declared > 0 && declared <= PREPARED_BODY_MAX_BYTES);
+    if (!eligible || (request.url?.length ?? 0) > PREPARED_BODY_MAX_BYTES) {
+      return void options.yoga(request, response, { requestId });
+    }
+    serve(request, response, requestId, Date.now()).catch(() => {
+      // The body could not be read (the client went away): nothing to answer. Anything else: Yoga answers.
+      if (!request.complete) response.destroy();
+      else if (!response.headersSent) options.yoga(request, response, { requestId });
+    });
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * What an answer was built from: every team-cache read one GraphQL request makes, recorded by a thin view of the
+ * cache that its loaders read through. A prepared response is valid while the cache's fresh entry for each of
+ * these is still the very value object the answer was built from (the cache gives every re-read a new object).
+ */
+import type { CacheKind, CacheRead, ReadOptions, TeamCache } from '../team/cache.js';
+
+export interface RecordedRead {
+  kind: CacheKind;
+  /** The organization (rosters, invitations) or the user (membership lists). */
+  id: string;
+  /** The version: the cached value object itself. */
+  value: unknown;
+}
+
+/** One request's reads; created by the fast path for a request whose answer may be prepared. */
+export interface Recording {
+  reads: RecordedRead[];
+  /**
+   * False once anything makes the answer unfit to replay: a read not served from a fresh cached copy (a replay
+   * would claim `fromCache: true` the first answer did not, or hide that it was stale), a forced read, a failed
+   * read, or a roster authorization found no fresh copy of (its evidence then came from elsewhere).
+   */
+  replayable: boolean;
+  /** Set when execution finished without errors (errors are never replayed). */
+  executed: boolean;
+}
+
+export const newRecording = (): Recording => ({ reads: [], replayable: true, executed: false });
+
+/** The cache as seen by one request, noting each read in `recording`. */
+export function recordingCache(cache: TeamCache, recording: Recording): TeamCache {
+  const note = <T>(kind: CacheKind, id: string, options: ReadOptions | undefined) => ({
+    done(read: CacheRead<T>): CacheRead<T> {
+      if (options?.forceRefresh || !read.fromCache || read.stale) recording.replayable = false;
+      recording.reads.push({ kind, id, value: read.value });
+      return read;
+    },
+    failed(error: unknown): never {
+      recording.replayable = false;
+      throw error;
+    },
+  });
+  // Fail-safe: any other method a request calls (a read this view does not know, e.g. one added to the cache
+  // later) makes the answer unfit to replay, instead of letting it depend on data nobody checks.
+  const unknown: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(cache)) {
+    if (typeof method !== 'function') continue;
+    unknown[name] = (...args: unknown[]) => {
+      recording.replayable = false;
+      return (method as (...args: unknown[]) => unknown)(...args);
+    };
+  }
+  return {
+    ...(unknown as unknown as TeamCache),
+    getRoster(organizationId, options) {
+      const read = note<Awaited<ReturnType<TeamCache['getRoster']>>['value']>(
+        'members',
+        organizationId,
+        options,
+      );
+      return cache.getRoster(organizationId, options).then(read.done, read.failed);
+    },
+    getPendingInvitations(organizationId, options) {
+      const read = note<Awaited<ReturnType<TeamCache['getPendingInvitations']>>['value']>(
+        'invitations',
+        organizationId,
+        options,
+      );
+      return cache.getPendingInvitations(organizationId, options).then(read.done, read.failed);
+    },
+    getUserMemberships(userId, options) {
+      const read = note<Awaited<ReturnType<TeamCache['getUserMemberships']>>['value']>(
+        'user_memberships',
+        userId,
+        options,
+      );
+      return cache.getUserMemberships(userId, options).then(read.done, read.failed);
+    },
+    peekRoster(organizationId) {
+      const roster = cache.peekRoster(organizationId);
+      if (roster) recording.reads.push({ kind: 'members', id: organizationId, value: roster.value });
+      else recording.replayable = false;
+      return roster;
+    },
+  };
+}
+
+/**
+ * The reads without repeats (a roster peeked by authorization and then read by the resolver is one input);
+ * undefined when one entry was seen in two versions within the request (it cannot be current twice).
+ */
+export function distinctReads(reads: readonly RecordedRead[]): RecordedRead[] | undefined {
+  const byKey = new Map<string, RecordedRead>();
+  for (const read of reads) {
+    const key = `${read.kind}:${read.id}`;
+    const seen = byKey.get(key);
+    if (seen && seen.value !== read.value) return undefined;
+    byKey.set(key, read);
+  }
+  return [...byKey.values()];
+}
