@@ -148,6 +148,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         requests: config.clerkRateLimit,
         windowMs: config.clerkRateLimitWindowSeconds * 1000,
         namespace: budgetNamespace(config.clerkSecretKey),
+        keyPrefix: config.redisKeyPrefix ?? 'team-graphql:',
         assumedReplicas: config.clerkBudgetAssumedReplicas,
         logger,
       })

@@ -61,6 +61,19 @@ export function recordingCache(cache: TeamCache, recording: Recording): TeamCach
       );
       return cache.getRoster(organizationId, options).then(read.done, read.failed);
     },
+    // A warm roster answers a page from the whole roster (recorded like getRoster); a cold page never is replayable.
+    getRosterPage(organizationId, page, options) {
+      const read = note<Awaited<ReturnType<TeamCache['getRoster']>>['value']>(
+        'members',
+        organizationId,
+        options,
+      );
+      return cache.getRosterPage(organizationId, page, options).then((answer) => {
+        if (answer.roster) return { roster: read.done(answer.roster) };
+        recording.replayable = false;
+        return answer;
+      }, read.failed);
+    },
     getPendingInvitations(organizationId, options) {
       const read = note<Awaited<ReturnType<TeamCache['getPendingInvitations']>>['value']>(
         'invitations',

@@ -881,7 +881,8 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
         },
       };
     }
-    if ('entry' in outcome) return { roster: served(outcome.entry, false, false) as CacheRead<Roster> };
+    if ('entry' in outcome)
+      return { roster: served(outcome.entry, outcome.shared, false) as CacheRead<Roster> };
     const copy = entries.get(key) ?? cached;
     if (copy && staleGraceMs > 0 && canServeStale(outcome.error)) {
       observe('members', 'stale');
