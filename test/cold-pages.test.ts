@@ -248,3 +248,40 @@ describe('a cold page', () => {
     expect(h.emulator.control.requestLog().filter((entry) => entry.path.includes(org.id))).toEqual([]);
   });
 });
+
+describe('a deep cold page past its deadline', () => {
+  let d: Harness;
+  beforeAll(async () => {
+    // A request waits 1 s; Clerk's timeout is longer than the test may take, so only the deadline can end its wait.
+    d = await startHarness({
+      emulator: { seed: 'empty' },
+      gateClerk: true,
+      config: { requestDeadlineMs: 1000, clerkTimeoutMs: 60_000, cacheStaleGraceSeconds: 0 },
+    });
+  });
+  afterAll(() => d.close());
+
+  it('is answered UPSTREAM_UNAVAILABLE while its own Clerk call is still held; the roster is read on', async () => {
+    const org = d.emulator.store.createOrganization({ name: 'Cold Deadline' });
+    const [admin] = d.emulator.store.populate(org.id, 1_200);
+    const token = d.emulator.mintToken({ userId: admin?.userId as string, orgId: org.id });
+    const own = d.gate?.hold((path, query) => path.includes(org.id) && query.get('limit') === '20');
+    try {
+      const result = await d.query(PAGE, { token, variables: { id: org.id, limit: 20, offset: 1_000 } });
+      expect(result.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
+    } finally {
+      own?.release();
+    }
+    // The roster read in the background was not the request's: it is stored, and the same page is then a hit.
+    const whole = await d.query(PAGE, {
+      token,
+      variables: { id: org.id, limit: 20, offset: 1_000, roles: ['org:member'] },
+    });
+    expect(whole.errors).toBeUndefined();
+    const hit = await d.query<
+      { organization: { members: Page } },
+      { id: string; limit: number; offset: number }
+    >(PAGE, { token, variables: { id: org.id, limit: 20, offset: 1_000 } });
+    expect(hit.data?.organization.members).toMatchObject({ fromCache: true, totalCount: 1_200 });
+  });
+});

@@ -129,7 +129,11 @@ describe('organization.members', () => {
     expect(withPending.data?.organization.members.fromCache).toBe(false);
     await h.query(TeamPage, { token, variables: { id: org.id, includePending: true } });
     expect(h.emulator.control.counters()[INVITATIONS]).toBe(1);
-    expect(h.emulator.control.counters()[MEMBERSHIPS]).toBe(1);
+    // This organization's roster reads: another test's roster may still be read in the background.
+    const rosterReads = h.emulator.control
+      .requestLog()
+      .filter((entry) => entry.route === MEMBERSHIPS && entry.path.includes(org.id));
+    expect(rosterReads).toHaveLength(1);
   });
 
   it('fromCache is false on a miss and true on the next query, with the same cachedAt', async () => {

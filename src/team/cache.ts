@@ -772,53 +772,29 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     });
   }
 
-  /** A cold page deeper than the head: its own interactive Clerk call, beside the flight, at most until the deadline. */
+  /**
+   * A cold page deeper than the head: its own interactive Clerk call, beside the flight. The upstream policy ends it
+   * at the request's deadline (refused if it could not start, timed out if Clerk has not answered).
+   */
   function readOwnPage(
     id: string,
     page: { limit: number; offset: number },
     request: { caller: string | undefined; deadline: number | undefined },
   ): Promise<Outcome | { head: RosterPage; at: number; startedAt: number }> {
-    const controller = new AbortController();
     let startedAt: number | undefined;
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      if (request.deadline !== undefined) {
-        timer = setTimeout(
-          () => {
-            // A call not sent yet is dropped; one under way is left to end.
-            controller.abort(new ReadAbandonedError());
-            resolve({
-              error:
-                startedAt === undefined
-                  ? new UpstreamRefusedError('deadline', 1)
-                  : new UpstreamUnavailableError(
-                      'Clerk did not answer before the request deadline',
-                      undefined,
-                    ),
-            });
-          },
-          Math.max(0, request.deadline - now()),
-        );
-      }
-      source
-        .readRosterPage(id, page, {
-          priority: 'interactive',
-          caller: request.caller,
-          deadline: request.deadline,
-          signal: controller.signal,
-          onCall: () => {
-            startedAt ??= now();
-          },
-        })
-        .then(
-          (head) => ({ head, at: now(), startedAt: startedAt ?? now() }),
-          (error: unknown) => ({ error }),
-        )
-        .then((outcome) => {
-          if (timer) clearTimeout(timer);
-          resolve(outcome);
-        });
-    });
+    return source
+      .readRosterPage(id, page, {
+        priority: 'interactive',
+        caller: request.caller,
+        deadline: request.deadline,
+        onCall: () => {
+          startedAt ??= now();
+        },
+      })
+      .then(
+        (head) => ({ head, at: now(), startedAt: startedAt ?? now() }),
+        (error: unknown) => ({ error }),
+      );
   }
 
   async function readPage(
