@@ -825,6 +825,25 @@ describe('team cache: patches from webhooks', () => {
     expect((await reread).fromCache).toBe(false);
   });
 
+  it('a member the snapshot lacks: added if written after its full read, ignored if before, invalidates within the clock skew', async () => {
+    const now = 1_000_000;
+    const clerk = scriptedSource();
+    const cache = createTeamCache({ source: clerk.source, ...options, clockSkewMs: 1000, now: () => now });
+    const reading = cache.getRoster('org_a');
+    clerk.resolveNext([{ ...member('user_1'), version: 1 }]);
+    await reading; // its read began at `now`
+    // Written well before the read began: the read saw Clerk after it and did not find the member (removed since).
+    expect(cache.applyDelta(upsert(member('user_2'), now - 1500)).ignored).toEqual(['org_a']);
+    // Well after: added.
+    expect(cache.applyDelta(upsert(member('user_3'), now + 1500)).patched).toEqual(['org_a']);
+    // Within the skew of the read's start: cannot tell, so the copy is invalidated (re-read on the next query).
+    expect(cache.applyDelta(upsert(member('user_4'), now + 500)).invalidated).toEqual(['org_a']);
+    const next = cache.getRoster('org_a');
+    expect(clerk.reads).toEqual(['org_a', 'org_a']);
+    clerk.resolveNext([]);
+    await next;
+  });
+
   it('drift: the re-read after the TTL is compared with the patched copy, also when the LRU has dropped it (no stale grace)', async () => {
     let now = 1_000_000;
     const clerk = scriptedSource();

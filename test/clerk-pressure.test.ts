@@ -140,14 +140,12 @@ describe('a hanging Clerk with a warm cache', () => {
       for (const org of organizations) expect((await timedQuery(h, org)).errors).toBeUndefined();
 
       h.emulator.control.injectFault({ route: MEMBERSHIPS, kind: 'hang', fraction: 1 });
-      // A change in Clerk for each organization: its webhook invalidates our copy, which must now be re-read.
+      // A change in Clerk for each organization: its webhook invalidates our copy, which must now be re-read (a
+      // member added without a webhook, then the organization renamed: a membership webhook would be patched in).
       for (const org of organizations) {
         const user = h.emulator.store.createUser({ emailAddress: `${Math.random()}@x.test` });
-        await h.clerk.organizations.createOrganizationMembership({
-          organizationId: org.id,
-          userId: user.id,
-          role: 'org:member',
-        });
+        h.emulator.store.addMembership(org.id, user.id, 'org:member');
+        await h.clerk.organizations.updateOrganization(org.id, { name: `Renamed ${user.id}` });
       }
       await h.emulator.control.webhooksSettled();
 

@@ -92,13 +92,15 @@ const membershipUpdated = (organizationId: string, userId: string) => ({
 const userUpdated = (userId: string) => ({ type: 'user.updated', data: { object: 'user', id: userId } });
 
 /** A Clerk write (through the SDK, as an admin tool would) that adds a member; its webhook is delivered. */
+/**
+ * Adds a member in Clerk in a way that invalidates our copy (so refresh-ahead re-reads it): a membership webhook
+ * would be patched into the cached roster without a read, so the member is added without one and the organization
+ * is renamed through the Clerk API, whose webhook invalidates.
+ */
 async function addMember(h: Harness, organizationId: string) {
   const user = h.emulator.store.createUser({ firstName: 'New', emailAddress: `${Math.random()}@x.test` });
-  await h.clerk.organizations.createOrganizationMembership({
-    organizationId,
-    userId: user.id,
-    role: 'org:member',
-  });
+  h.emulator.store.addMembership(organizationId, user.id, 'org:member');
+  await h.clerk.organizations.updateOrganization(organizationId, { name: `Renamed ${user.id}` });
   await h.emulator.control.webhooksSettled();
   return user.id;
 }

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { Webhook } from 'svix';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../src/logger.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
 interface HeldDelivery {
@@ -90,8 +91,10 @@ interface TeamView {
 
 let h: Harness;
 let relay: Relay;
+/** The server's warnings and errors, as written. */
+const logLines: string[] = [];
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ logger: createLogger('warn', (line) => logLines.push(line)) });
   relay = await startRelay(h);
   // Every delivery goes through the relay, duplicated by the emulator and reordered within each write's burst.
   await fetch(`${h.emulator.url}/__emulator/webhooks/endpoints`, { method: 'DELETE' });
@@ -364,6 +367,7 @@ describe('patched from the webhook, converging on Clerk', () => {
 
 describe('deliveries out of order', () => {
   it('a late organizationMembership.created after the deleted of the same membership does not bring the member back, and they stay refused', async () => {
+    await flush(); // nothing held from another test
     const t = team('Late Co');
     const leaver = t.memberIds[0] as string;
     const leaverToken = h.emulator.mintToken({ userId: leaver, orgId: t.organizationId, expiresInS: 3600 });
@@ -411,6 +415,7 @@ describe('deliveries out of order', () => {
   });
 
   it('an older organizationMembership.updated, and a duplicate under a new Svix ID, are ignored', async () => {
+    await flush(); // nothing held from another test
     const t = team('Older Co');
     const userId = t.memberIds[0] as string;
     await warm(t);
@@ -442,6 +447,7 @@ describe('deliveries out of order', () => {
   });
 
   it('an older user.updated after a newer one is ignored', async () => {
+    await flush(); // nothing held from another test
     const t = team('Renamed Co');
     const userId = t.memberIds[1] as string;
     await warm(t);
@@ -458,6 +464,7 @@ describe('deliveries out of order', () => {
 
 describe('a user.updated that arrives before the membership', () => {
   it('still wins over the older profile the late organizationMembership.created carries', async () => {
+    await flush(); // nothing held from another test
     const t = team('Early Rename Co');
     await warm(t);
     const user = h.emulator.store.createUser({
@@ -543,6 +550,17 @@ describe('drift', () => {
     expect(reread.fromCache).toBe(false);
     expect(reread.members.map((member) => member.userId)).toContain(user.id);
     expect(await metric('team_cache_drift_total')).toBe(before + 1);
+    // Logged as a warning: the organization and the membership missing from the patched copy, never an email.
+    const membershipId = reread.members.find((member) => member.userId === user.id)?.membershipId as string;
+    const lines = logLines.filter((line) => line.includes(t.organizationId) && line.includes('drift'));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({
+      level: 'warn',
+      kind: 'members',
+      organizationId: t.organizationId,
+      missing: [membershipId],
+    });
+    expect(lines[0]).not.toContain('@');
   });
 
   it('the TTL re-read of a patched roster that matches Clerk counts no drift', async () => {

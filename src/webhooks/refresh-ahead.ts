@@ -69,39 +69,34 @@ export function createRefreshAhead(
       });
   };
 
-  const add = (
-    organizationId: string,
-    parts: { roster: boolean; invitations: boolean },
-    reasons: readonly TeamChangeReason[],
-  ) => {
-    const { roster } = parts;
-    if (!roster && !parts.invitations && (reasons.length === 0 || !hooks.onRefreshed)) return;
-    const previous = pending.get(organizationId);
-    if (previous) clearTimeout(previous.timer);
-    const merged: Parts = {
-      roster: roster || (previous?.roster ?? false),
-      invitations: parts.invitations || (previous?.invitations ?? false),
-      reasons: new Set([...(previous?.reasons ?? []), ...reasons]),
-    };
-    const timer = setTimeout(() => refresh(organizationId, merged), debounceMs);
-    timer.unref();
-    pending.set(organizationId, { timer, ...merged });
-  };
-
-  return {
-    schedule(organizationId, parts, reasons = []) {
-      add(
-        organizationId,
-        { ...parts, roster: parts.roster || (hooks.wanted?.(organizationId) ?? false) },
-        reasons,
-      );
+  const refreshAhead = {
+    /** `reread: false`: a patched burst, re-read for nobody (not even live subscribers: the cache is up to date). */
+    schedule(
+      organizationId: string,
+      parts: { roster: boolean; invitations: boolean },
+      reasons: readonly TeamChangeReason[] = [],
+      reread = true,
+    ) {
+      const roster = parts.roster || (reread && (hooks.wanted?.(organizationId) ?? false));
+      if (!roster && !parts.invitations && (reasons.length === 0 || !hooks.onRefreshed)) return;
+      const previous = pending.get(organizationId);
+      if (previous) clearTimeout(previous.timer);
+      const merged: Parts = {
+        roster: roster || (previous?.roster ?? false),
+        invitations: parts.invitations || (previous?.invitations ?? false),
+        reasons: new Set([...(previous?.reasons ?? []), ...reasons]),
+      };
+      const timer = setTimeout(() => refresh(organizationId, merged), debounceMs);
+      timer.unref();
+      pending.set(organizationId, { timer, ...merged });
     },
-    announce(organizationId, reasons) {
-      add(organizationId, { roster: false, invitations: false }, reasons);
+    announce(organizationId: string, reasons: readonly TeamChangeReason[]) {
+      refreshAhead.schedule(organizationId, { roster: false, invitations: false }, reasons, false);
     },
     stop() {
       for (const { timer } of pending.values()) clearTimeout(timer);
       pending.clear();
     },
-  };
+  } satisfies RefreshAhead;
+  return refreshAhead;
 }
