@@ -295,4 +295,45 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
     expect(onB.errors).toBeUndefined();
     expect(onB.data?.organization.members.totalCount).toBe(3);
   });
+
+  it('garbage published on the bus crashes nothing, and the next real message is still applied', async () => {
+    const t = team('Garbage Bus Co', 3);
+    for (const replica of [a, b, c]) await totalOn(replica, t);
+    const redis = new Redis(cluster.redis.url);
+    try {
+      for (const text of [
+        'not json',
+        'null',
+        '{"t":"effects","from":"x"}',
+        '{"t":"effects","from":"x","touched":[],"effects":{"invalidations":{},"revocations":[]}}',
+        '{"t":"effects","from":"x","touched":[],"effects":{"invalidations":[{"kind":"user"}],"revocations":[]}}',
+        '{"t":"copy","from":"x","key":7}',
+      ]) {
+        await redis.publish(`${cluster.keyPrefix}bus`, text);
+      }
+    } finally {
+      redis.disconnect();
+    }
+    const heard = await effectsHeard(c);
+    await addMember(t.id);
+    await heardEffects(c, heard);
+    expect(await totalOn(c, t)).toBe(4);
+  });
+
+  it('a replica started after a removal refuses the removed member, whose token still claims the organization', async () => {
+    const t = team('Late Co', 3);
+    const removed = t.memberIds[0] as string;
+    // Issued before the removal, with the organization as its active one: on its own, a valid claim.
+    const token = t.token(removed);
+    await cluster.clerk.organizations.deleteOrganizationMembership({ organizationId: t.id, userId: removed });
+    await cluster.emulator.control.webhooksSettled();
+
+    const e = await cluster.addReplica('E');
+    // E heard nothing of it on the bus: it reads the revocation records from Redis when it connects. The query asks
+    // for the organization only, which the token's claim alone would grant (no roster is read).
+    const organizationOnly = `{ organization(id: "${t.id}") { id } }`;
+    await until(
+      async () => (await e.query(organizationOnly, { token })).errors?.[0]?.extensions?.code === 'FORBIDDEN',
+    );
+  });
 });
