@@ -336,4 +336,20 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
       async () => (await e.query(organizationOnly, { token })).errors?.[0]?.extensions?.code === 'FORBIDDEN',
     );
   });
+
+  it('a lease whose holder died (no renewal, no copy) expires, and a waiting replica takes over', async () => {
+    const t = team('Orphan Co', 3);
+    const redis = new Redis(cluster.redis.url);
+    try {
+      // What a replica killed in the middle of its Clerk read leaves behind: its lease, for at most its lifetime.
+      await redis.set(`${cluster.keyPrefix}lease:members:${t.id}`, 'dead-holder', 'PX', 1000);
+    } finally {
+      redis.disconnect();
+    }
+    cluster.emulator.control.resetCounters();
+    const page = await b.query(TeamPage, { token: t.adminToken, variables: { id: t.id } });
+    expect(page.errors).toBeUndefined();
+    expect(page.data?.organization.members.totalCount).toBe(3);
+    expect(cluster.emulator.control.counters()[`GET ${MEMBERSHIPS}`]).toBe(1);
+  });
 });
