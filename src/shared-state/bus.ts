@@ -90,8 +90,14 @@ export function createSharedBus(options: SharedBusOptions): SharedBus {
 
   const heartbeat = setInterval(() => {
     if (command.status === 'ready') publish({ t: 'heartbeat', from: replicaId }).catch(() => {});
-    // Silence on a connection that looks fine: the socket may be dead without knowing it. Reconnect it.
-    if (subscribed && subscriber.status === 'ready' && Date.now() - lastHeard > 2 * heartbeatMs) {
+    // Silence on a connection that looks fine, while our own heartbeats can be sent: the socket may be dead without
+    // knowing it. Reconnect it. (With the command connection down, our heartbeats are not sent: no verdict.)
+    if (
+      subscribed &&
+      subscriber.status === 'ready' &&
+      command.status === 'ready' &&
+      Date.now() - lastHeard > 2 * heartbeatMs
+    ) {
       logger.warn('Redis bus silent for longer than two heartbeats: reconnecting it', {
         silentMs: Date.now() - lastHeard,
       });
