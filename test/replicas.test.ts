@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '../src/logger.js';
 import { LiveTeam, TeamPage } from './documents.js';
 import { subscribe } from './helpers/live.js';
 import { redisAvailable } from './helpers/redis.js';
@@ -20,14 +21,27 @@ import { type Cluster, type Replica, startCluster, until } from './helpers/repli
 const MEMBERSHIPS = '/v1/organizations/{id}/memberships';
 const HOUR_S = 3600;
 
+/** A silent logger that keeps the warnings (the replicas' view of what they refused). */
+function recordingLogger(into: string[]): Logger {
+  const quiet = () => {};
+  return {
+    enabled: () => false,
+    debug: quiet,
+    info: quiet,
+    warn: (message) => into.push(message),
+    error: (message) => into.push(message),
+  };
+}
+
 describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Redis', () => {
   let cluster: Cluster;
+  const warnings: string[] = [];
   let a: Replica;
   let b: Replica;
   let c: Replica;
 
   beforeAll(async () => {
-    cluster = await startCluster({ replicas: 3 });
+    cluster = await startCluster({ replicas: 3, logger: recordingLogger(warnings) });
     [a, b, c] = cluster.replicas as [Replica, Replica, Replica];
   }, 30_000);
   afterAll(() => cluster?.close());
@@ -294,5 +308,70 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
     const onB = await b.query(TeamPage, { token, variables: { id: second.id } });
     expect(onB.errors).toBeUndefined();
     expect(onB.data?.organization.members.totalCount).toBe(3);
+  });
+
+  it('garbage published on the bus crashes nothing, and the next real message is still applied', async () => {
+    const t = team('Garbage Bus Co', 3);
+    for (const replica of [a, b, c]) await totalOn(replica, t);
+    const ignoredBefore = warnings.filter((warning) =>
+      warning.startsWith('ignored a malformed message'),
+    ).length;
+    const redis = new Redis(cluster.redis.url);
+    try {
+      for (const text of [
+        'not json',
+        'null',
+        '{"t":"effects","from":"x"}',
+        '{"t":"effects","from":"x","touched":[],"effects":{"invalidations":{},"revocations":[]}}',
+        '{"t":"effects","from":"x","touched":[],"effects":{"invalidations":[{"kind":"user"}],"revocations":[]}}',
+        '{"t":"copy","from":"x","key":7}',
+      ]) {
+        await redis.publish(`${cluster.keyPrefix}bus`, text);
+      }
+    } finally {
+      redis.disconnect();
+    }
+    // Each replica ignored the four that are not bus messages (the unparseable one silently; the well-shaped one
+    // with a nonsense invalidation was applied, harmlessly).
+    const ignored = () =>
+      warnings.filter((warning) => warning.startsWith('ignored a malformed message')).length;
+    await until(() => ignored() >= ignoredBefore + 4 * 3);
+    const heard = await effectsHeard(c);
+    await addMember(t.id);
+    await heardEffects(c, heard);
+    expect(await totalOn(c, t)).toBe(4);
+  });
+
+  it('a replica started after a removal refuses the removed member, whose token still claims the organization', async () => {
+    const t = team('Late Co', 3);
+    const removed = t.memberIds[0] as string;
+    // Issued before the removal, with the organization as its active one: on its own, a valid claim.
+    const token = t.token(removed);
+    await cluster.clerk.organizations.deleteOrganizationMembership({ organizationId: t.id, userId: removed });
+    await cluster.emulator.control.webhooksSettled();
+
+    const e = await cluster.addReplica('E');
+    // E heard nothing of it on the bus: it reads the revocation records from Redis when it connects. The query asks
+    // for the organization only, which the token's claim alone would grant (no roster is read).
+    const organizationOnly = `{ organization(id: "${t.id}") { id } }`;
+    await until(
+      async () => (await e.query(organizationOnly, { token })).errors?.[0]?.extensions?.code === 'FORBIDDEN',
+    );
+  });
+
+  it('a lease whose holder died (no renewal, no copy) expires, and a waiting replica takes over', async () => {
+    const t = team('Orphan Co', 3);
+    const redis = new Redis(cluster.redis.url);
+    try {
+      // What a replica killed in the middle of its Clerk read leaves behind: its lease, for at most its lifetime.
+      await redis.set(`${cluster.keyPrefix}lease:members:${t.id}`, 'dead-holder', 'PX', 1000);
+    } finally {
+      redis.disconnect();
+    }
+    cluster.emulator.control.resetCounters();
+    const page = await b.query(TeamPage, { token: t.adminToken, variables: { id: t.id } });
+    expect(page.errors).toBeUndefined();
+    expect(page.data?.organization.members.totalCount).toBe(3);
+    expect(cluster.emulator.control.counters()[`GET ${MEMBERSHIPS}`]).toBe(1);
   });
 });

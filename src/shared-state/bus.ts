@@ -19,6 +19,29 @@ export type BusMessage =
   | { t: 'copy'; from: string; key: string }
   | { t: 'heartbeat'; from: string };
 
+const isStringArray = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
+const isObjectArray = (value: unknown) =>
+  Array.isArray(value) && value.every((item) => typeof item === 'object' && item !== null);
+
+/** The shape every replica relies on (Redis is shared infrastructure: anything may be published on it). */
+function isBusMessage(value: unknown): value is BusMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const message = value as Record<string, unknown>;
+  if (typeof message.from !== 'string') return false;
+  if (message.t === 'heartbeat') return true;
+  if (message.t === 'copy') return typeof message.key === 'string';
+  if (message.t !== 'effects' || !isStringArray(message.touched)) return false;
+  const effects = message.effects as Record<string, unknown> | null;
+  return (
+    typeof effects === 'object' &&
+    effects !== null &&
+    isObjectArray(effects.invalidations) &&
+    isObjectArray(effects.revocations) &&
+    (effects.endedSessions === undefined || isObjectArray(effects.endedSessions))
+  );
+}
+
 export interface SharedBusHandlers {
   /** Another replica's effects (a replica's own are not handed back). */
   effects(effects: EventEffects, touched: string[]): void;
@@ -76,10 +99,19 @@ export function createSharedBus(options: SharedBusOptions): SharedBus {
     } catch {
       return;
     }
+    if (!isBusMessage(message)) {
+      logger.warn('ignored a malformed message on the Redis bus', {});
+      return;
+    }
     observe('in', message.t);
-    if (message.t === 'effects') {
-      if (message.from !== replicaId) handlers.effects(message.effects, message.touched ?? []);
-    } else if (message.t === 'copy') handlers.copy(message.key);
+    try {
+      if (message.t === 'effects') {
+        if (message.from !== replicaId) handlers.effects(message.effects, message.touched);
+      } else if (message.t === 'copy') handlers.copy(message.key);
+    } catch (error) {
+      // A message this replica cannot apply must not take it down; the TTL and the next reconnect still hold.
+      logger.error('could not apply a message from the Redis bus', { error });
+    }
   });
 
   const encode = (message: BusMessage) => JSON.stringify(message);
@@ -90,8 +122,14 @@ export function createSharedBus(options: SharedBusOptions): SharedBus {
 
   const heartbeat = setInterval(() => {
     if (command.status === 'ready') publish({ t: 'heartbeat', from: replicaId }).catch(() => {});
-    // Silence on a connection that looks fine: the socket may be dead without knowing it. Reconnect it.
-    if (subscribed && subscriber.status === 'ready' && Date.now() - lastHeard > 2 * heartbeatMs) {
+    // Silence on a connection that looks fine, while our own heartbeats can be sent: the socket may be dead without
+    // knowing it. Reconnect it. (With the command connection down, our heartbeats are not sent: no verdict.)
+    if (
+      subscribed &&
+      subscriber.status === 'ready' &&
+      command.status === 'ready' &&
+      Date.now() - lastHeard > 2 * heartbeatMs
+    ) {
       logger.warn('Redis bus silent for longer than two heartbeats: reconnecting it', {
         silentMs: Date.now() - lastHeard,
       });
