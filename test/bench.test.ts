@@ -53,7 +53,7 @@ describe('benchmark harness (smoke mode)', () => {
     expect(report.rows.filter((row) => row.failure)).toEqual([]);
     // The harness asks the right questions: every scenario's requests were answered without errors.
     expect(report.rows.filter((row) => row.errors !== 0)).toEqual([]);
-    expect(report.targets).toHaveLength(10);
+    expect(report.targets).toHaveLength(8);
     for (const id of ids) expect(markdown).toMatch(new RegExp(`^\\| ${id} \\| `, 'm'));
     expect(markdown).toContain('Ratio cache hit (2) / ceiling (1)');
     expect(markdown).not.toContain('not measured');
