@@ -81,7 +81,8 @@ export async function checkQuery(
       throw new Error(`sanity check (${what}) failed: HTTP ${response.status} ${text.slice(0, 500)}`);
     }
     if (!text.includes('"fromCache":false')) return;
-    if (Date.now() > deadline) throw new Error(`sanity check (${what}): the roster was not cached within 60 s`);
+    if (Date.now() > deadline)
+      throw new Error(`sanity check (${what}): the roster was not cached within 60 s`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
