@@ -55,7 +55,7 @@ export async function runReplicasBench(options: ReplicasBenchOptions): Promise<R
     latencyMs: 200,
     entry: options.entry,
     // The emulator runs on the replicas' clock: a change is never too close to a read to order (see the README).
-    env: { CACHE_CLOCK_SKEW_MS: '0' },
+    env: { CACHE_CLOCK_SKEW_MS: process.env.CACHE_CLOCK_SKEW_MS ?? '0' },
   });
   try {
     const { emulator, replicas } = cluster;
