@@ -184,6 +184,30 @@ export function testAppConfig(emulator: ClerkEmulator, webhookSecret: string): A
   };
 }
 
+/** POSTs a GraphQL document to `${url}/graphql` as a client would, and returns the status, headers and body. */
+export async function queryGraphQL<TData, TVariables extends Record<string, unknown>>(
+  url: string,
+  document: TypedDocumentNode<TData, TVariables> | string,
+  {
+    token,
+    variables,
+    headers = {},
+  }: { token?: string | null; variables?: TVariables; headers?: Record<string, string> } = {},
+): Promise<GraphQLResponse<TData>> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
+  });
+  const body = (await response.json()) as Omit<GraphQLResponse<TData>, 'status' | 'headers'>;
+  return { status: response.status, headers: response.headers, ...body };
+}
+
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const emulator = await startClerkEmulator({ seed: 'demo', ...options.emulator });
@@ -211,20 +235,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config,
     webhookSecret,
     ...(gate ? { gate } : {}),
-    async query(document, { token, variables, headers = {} } = {}) {
-      const response = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json, application/json',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...headers,
-        },
-        body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
-      });
-      const body = (await response.json()) as Omit<GraphQLResponse<never>, 'status' | 'headers'>;
-      return { status: response.status, headers: response.headers, ...body };
-    },
+    query: (document, options) => queryGraphQL(url, document, options),
     async close() {
       await app.shutdown(100);
       await gate?.close();

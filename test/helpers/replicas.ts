@@ -15,11 +15,10 @@ import { type ClerkClient, createClerkClient } from '@clerk/backend';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { ClerkEmulator, StartEmulatorOptions } from '@team-graphql/clerk-emulator';
 import { startClerkEmulator } from '@team-graphql/clerk-emulator';
-import { print } from 'graphql';
 import { Webhook } from 'svix';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/logger.js';
-import { type GraphQLResponse, testAppConfig } from './harness.js';
+import { type GraphQLResponse, queryGraphQL, testAppConfig } from './harness.js';
 import { type RedisProcess, startRedis } from './redis.js';
 
 export interface Replica {
@@ -88,22 +87,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       name,
       url,
       app,
-      async query(document, { token, variables } = {}) {
-        const response = await fetch(`${url}/graphql`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/graphql-response+json, application/json',
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-          },
-          body: JSON.stringify({
-            query: typeof document === 'string' ? document : print(document),
-            variables,
-          }),
-        });
-        const body = (await response.json()) as Omit<GraphQLResponse<never>, 'status' | 'headers'>;
-        return { status: response.status, headers: response.headers, ...body };
-      },
+      query: (document, options) => queryGraphQL(url, document, options),
       async metric(metricName, labels = {}) {
         const text = await (await fetch(`${url}/metrics`)).text();
         let sum = 0;
