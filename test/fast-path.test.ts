@@ -250,6 +250,41 @@ describe('fast path: prepared responses and trusted documents', () => {
     }
   });
 
+  it('a replay counts the same team-cache reads as the answer through Yoga (same metrics)', async () => {
+    const reads = async () => {
+      const metric = await h.app.metrics.registry.getSingleMetric('team_cache_reads_total')?.get();
+      return Object.fromEntries(
+        (metric?.values ?? []).map((value) => [`${value.labels.part}:${value.labels.outcome}`, value.value]),
+      );
+    };
+    const delta = (after: Record<string, number>, before: Record<string, number>) =>
+      Object.fromEntries(
+        Object.entries(after)
+          .map(([key, value]) => [key, value - (before[key] ?? 0)])
+          .filter(([, value]) => value !== 0),
+      );
+    for (const document of [documents.TeamPage, documents.MyOrganizations, documents.OrganizationCard]) {
+      const c: Case = {
+        method: 'POST',
+        form: 'documentId',
+        document: document as never,
+        variables: variablesFor(document as never, { id: organizationId, limit: 20, includePending: true }),
+        token: member,
+        accept: undefined,
+      };
+      await send(h.url, c);
+      await send(h.url, c); // kept
+      const hits = await counted('hit');
+      const beforeYoga = await reads();
+      await send(referenceUrl, c);
+      const throughYoga = delta(await reads(), beforeYoga);
+      const beforeReplay = await reads();
+      await send(h.url, c);
+      expect(await counted('hit')).toBe(hits + 1);
+      expect(delta(await reads(), beforeReplay)).toEqual(throughYoga);
+    }
+  });
+
   it('never replays an error: a FORBIDDEN or UNAUTHENTICATED answer goes through Yoga every time', async () => {
     const hits = await counted('hit');
     for (const token of [outsider, null, expired]) {
