@@ -49,7 +49,7 @@ export async function runProfile({ mode, launch, ceiling, outDir, log }: Profile
     result = await load.run(steadyLoad(mode, 'ceiling', server.url, 'none', CEILING_BODY), markStart);
   } else {
     what = 'server, cache hit';
-    const stack = await startStack(launch, profileFlags);
+    const stack = await startStack(launch, { extraNodeArgs: profileFlags });
     target = stack.server;
     const { organizationId, token } = await new Fixtures(stack.emu).hit();
     const body = teamQuery(organizationId);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmulatorClient } from './emulator.js';
-import { type Child, freePort, startNode, waitForHttp } from './processes.js';
+import { type Child, forkNode, freePort, startNode, waitForHttp } from './processes.js';
 
 /** The repository: every process runs from here. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -80,7 +80,19 @@ export function signingKeyFile(): { keyFile: string; publicKeyPem: string; remov
  * private half (`--key-file`, a private temporary file, removed once the emulator has read it) and the server its
  * public half, so the server need not wait for the emulator to come up.
  */
-export async function startStack(launch: Launch, extraNodeArgs: string[] = []): Promise<Stack> {
+export interface StackOptions {
+  /** Node flags after the launch's own (profiling). */
+  extraNodeArgs?: string[];
+  /** The emulator's data at start. @default 'demo' */
+  seed?: 'demo' | 'empty';
+  /** More server environment (settings a scenario needs). */
+  env?: Record<string, string>;
+  /** Start the server with an IPC channel (a server script that answers messages, e.g. heap readings). */
+  ipc?: boolean;
+}
+
+export async function startStack(launch: Launch, options: StackOptions = {}): Promise<Stack> {
+  const { extraNodeArgs = [], seed = 'demo' } = options;
   const [emulatorPort, serverPort] = [await freePort(), await freePort()];
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
@@ -95,7 +107,7 @@ export async function startStack(launch: Launch, extraNodeArgs: string[] = []): 
       '--port',
       String(emulatorPort),
       '--seed',
-      'demo',
+      seed,
       '--latency-ms',
       String(EMULATOR_LATENCY_MS),
       '--secret-key',
@@ -110,7 +122,7 @@ export async function startStack(launch: Launch, extraNodeArgs: string[] = []): 
     cwd: ROOT,
     echo: launch.echo,
   });
-  const server = startNode({
+  const server = (options.ipc ? forkNode : startNode)({
     name: 'server',
     nodeArgs: [...launch.nodeArgs, ...extraNodeArgs],
     script: launch.server,
@@ -123,6 +135,7 @@ export async function startStack(launch: Launch, extraNodeArgs: string[] = []): 
       CLERK_API_URL: emulatorUrl,
       CLERK_JWT_KEY: publicKeyPem,
       CLERK_WEBHOOK_SIGNING_SECRET: webhookSecret,
+      ...options.env,
     }),
     cwd: ROOT,
     echo: launch.echo,
