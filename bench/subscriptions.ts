@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClerkClient } from '@clerk/backend';
 import { INVITATIONS_ROUTE, inPool, MEMBERSHIPS_ROUTE } from './lib/emulator.js';
+import { percentile } from './lib/percentile.js';
 import { stopAll } from './lib/processes.js';
 import { machine } from './lib/report.js';
 import { EMULATOR_LATENCY_MS, ROOT, startStack } from './lib/stack.js';
@@ -141,10 +142,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0
-    ? Number.NaN
-    : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 const median = (values: number[]) =>
   percentile(

@@ -6,21 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MyOrganizations, OrganizationCard, Page } from './documents.js';
-import { type Harness, startHarness } from './helpers/harness.js';
-
-/**
- * Clerk reads of these paths since the last `resetCounters()`. Only these: a background re-read of another test's
- * organization (refresh-ahead after its webhook) may land in between.
- */
-const readsOf = (harness: Harness, ...paths: string[]) =>
-  Object.fromEntries(
-    paths.map((path) => [
-      path,
-      harness.emulator.control.requestLog().filter((entry) => entry.path === path).length,
-    ]),
-  );
-const rosterPath = (organizationId: string) => `/v1/organizations/${organizationId}/memberships`;
-const listPath = (userId: string) => `/v1/users/${userId}/organization_memberships`;
+import { type Harness, listPath, readsOf, rosterPath, startHarness } from './helpers/harness.js';
 
 let h: Harness;
 beforeAll(async () => {

@@ -11,25 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
 import { MyOrganizations, Roster, TeamPage } from './documents.js';
-import { type Harness, startHarness } from './helpers/harness.js';
+import { type Harness, listPath, readsOf, rosterPath, startHarness } from './helpers/harness.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
 const USER_MEMBERSHIPS = 'GET /v1/users/{user_id}/organization_memberships';
 const HOUR_S = 3600;
-
-/**
- * Clerk reads of these paths since the last `resetCounters()`. Only these: a background re-read of another test's
- * organization (refresh-ahead after its webhook) may land in between.
- */
-const readsOf = (harness: Harness, ...paths: string[]) =>
-  Object.fromEntries(
-    paths.map((path) => [
-      path,
-      harness.emulator.control.requestLog().filter((entry) => entry.path === path).length,
-    ]),
-  );
-const rosterPath = (organizationId: string) => `/v1/organizations/${organizationId}/memberships`;
-const listPath = (userId: string) => `/v1/users/${userId}/organization_memberships`;
 
 let h: Harness;
 beforeAll(async () => {

@@ -8,14 +8,12 @@
  * one roster read per organization, no call of its own for a page inside the first 500.
  */
 import { inPool } from '../lib/emulator.js';
+import { percentile } from '../lib/percentile.js';
 import { headers, searchQuery, teamQuery } from '../lib/queries.js';
 import type { Scenario } from './scenario.js';
 
 /** The Clerk source's page size: a roster of n members is ceil(n / 500) membership reads. */
 const PAGE_SIZE = 500;
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 
 export const coldSize: Scenario = {
   id: 9,

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClerkClient } from '@clerk/backend';
 import { startReplicaCluster } from '../lib/cluster.js';
+import { percentile } from '../lib/percentile.js';
 import type { Entry } from '../lib/stack.js';
 
 export interface ReplicasBenchOptions {
@@ -43,10 +44,12 @@ const QUERY = (organizationId: string) =>
 
 const percentiles = (values: number[]) => {
   const sorted = [...values].sort((x, y) => x - y);
-  const at = (p: number) =>
-    sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] ?? Number.NaN;
   const round = (n: number) => Math.round(n * 10) / 10;
-  return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted[sorted.length - 1] ?? Number.NaN) };
+  return {
+    p50: round(percentile(sorted, 50)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted[sorted.length - 1] ?? Number.NaN),
+  };
 };
 
 export async function runReplicasBench(options: ReplicasBenchOptions): Promise<ReplicasBenchResult> {

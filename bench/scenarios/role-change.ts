@@ -8,6 +8,8 @@
  * emulator's delivery log, same machine clock) to the first answer that shows the new role. Changes run one at a
  * time, each once the previous one is visible and its webhooks have settled.
  */
+
+import { percentile } from '../lib/percentile.js';
 import { checkQuery, headers, teamQuery } from '../lib/queries.js';
 import type { Scenario } from './scenario.js';
 
@@ -17,11 +19,8 @@ const CHANGES = { full: 50, quick: 20, smoke: 2 } as const;
 const GIVE_UP_MS = 30_000;
 
 /** Nearest-rank percentile of sorted values (ms, one decimal). */
-function percentile(sorted: readonly number[], p: number): number {
-  const value =
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
-  return Math.round(value * 10) / 10;
-}
+/** To a tenth of a millisecond; 0 for no values. */
+const rounded = (sorted: readonly number[], p: number) => Math.round((percentile(sorted, p) || 0) * 10) / 10;
 
 export const roleChange: Scenario = {
   id: 11,
@@ -94,8 +93,8 @@ export const roleChange: Scenario = {
       .filter(([route]) => route.startsWith('GET '))
       .reduce((sum, [, n]) => sum + n, 0);
     const sorted = [...delays].sort((a, b) => a - b);
-    const p50 = percentile(sorted, 50);
-    const p99 = percentile(sorted, 99);
+    const p50 = rounded(sorted, 50);
+    const p99 = rounded(sorted, 99);
     log(
       `role change: ${reads} Clerk reads for ${delays.length} changes; webhook-to-visible p50 ${p50} ms, p99 ${p99} ms`,
     );

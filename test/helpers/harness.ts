@@ -184,6 +184,21 @@ export function testAppConfig(emulator: ClerkEmulator, webhookSecret: string): A
   };
 }
 
+/**
+ * Clerk reads of these paths since the last `resetCounters()`. Only these: a background re-read of another test's
+ * organization (refresh-ahead after its webhook) may land in between.
+ */
+export const readsOf = (harness: Harness, ...paths: string[]) =>
+  Object.fromEntries(
+    paths.map((path) => [
+      path,
+      harness.emulator.control.requestLog().filter((entry) => entry.path === path).length,
+    ]),
+  );
+/** The Clerk paths of an organization's roster and of a user's own membership list. */
+export const rosterPath = (organizationId: string) => `/v1/organizations/${organizationId}/memberships`;
+export const listPath = (userId: string) => `/v1/users/${userId}/organization_memberships`;
+
 /** POSTs a GraphQL document to `${url}/graphql` as a client would, and returns the status, headers and body. */
 export async function queryGraphQL<TData, TVariables extends Record<string, unknown>>(
   url: string,
