@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
 import { MyOrganizations, Roster, TeamPage } from './documents.js';
-import { type Harness, listPath, readsOf, rosterPath, startHarness } from './helpers/harness.js';
+import { type Harness, listPath, metricOf, readsOf, rosterPath, startHarness } from './helpers/harness.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
 const USER_MEMBERSHIPS = 'GET /v1/users/{user_id}/organization_memberships';
@@ -194,20 +194,7 @@ describe('an outsider probing organization IDs', () => {
   });
   afterAll(() => probe.close());
 
-  /** Every sample of one metric (all label sets), summed, from the server's /metrics. */
-  async function metric(name: string, labels: Record<string, string> = {}) {
-    const text = await (await fetch(`${probe.url}/metrics`)).text();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      const match = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (!match || match[1] !== name) continue;
-      const found = Object.fromEntries(
-        [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]),
-      );
-      if (Object.entries(labels).every(([key, value]) => found[key] === value)) sum += Number(match[3]);
-    }
-    return sum;
-  }
+  const metric = (name: string, labels?: Record<string, string>) => metricOf(probe.url, name, labels);
 
   it('2,000 random IDs and every organization they are not in: all the same FORBIDDEN, one Clerk call, no roster cached', async () => {
     const { emulator } = probe;

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { type OperationDefinitionNode, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as documents from './documents.js';
-import { type Harness, startHarness } from './helpers/harness.js';
+import { type Harness, metricOf, startHarness } from './helpers/harness.js';
 
 const MANIFEST = fileURLToPath(new URL('./gql/persisted-documents.json', import.meta.url));
 const ORIGIN = 'https://app.example';
@@ -520,13 +520,7 @@ describe('prepared responses: bounded', () => {
     await h?.close();
   });
 
-  const metric = async (name: string, outcome?: string) => {
-    const text = await (await fetch(`${h.url}/metrics`)).text();
-    const line = text
-      .split('\n')
-      .find((row) => row.startsWith(outcome ? `${name}{outcome="${outcome}"}` : `${name} `));
-    return Number(line?.split(' ').at(-1) ?? 0);
-  };
+  const metric = (name: string, outcome?: string) => metricOf(h.url, name, outcome ? { outcome } : {});
 
   it('keeps at most PREPARED_RESPONSES_MAX, least recently used out first, counted in /metrics', async () => {
     const acme = h.emulator.demo?.acme;

@@ -18,7 +18,7 @@ import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
 import type { Logger } from '../src/logger.js';
 import { LiveTeam } from './documents.js';
 import type { LiveTeamSubscription } from './gql/graphql.js';
-import { type Harness, startHarness } from './helpers/harness.js';
+import { type Harness, metricOf, startHarness } from './helpers/harness.js';
 import { type LiveEvent, type LiveSubscription, subscribe } from './helpers/live.js';
 
 const HOUR_S = 3600;
@@ -512,19 +512,7 @@ describe('limits and lifetimes', () => {
   });
   afterAll(() => h.close());
 
-  async function metric(name: string, labels: Record<string, string> = {}) {
-    const text = await (await fetch(`${h.url}/metrics`)).text();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      const match = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (!match || match[1] !== name) continue;
-      const found = Object.fromEntries(
-        [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]),
-      );
-      if (Object.entries(labels).every(([key, value]) => found[key] === value)) sum += Number(match[3]);
-    }
-    return sum;
-  }
+  const metric = (name: string, labels?: Record<string, string>) => metricOf(h.url, name, labels);
 
   function expectRefused(event: Event, limit: 'user' | 'process') {
     expect(event.data ?? null).toBeNull();

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { Webhook } from 'svix';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/logger.js';
-import { type Harness, startHarness } from './helpers/harness.js';
+import { type Harness, metricOf, startHarness } from './helpers/harness.js';
 
 interface HeldDelivery {
   type: string;
@@ -190,15 +190,7 @@ const fullReads = (organizationId: string) =>
           entry.path === `/v1/organizations/${organizationId}/invitations`),
     ).length;
 
-async function metric(name: string) {
-  const text = await (await fetch(`${h.url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^(\w+)(?:\{.*\})? (\S+)$/.exec(line);
-    if (match?.[1] === name) sum += Number(match[2]);
-  }
-  return sum;
-}
+const metric = (name: string) => metricOf(h.url, name);
 
 /** Warms roster and invitations, and checks the next answer is a cache hit. */
 async function warm(t: Team) {

@@ -199,6 +199,25 @@ export const readsOf = (harness: Harness, ...paths: string[]) =>
 export const rosterPath = (organizationId: string) => `/v1/organizations/${organizationId}/memberships`;
 export const listPath = (userId: string) => `/v1/users/${userId}/organization_memberships`;
 
+/** A series of the server's `GET /metrics`, summed over the label sets that match `labels` (0 when absent). */
+export async function metricOf(
+  url: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const found = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]),
+    );
+    if (Object.entries(labels).every(([key, value]) => found[key] === value)) sum += Number(match[3]);
+  }
+  return sum;
+}
+
 /** POSTs a GraphQL document to `${url}/graphql` as a client would, and returns the status, headers and body. */
 export async function queryGraphQL<TData, TVariables extends Record<string, unknown>>(
   url: string,

@@ -18,7 +18,7 @@ import { startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { Webhook } from 'svix';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/logger.js';
-import { type GraphQLResponse, queryGraphQL, testAppConfig } from './harness.js';
+import { type GraphQLResponse, metricOf, queryGraphQL, testAppConfig } from './harness.js';
 import { type RedisProcess, startRedis } from './redis.js';
 
 export interface Replica {
@@ -88,18 +88,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       url,
       app,
       query: (document, options) => queryGraphQL(url, document, options),
-      async metric(metricName, labels = {}) {
-        const text = await (await fetch(`${url}/metrics`)).text();
-        let sum = 0;
-        for (const line of text.split('\n')) {
-          const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
-          if (!match || match[1] !== metricName) continue;
-          const set = match[2] ?? '';
-          if (Object.entries(labels).every(([key, value]) => set.includes(`${key}="${value}"`)))
-            sum += Number(match[3]);
-        }
-        return sum;
-      },
+      metric: (metricName, labels) => metricOf(url, metricName, labels),
       async deliver(type, data, messageId = `msg_${randomBytes(8).toString('hex')}`) {
         const body = JSON.stringify({ type, data, object: 'event' });
         const timestamp = new Date();
