@@ -1,13 +1,5 @@
-/**
- * One deadline per request, reads nobody waits for dropped, forceRefresh meaning "read after I asked", and precise
- * user invalidation, end to end (real server, real emulator, HTTP). We synchronize on events (a Clerk answer held
- * at the gate, webhooks settled, counters reached) and assert time only as "at once" / "within a round trip" bounds
- * with room for a loaded machine.
- */
-import { randomBytes } from 'node:crypto';
-import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Harness, startHarness } from './helpers/harness.js';
+import { type Harness, postSignedWebhook, startHarness } from './helpers/harness.js';
 
 const ROSTER = `query Roster($id: ID!, $forceRefresh: Boolean) {
   organization(id: $id) {
@@ -65,19 +57,9 @@ const percentile = (values: number[], p: number) =>
 
 /** POSTs a hand-signed Clerk event to the server's webhook route, as Svix would; returns the route's status. */
 async function deliver(h: Harness, event: { type: string; data: Record<string, unknown> }) {
-  const id = `msg_${randomBytes(12).toString('hex')}`;
   const date = new Date();
   const body = JSON.stringify({ object: 'event', timestamp: date.getTime(), ...event });
-  const response = await fetch(`${h.url}/webhooks/clerk`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'svix-id': id,
-      'svix-timestamp': String(Math.floor(date.getTime() / 1000)),
-      'svix-signature': new Webhook(h.webhookSecret).sign(id, date, body),
-    },
-    body,
-  });
+  const response = await postSignedWebhook(h.url, body, { secret: h.webhookSecret, date });
   return ((await response.json()) as { status: string }).status;
 }
 

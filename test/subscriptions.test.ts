@@ -12,13 +12,12 @@
 import { randomBytes } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
-import { Webhook } from 'svix';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
 import type { Logger } from '../src/logger.js';
 import { LiveTeam } from './documents.js';
 import type { LiveTeamSubscription } from './gql/graphql.js';
-import { type Harness, metricOf, startHarness } from './helpers/harness.js';
+import { type Harness, metricOf, postSignedWebhook, startHarness } from './helpers/harness.js';
 import { type LiveEvent, type LiveSubscription, subscribe } from './helpers/live.js';
 
 const HOUR_S = 3600;
@@ -80,20 +79,8 @@ const userIds = (change: LiveTeamSubscription['teamChanged']) =>
 
 /** Signs and posts a Clerk event as Clerk's Svix would; resolves with the route's status. */
 async function sendWebhook(h: Harness, type: string, data: Record<string, unknown>) {
-  const id = `msg_${randomBytes(12).toString('hex')}`;
   const body = JSON.stringify({ type, object: 'event', data, timestamp: Date.now() });
-  const timestamp = new Date();
-  const signature = new Webhook(h.webhookSecret).sign(id, timestamp, body);
-  const response = await fetch(`${h.url}/webhooks/clerk`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'svix-id': id,
-      'svix-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-      'svix-signature': signature,
-    },
-    body,
-  });
+  const response = await postSignedWebhook(h.url, body, { secret: h.webhookSecret });
   return response.status;
 }
 

@@ -5,9 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ClerkClient } from '@clerk/backend';
-import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Harness, startHarness } from './helpers/harness.js';
+import { type Harness, postSignedWebhook, startHarness } from './helpers/harness.js';
 
 interface MemberView {
   userId: string;
@@ -116,17 +115,10 @@ interface Delivery {
 /** POSTs a hand-signed delivery to the server's webhook route, as Svix would. */
 async function deliver(h: Harness, delivery: Delivery) {
   const id = delivery.id ?? msgId();
-  const date = delivery.date ?? new Date();
-  const signature = new Webhook(delivery.secret ?? h.webhookSecret).sign(id, date, delivery.body);
-  const response = await fetch(`${h.url}/webhooks/clerk`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'svix-id': id,
-      'svix-timestamp': String(Math.floor(date.getTime() / 1000)),
-      'svix-signature': signature,
-    },
-    body: delivery.sentBody ?? delivery.body,
+  const response = await postSignedWebhook(h.url, delivery.body, {
+    ...delivery,
+    id,
+    secret: delivery.secret ?? h.webhookSecret,
   });
   const text = await response.text();
   let json: Record<string, unknown> | undefined;

@@ -11,6 +11,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { ClerkEmulator, StartEmulatorOptions } from '@team-graphql/clerk-emulator';
 import { startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { print } from 'graphql';
+import { Webhook } from 'svix';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 
@@ -198,6 +199,33 @@ export const readsOf = (harness: Harness, ...paths: string[]) =>
 /** The Clerk paths of an organization's roster and of a user's own membership list. */
 export const rosterPath = (organizationId: string) => `/v1/organizations/${organizationId}/memberships`;
 export const listPath = (userId: string) => `/v1/users/${userId}/organization_memberships`;
+
+export interface SignedDelivery {
+  /** The `svix-id`. @default a new random one */
+  id?: string;
+  /** The endpoint's signing secret (another one: a forged delivery). */
+  secret: string;
+  /** The signature's timestamp. @default now */
+  date?: Date;
+  /** Sent instead of the signed body (tampering). @default the signed body */
+  sentBody?: string;
+}
+
+/** POSTs `body` to the server's webhook route, Svix-signed as Clerk's deliveries are. */
+export function postSignedWebhook(url: string, body: string, delivery: SignedDelivery): Promise<Response> {
+  const id = delivery.id ?? `msg_${randomBytes(12).toString('hex')}`;
+  const date = delivery.date ?? new Date();
+  return fetch(`${url}/webhooks/clerk`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'svix-id': id,
+      'svix-timestamp': String(Math.floor(date.getTime() / 1000)),
+      'svix-signature': new Webhook(delivery.secret).sign(id, date, body),
+    },
+    body: delivery.sentBody ?? body,
+  });
+}
 
 /** A series of the server's `GET /metrics`, summed over the label sets that match `labels` (0 when absent). */
 export async function metricOf(

@@ -15,10 +15,9 @@ import { type ClerkClient, createClerkClient } from '@clerk/backend';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { ClerkEmulator, StartEmulatorOptions } from '@team-graphql/clerk-emulator';
 import { startClerkEmulator } from '@team-graphql/clerk-emulator';
-import { Webhook } from 'svix';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/logger.js';
-import { type GraphQLResponse, metricOf, queryGraphQL, testAppConfig } from './harness.js';
+import { type GraphQLResponse, metricOf, postSignedWebhook, queryGraphQL, testAppConfig } from './harness.js';
 import { type RedisProcess, startRedis } from './redis.js';
 
 export interface Replica {
@@ -91,18 +90,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       metric: (metricName, labels) => metricOf(url, metricName, labels),
       async deliver(type, data, messageId = `msg_${randomBytes(8).toString('hex')}`) {
         const body = JSON.stringify({ type, data, object: 'event' });
-        const timestamp = new Date();
-        const signature = new Webhook(webhookSecret).sign(messageId, timestamp, body);
-        const response = await fetch(`${url}/webhooks/clerk`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'svix-id': messageId,
-            'svix-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-            'svix-signature': signature,
-          },
-          body,
-        });
+        const response = await postSignedWebhook(url, body, { id: messageId, secret: webhookSecret });
         return { status: response.status, body: await response.json() };
       },
       close: () => app.shutdown(100),
