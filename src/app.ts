@@ -15,6 +15,7 @@ import { loadTrustedDocuments } from './fast-path/trusted-documents.js';
 import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import { type BodyGuard, createBodyGuard, refuse } from './http/body-guard.js';
+import { answerClientErrors } from './http/client-errors.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createSharedState, type SharedState } from './shared-state/index.js';
@@ -347,6 +348,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     }
   };
   const server = createServer((request, response) => handle(request, response, true));
+  answerClientErrors(server);
 
   async function shutdown(graceMs = 10_000) {
     accepting = false;
