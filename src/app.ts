@@ -14,6 +14,8 @@ import { createPreparedResponses } from './fast-path/prepared-responses.js';
 import { loadTrustedDocuments } from './fast-path/trusted-documents.js';
 import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
+import { type BodyGuard, createBodyGuard, refuse } from './http/body-guard.js';
+import { answerClientErrors } from './http/client-errors.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createSharedState, type SharedState } from './shared-state/index.js';
@@ -71,6 +73,8 @@ export interface App {
   /** This process's live streams (`subscription { teamChanged }`). */
   liveStreams: LiveStreams;
   webhooks: WebhookRoute;
+  /** Request bodies still being received: their idle timeout and shared budget (src/http/body-guard.ts). */
+  bodies: BodyGuard;
   metrics: Metrics;
   /** The Redis layer shared with the other replicas; undefined without REDIS_URL. */
   shared: SharedState | undefined;
@@ -254,7 +258,13 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         yoga: (request, response, context) => yoga(request, response, context),
       })
     : undefined;
+  // Bodies not yet received (nobody has checked their sender yet): a short idle timeout and a budget for all of them.
+  const bodies = createBodyGuard({
+    idleTimeoutMs: config.requestBodyIdleTimeoutMs,
+    budgetBytes: config.requestBodyBudgetMb * 1024 * 1024,
+  });
   const webhooks = createWebhookRoute({
+    bodies,
     cache,
     revocations,
     signingSecret: config.clerkWebhookSigningSecret,
@@ -330,14 +340,15 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
           });
         }
         const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
-        if (refusal)
-          return json(response, refusal.status, { errors: [{ message: refusal.message }] }, refusal.headers);
+        if (refusal) return refuse(response, refusal.status, refusal.code, refusal.message, refusal.headers);
+        if (!bodies.admit(request, response, MAX_REQUEST_BODY_BYTES)) return;
         if (fast && fastPath && path === '/graphql') return fastPath(request, response, requestId);
         return yoga(request, response, { requestId });
       }
     }
   };
   const server = createServer((request, response) => handle(request, response, true));
+  answerClientErrors(server);
 
   async function shutdown(graceMs = 10_000) {
     accepting = false;
@@ -368,6 +379,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     revocations,
     liveStreams,
     webhooks,
+    bodies,
     metrics,
     shared,
     withoutFastPath: (request, response) => handle(request, response, false),
@@ -382,14 +394,20 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
  */
 function bodySizeRefusal(
   request: IncomingMessage,
-): { status: number; message: string; headers?: Record<string, string> } | undefined {
+): { status: number; code: string; message: string; headers?: Record<string, string> } | undefined {
   const declared = request.headers['content-length'];
   if (declared === undefined) {
-    return { status: 411, message: 'POST /graphql needs a Content-Length header.' };
+    return {
+      status: 411,
+      code: 'BAD_REQUEST',
+      message: 'POST /graphql needs a Content-Length header.',
+      headers: { connection: 'close' },
+    };
   }
   if (Number(declared) > MAX_REQUEST_BODY_BYTES) {
     return {
       status: 413,
+      code: 'REQUEST_ENTITY_TOO_LARGE',
       message: `Request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes.`,
       headers: { connection: 'close' },
     };

@@ -59,6 +59,10 @@ export interface Config {
   introspectionEnabled: boolean;
   /** Browser origins allowed to call /graphql (CORS); empty means same-origin only. */
   corsOrigins: string[];
+  /** Silence after which a request body still being received is dropped (408), ms. */
+  requestBodyIdleTimeoutMs: number;
+  /** Memory that request bodies still being received may hold in all (MiB); past it new ones get 503. */
+  requestBodyBudgetMb: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   // --- Several replicas (issue 11): all optional; without REDIS_URL nothing is shared. ---
   /** Redis shared by the replicas (bus, second-level cache, single flight, dedupe); unset: one process, in-process. */
@@ -208,6 +212,8 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     graphiqlEnabled: boolean('GRAPHIQL_ENABLED', !production),
     introspectionEnabled: boolean('INTROSPECTION_ENABLED', !production),
     corsOrigins: list('CORS_ORIGINS'),
+    requestBodyIdleTimeoutMs: integer('REQUEST_BODY_IDLE_TIMEOUT_MS', 10_000, 1, 300_000),
+    requestBodyBudgetMb: integer('REQUEST_BODY_BUDGET_MB', 32, 1, 65_536),
     logLevel: oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     redisUrl,
     redisTimeoutMs: integer('REDIS_TIMEOUT_MS', 250, 1, 60_000),
@@ -228,6 +234,10 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
         ? 'CLERK_SECRET_KEY is required when NODE_ENV=production (the embedded emulator is for development)'
         : 'CLERK_SECRET_KEY is required: this build talks to Clerk only (for the embedded emulator, run `npm start` from a checkout)',
     );
+  }
+  if (config.corsOrigins.includes('null')) {
+    // Sandboxed iframes and file: pages send `Origin: null`: allowing it allows all of them.
+    problems.push('CORS_ORIGINS must not contain null (the origin of sandboxed and file: pages)');
   }
   if (config.trustedDocumentsOnly && config.trustedDocumentsManifest === undefined) {
     problems.push('TRUSTED_DOCUMENTS_ONLY needs TRUSTED_DOCUMENTS_MANIFEST (the documents to accept)');

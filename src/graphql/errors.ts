@@ -11,6 +11,7 @@ import {
 } from '../team/errors.js';
 
 export type ErrorCode =
+  | 'BAD_REQUEST'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'BAD_USER_INPUT'
@@ -32,6 +33,14 @@ export function unauthenticated(message: string): GraphQLError {
 
 export function forbidden(): GraphQLError {
   return new GraphQLError(FORBIDDEN_MESSAGE, { extensions: { code: 'FORBIDDEN' } });
+}
+
+/**
+ * A request that is not a GraphQL request we can read (a body that is not JSON, an unsupported media type): an HTTP
+ * error (4xx, whatever the client accepts) with a message of ours, never the parser's.
+ */
+export function badRequest(message: string, status = 400): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status } } });
 }
 
 export function badUserInput(message: string, argumentName: string): GraphQLError {

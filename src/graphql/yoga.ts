@@ -1,7 +1,7 @@
 /** The Yoga instance: schema, per-request context, GraphiQL and plugins, composed in one place. */
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
@@ -18,6 +18,7 @@ import type { GraphQLContext } from './context.js';
 import { toGraphQLError } from './errors.js';
 import { DEFAULT_QUERY_LIMITS, queryLimitsPlugin } from './limits.js';
 import { createTeamLoaders } from './loaders.js';
+import { requestParserPlugin } from './request-parser.js';
 import { schema } from './schema.js';
 import { sharedEventsPlugin } from './shared-events.js';
 import { variableErrorsPlugin } from './variable-errors.js';
@@ -77,6 +78,23 @@ export type TeamYoga = YogaServerInstance<ServerContext, GraphQLContext>;
 /** Refuses introspection queries when turned off, the way Yoga's docs recommend: a validation rule. */
 const disableIntrospection = (): Plugin => ({
   onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule),
+});
+
+/**
+ * Refuses operations of a type the schema does not have (`mutation { … }`: there is no Mutation type) as a validation
+ * error. graphql-js 16 only finds out when executing, and graphql-jit throws a plain Error there: a 500 and two
+ * error-level log lines for one anonymous request. (graphql-js 17 has this rule as KnownOperationTypesRule.) Its
+ * status is every validation error's: 400, or 200 to a client that accepts only application/json (GraphQL over HTTP).
+ */
+const knownOperationTypes: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    if (context.getSchema().getRootType(node.operation)) return;
+    context.reportError(new GraphQLError(`This API has no ${node.operation} operations.`, { nodes: node }));
+  },
+});
+
+const refuseUnknownOperationTypes = (): Plugin => ({
+  onValidate: ({ addValidationRule }) => addValidationRule(knownOperationTypes),
 });
 
 /**
@@ -146,23 +164,30 @@ function expiryOf(token: string): number | null {
 
 const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
 
-/** CORS: the configured origins, plus any loopback origin when asked; no credentials (Bearer tokens only). */
+/**
+ * CORS: the configured origins, plus any loopback origin when asked; no credentials (Bearer tokens only). Decided
+ * here for each request, and handed to @whatwg-node's CORS as exactly one origin or none: given several, it answers
+ * an origin it does not know with `Access-Control-Allow-Origin: null`, which allows the very pages that send
+ * `Origin: null` (sandboxed iframes, `data:` and `file:` documents). `null` is never an allowed origin.
+ */
 function corsFor(options: YogaOptions): YogaServerOptions<ServerContext, GraphQLContext>['cors'] {
-  const policy = (origin: string[]) => ({
-    origin,
+  const configured = new Set(options.corsOrigins);
+  if (configured.size === 0 && !options.allowLocalhostOrigins) return false;
+  const policy = (origin: string) => ({
+    origin: [origin],
     methods: ['GET', 'POST'],
     allowedHeaders: ['Authorization', 'Content-Type'],
     // Bearer tokens only: no cookies, so browsers need not (and must not) send credentials.
     credentials: false,
   });
-  if (!options.allowLocalhostOrigins)
-    return options.corsOrigins.length > 0 ? policy(options.corsOrigins) : false;
   return (request) => {
     const origin = request.headers.get('origin');
+    if (!origin || origin === 'null') return false;
     const allowed =
-      origin && LOOPBACK_ORIGIN.test(origin) ? [...options.corsOrigins, origin] : options.corsOrigins;
-    // Never an empty list: @whatwg-node's CORS treats `origin: []` as "any origin".
-    return allowed.length > 0 ? policy(allowed) : false;
+      configured.has(origin) ||
+      configured.has('*') ||
+      (options.allowLocalhostOrigins === true && LOOPBACK_ORIGIN.test(origin));
+    return allowed ? policy(origin) : false;
   };
 }
 
@@ -219,6 +244,8 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       error: (...args) => logger.error(String(args[0])),
     },
     plugins: [
+      // Replaces Yoga's request parsers (registered before any plugin's): case-insensitive media types, 400s.
+      requestParserPlugin(),
       // First: a trusted document is swapped in before anything else reads the request's query.
       ...(options.trustedDocuments ? [useTrustedDocuments(options.trustedDocuments)] : []),
       ...(options.preparedResponses ? [usePreparedResponses({ store: options.preparedResponses })] : []),
@@ -236,6 +263,7 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       // the answer they ask for (which needs the variables).
       alsoOnSubscribe(variableErrorsPlugin()),
       alsoOnSubscribe(answerSizePlugin()),
+      refuseUnknownOperationTypes(),
       ...(options.introspection ? [] : [disableIntrospection()]),
     ],
     context: async ({ request, prepared }): Promise<GraphQLContext> => {

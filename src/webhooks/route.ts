@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { Webhook, WebhookVerificationError } from 'svix';
+import type { BodyGuard } from '../http/body-guard.js';
 import type { Logger } from '../logger.js';
 import type { TeamCache } from '../team/cache.js';
 import type { Revocations } from '../team/revocations.js';
@@ -21,7 +22,8 @@ import {
 import { createRefreshAhead, type RefreshAheadHooks } from './refresh-ahead.js';
 
 export const WEBHOOK_PATH = '/webhooks/clerk';
-const MAX_BODY_BYTES = 1024 * 1024;
+/** Clerk's events are a few KiB; the largest (an organization with much metadata) stay far below this. */
+export const WEBHOOK_MAX_BODY_BYTES = 1024 * 1024;
 /** Svix retries one message for about a day; remember IDs that long (bounded). */
 export const DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
 const DEDUPE_MAX_IDS = 100_000;
@@ -36,6 +38,8 @@ export interface WebhookRouteOptions {
   signingSecret: string | undefined;
   refreshDebounceMs: number;
   logger: Logger;
+  /** Admits a body before it is read (idle timeout, the budget of unfinished bodies): see src/http/body-guard.ts. */
+  bodies: Pick<BodyGuard, 'admit'>;
   /**
    * Live subscriptions: their organizations are re-read after webhooks even when not cached, they hear of each
    * settled burst, and of sessions Clerk ended (told before the route answers). Optional.
@@ -69,6 +73,8 @@ export interface WebhookRoute {
 }
 
 class BodyTooLargeError extends Error {}
+/** The body did not arrive: the client went away, or stalled and the body guard dropped it. */
+class BodyLostError extends Error {}
 
 function readBody(request: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -87,7 +93,11 @@ function readBody(request: IncomingMessage, limit: number): Promise<string> {
       chunks.push(chunk);
     });
     request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
+    request.on('error', () => reject(new BodyLostError()));
+    // Ended before its end (the socket closed): no 'end' will come.
+    request.on('close', () => {
+      if (!request.complete) reject(new BodyLostError());
+    });
   });
 }
 
@@ -113,6 +123,30 @@ const header = (request: IncomingMessage, name: string): string => {
   const value = request.headers[name];
   return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
 };
+
+const svixHeaders = (request: IncomingMessage) => ({
+  'svix-id': header(request, 'svix-id'),
+  'svix-timestamp': header(request, 'svix-timestamp'),
+  'svix-signature': header(request, 'svix-signature'),
+});
+
+/**
+ * Whether a delivery's Svix headers could belong to a valid delivery, before its body is read: all three present
+ * and the timestamp within Svix's tolerance. Svix checks exactly these, in this order, before the signature: a
+ * verification of an empty body that fails only on the signature (or signs the empty body) passes them. So the
+ * tolerance stays Svix's, and anonymous senders cannot make us read (and hold) a body at all.
+ */
+function plausibleHeaders(webhook: Webhook, request: IncomingMessage): boolean {
+  try {
+    webhook.verify('', svixHeaders(request));
+    return true;
+  } catch (error) {
+    return (
+      (error instanceof WebhookVerificationError && error.message === 'No matching signature found') ||
+      error instanceof SyntaxError
+    );
+  }
+}
 
 export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
   const { cache, revocations, logger } = options;
@@ -207,30 +241,40 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
           'Webhooks are not configured: set CLERK_WEBHOOK_SIGNING_SECRET to the endpoint secret from Clerk.',
       });
     }
+    // Refused before a byte of the body is read; the connection closes, so the rest is never read either.
+    if (!plausibleHeaders(webhook, request)) {
+      count('unknown', 'bad_signature');
+      return reply(
+        response,
+        400,
+        { error: 'Missing or invalid Svix signature, or a stale timestamp.' },
+        { connection: 'close' },
+      );
+    }
+    if (!options.bodies.admit(request, response, WEBHOOK_MAX_BODY_BYTES)) return;
     let body: string;
     try {
-      body = await readBody(request, MAX_BODY_BYTES);
+      body = await readBody(request, WEBHOOK_MAX_BODY_BYTES);
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
         count('unknown', 'too_large');
         return reply(
           response,
           413,
-          { error: `Body exceeds ${MAX_BODY_BYTES} bytes.` },
+          { error: `Body exceeds ${WEBHOOK_MAX_BODY_BYTES} bytes.` },
           { connection: 'close' },
         );
       }
+      // Nobody to answer (or the body guard already has): not an incident.
+      if (error instanceof BodyLostError) return;
       throw error;
     }
 
-    const messageId = header(request, 'svix-id');
+    const headers = svixHeaders(request);
+    const messageId = headers['svix-id'];
     let payload: unknown;
     try {
-      payload = webhook.verify(body, {
-        'svix-id': messageId,
-        'svix-timestamp': header(request, 'svix-timestamp'),
-        'svix-signature': header(request, 'svix-signature'),
-      });
+      payload = webhook.verify(body, headers);
     } catch (error) {
       // svix verifies the signature first and parses second: a SyntaxError means signed but not JSON.
       const signedButUnparseable =

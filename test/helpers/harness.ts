@@ -175,6 +175,8 @@ export function testAppConfig(emulator: ClerkEmulator, webhookSecret: string): A
     graphiqlEnabled: true,
     introspectionEnabled: true,
     corsOrigins: [],
+    requestBodyIdleTimeoutMs: 10_000,
+    requestBodyBudgetMb: 32,
     redisUrl: undefined,
     clerkBudgetAssumedReplicas: 3,
     trustedDocumentsManifest: undefined,
@@ -209,6 +211,8 @@ export interface SignedDelivery {
   date?: Date;
   /** Sent instead of the signed body (tampering). @default the signed body */
   sentBody?: string;
+  /** The Content-Type header. @default application/json */
+  contentType?: string;
 }
 
 /** POSTs `body` to the server's webhook route, Svix-signed as Clerk's deliveries are. */
@@ -218,7 +222,7 @@ export function postSignedWebhook(url: string, body: string, delivery: SignedDel
   return fetch(`${url}/webhooks/clerk`, {
     method: 'POST',
     headers: {
-      'content-type': 'application/json',
+      'content-type': delivery.contentType ?? 'application/json',
       'svix-id': id,
       'svix-timestamp': String(Math.floor(date.getTime() / 1000)),
       'svix-signature': new Webhook(delivery.secret).sign(id, date, body),
