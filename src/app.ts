@@ -199,6 +199,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       ? createPreparedResponses({
           max: config.preparedResponsesMax,
           maxBytes: config.preparedResponsesMaxMb * 1024 * 1024,
+          perViewerMax: config.preparedResponsesPerViewer,
           registry: metrics.registry,
         })
       : undefined;
@@ -250,7 +251,6 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         cache,
         revocations,
         verifyToken,
-        requestDeadlineMs: config.requestDeadlineMs,
         yoga: (request, response, context) => yoga(request, response, context),
       })
     : undefined;
@@ -332,8 +332,11 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
         if (refusal)
           return json(response, refusal.status, { errors: [{ message: refusal.message }] }, refusal.headers);
-        if (fast && fastPath && path === '/graphql') return fastPath(request, response, requestId);
-        return yoga(request, response, { requestId });
+        // One deadline per request, dated at its arrival: both paths and every wait of the request share it.
+        const requestedAt = Date.now();
+        const arrival = { requestId, requestedAt, deadline: requestedAt + config.requestDeadlineMs };
+        if (fast && fastPath && path === '/graphql') return fastPath(request, response, arrival);
+        return yoga(request, response, arrival);
       }
     }
   };
