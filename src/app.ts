@@ -203,6 +203,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       ? createPreparedResponses({
           max: config.preparedResponsesMax,
           maxBytes: config.preparedResponsesMaxMb * 1024 * 1024,
+          perViewerMax: config.preparedResponsesPerViewer,
           registry: metrics.registry,
         })
       : undefined;
@@ -254,7 +255,6 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         cache,
         revocations,
         verifyToken,
-        requestDeadlineMs: config.requestDeadlineMs,
         yoga: (request, response, context) => yoga(request, response, context),
       })
     : undefined;
@@ -342,8 +342,11 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
         if (refusal) return refuse(response, refusal.status, refusal.code, refusal.message, refusal.headers);
         if (!bodies.admit(request, response, MAX_REQUEST_BODY_BYTES)) return;
-        if (fast && fastPath && path === '/graphql') return fastPath(request, response, requestId);
-        return yoga(request, response, { requestId });
+        // One deadline per request, dated at its arrival: both paths and every wait of the request share it.
+        const requestedAt = Date.now();
+        const arrival = { requestId, requestedAt, deadline: requestedAt + config.requestDeadlineMs };
+        if (fast && fastPath && path === '/graphql') return fastPath(request, response, arrival);
+        return yoga(request, response, arrival);
       }
     }
   };

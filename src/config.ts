@@ -84,8 +84,13 @@ export interface Config {
   trustedDocumentsOnly: boolean;
   /** Prepared responses (replayed answers) kept at most; 0 turns the fast path off. */
   preparedResponsesMax: number;
-  /** Memory the prepared responses may hold (keys and bodies), MiB. */
+  /** Memory the prepared responses may hold (keys, bodies, headers, reads), MiB. */
   preparedResponsesMaxMb: number;
+  /**
+   * Prepared responses one viewer may hold (its byte share is the same fraction of the MiB): one viewer's unique
+   * queries evict only its own.
+   */
+  preparedResponsesPerViewer: number;
   /** Port of the embedded emulator (only when no secret key is configured). */
   clerkEmulatorPort: number;
   /** Latency the embedded emulator adds to each Clerk call, to feel like the real one. */
@@ -224,6 +229,7 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     trustedDocumentsOnly: boolean('TRUSTED_DOCUMENTS_ONLY', false),
     preparedResponsesMax: integer('PREPARED_RESPONSES_MAX', 10_000, 0, 10_000_000),
     preparedResponsesMaxMb: integer('PREPARED_RESPONSES_MAX_MB', 64, 1, 65_536),
+    preparedResponsesPerViewer: integer('PREPARED_RESPONSES_PER_VIEWER', 100, 1, 10_000_000),
     clerkEmulatorPort: integer('CLERK_EMULATOR_PORT', 4001, 0, 65535),
     clerkEmulatorLatencyMs: integer('CLERK_EMULATOR_LATENCY_MS', 200, 0, 60_000),
   };

@@ -56,6 +56,28 @@ export type TokenVerifier = (token: string, options?: { deadline?: number }) => 
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
+/**
+ * How one request's token verification ended: the viewer (null without a token), or why not. Made once per
+ * request, by whichever layer sees the request first (the fast path, else Yoga's context), and handed on: a layer
+ * after it never verifies again (a second verification during a JWKS outage would wait a second time).
+ */
+export type Authentication = { viewer: Viewer | null } | { error: unknown };
+
+/** Verifies the request's `Authorization` header (by `deadline`, epoch ms); never throws: the error is the outcome. */
+export async function authenticate(
+  verifyToken: TokenVerifier,
+  authorization: string | null | undefined,
+  deadline: number,
+): Promise<Authentication> {
+  try {
+    // A malformed header throws too.
+    const token = bearerTokenFrom(authorization);
+    return { viewer: token ? await verifyToken(token, { deadline }) : null };
+  } catch (error) {
+    return { error };
+  }
+}
+
 /** Reads `Authorization: Bearer <token>`; null when the header is absent. */
 export function bearerTokenFrom(header: string | null | undefined): string | null {
   if (header == null || header.trim() === '') return null;

@@ -4,6 +4,10 @@
  * it was built from is still current; otherwise it hands the request to Yoga, asking Yoga to keep its answer.
  * Yoga remains the only thing that executes GraphQL: the fast path replays, it never computes.
  *
+ * One deadline and one verification per request: the HTTP layer dates the request at arrival (`requestedAt`,
+ * `deadline`) and both paths wait by that deadline; the fast path verifies the token once and hands the outcome
+ * (viewer or error) to Yoga with the request, so Yoga never verifies it again.
+ *
  * On every request, as through Yoga: the token is verified (the verifier's cache: token → viewer), and before a
  * replay authorization runs again for every organization the answer shows (src/graphql/access.ts, same evidence,
  * same revocation records), and the answer's cache entries are read as Yoga would read them (same cache metrics).
@@ -15,7 +19,7 @@
  * as `Origin` is part of the key). Metrics and access logs are app.ts's, the same for both paths.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
+import { type Authentication, authenticate, type TokenVerifier } from '../auth/verifier.js';
 import type { Viewer } from '../auth/viewer.js';
 import { authorizeOrganization } from '../graphql/access.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -35,16 +39,27 @@ export interface FastPathOptions {
   cache: TeamCache;
   revocations: Pick<Revocations, 'revokedAt'>;
   verifyToken: TokenVerifier;
-  requestDeadlineMs: number;
-  /** Yoga's node handler. The request's body, if the fast path read it, is on `request.body` (Yoga reads it there). */
+  /**
+   * Yoga's node handler. The request's body, if the fast path read it, is on `request.body` (Yoga reads it there);
+   * `authentication` is the fast path's verification of the token, when it made one (Yoga uses it as is).
+   */
   yoga(
     request: IncomingMessage,
     response: ServerResponse,
-    context: { requestId: string; prepared?: PreparedCapture },
+    context: RequestArrival & { prepared?: PreparedCapture; authentication?: Authentication },
   ): unknown;
 }
 
-export type FastPath = (request: IncomingMessage, response: ServerResponse, requestId: string) => void;
+/** What the HTTP layer knows of a request when it arrives: its ID, and its one deadline. */
+export interface RequestArrival {
+  requestId: string;
+  /** When it arrived (epoch ms): what `forceRefresh` means by "after". */
+  requestedAt: number;
+  /** When it stops waiting (epoch ms): `requestedAt` + `REQUEST_DEADLINE_MS`, for every wait of the request. */
+  deadline: number;
+}
+
+export type FastPath = (request: IncomingMessage, response: ServerResponse, arrival: RequestArrival) => void;
 
 /** Who asks, less the token's dates: the answers' `viewer` fields are these; authorization reads the rest anew. */
 const viewerKey = (viewer: Viewer | null) =>
@@ -106,19 +121,19 @@ function replayTeam(cache: TeamCache, options: ReadOptions): ReplayTeam {
 export function createFastPath(options: FastPathOptions): FastPath {
   const { store, cache } = options;
 
-  /** Still current: every input the same fresh value object. Reads nothing, counts nothing. */
+  /** Still current: every input's fresh entry has the same version. Reads nothing, counts nothing. */
   const current = (prepared: PreparedResponse) =>
-    prepared.reads.every((read) => cache.peekFreshValue(read.kind, read.id) === read.value);
+    prepared.reads.every((read) => cache.peekFreshVersion(read.kind, read.id) === read.version);
 
   /**
    * Authorization for every organization the answer shows, and the answer's reads, exactly as Yoga's request would
    * make them (the same reads of the same cache); true when all agree with the prepared answer.
    */
-  async function allowed(prepared: PreparedResponse, viewer: Viewer | null, requestedAt: number) {
+  async function allowed(prepared: PreparedResponse, viewer: Viewer | null, arrival: RequestArrival) {
     if (prepared.reads.length === 0) return true;
     const team = replayTeam(cache, {
-      requestedAt,
-      deadline: requestedAt + options.requestDeadlineMs,
+      requestedAt: arrival.requestedAt,
+      deadline: arrival.deadline,
       caller: viewer?.userId,
       priority: 'interactive',
     });
@@ -129,7 +144,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
         await authorizeOrganization(context, organizationId);
       for (const read of prepared.reads) {
         const now = await team.read(read.kind, read.id);
-        if (now.value !== read.value || !now.fromCache || now.stale) return false;
+        if (now.version !== read.version || !now.fromCache || now.stale) return false;
       }
       return true;
     } catch {
@@ -137,11 +152,14 @@ export function createFastPath(options: FastPathOptions): FastPath {
     }
   }
 
+  /**
+   * `handoff` is what Yoga gets if it answers: the arrival, and the verification's outcome once made (also when
+   * something fails after it).
+   */
   async function serve(
     request: IncomingMessage,
     response: ServerResponse,
-    requestId: string,
-    requestedAt: number,
+    handoff: RequestArrival & { authentication?: Authentication },
   ) {
     let body = '';
     if (request.method === 'POST') {
@@ -150,16 +168,15 @@ export function createFastPath(options: FastPathOptions): FastPath {
       (request as IncomingMessage & { body?: Buffer }).body = buffer;
       body = buffer.toString('latin1');
     }
-    let viewer: Viewer | null = null;
-    try {
-      // A malformed header throws too.
-      const token = bearerTokenFrom(request.headers.authorization);
-      if (token)
-        viewer = await options.verifyToken(token, { deadline: requestedAt + options.requestDeadlineMs });
-    } catch {
-      // Yoga verifies again and answers the error as it always does.
-      return options.yoga(request, response, { requestId });
-    }
+    const authentication = await authenticate(
+      options.verifyToken,
+      request.headers.authorization,
+      handoff.deadline,
+    );
+    handoff.authentication = authentication;
+    // Yoga answers the error as it always does, from this outcome (it does not verify again).
+    if (!('viewer' in authentication)) return options.yoga(request, response, handoff);
+    const { viewer } = authentication;
     const { headers } = request;
     const key = `${request.method} ${request.url}\n${headers.accept ?? ''}\n${headers['content-type'] ?? ''}\n${headers.origin ?? ''}\n${viewerKey(viewer)}\n${body}`;
     const prepared = store.get(key);
@@ -167,7 +184,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
       if (!current(prepared)) {
         store.retire(key);
         store.count('retired');
-      } else if (await allowed(prepared, viewer, requestedAt)) {
+      } else if (await allowed(prepared, viewer, handoff)) {
         if (response.destroyed) return;
         store.count('hit');
         response.writeHead(prepared.status, prepared.headers);
@@ -180,23 +197,29 @@ export function createFastPath(options: FastPathOptions): FastPath {
       store.count('miss');
     }
     return options.yoga(request, response, {
-      requestId,
-      prepared: { key, recording: newRecording(), generation: store.generation() },
+      ...handoff,
+      prepared: {
+        key,
+        owner: viewer?.userId ?? '',
+        recording: newRecording(),
+        generation: store.generation(),
+      },
     });
   }
 
-  return (request, response, requestId) => {
+  return (request, response, arrival) => {
     const declared = Number(request.headers['content-length'] ?? 0);
     const eligible =
       request.method === 'GET' ||
       (request.method === 'POST' && declared > 0 && declared <= PREPARED_BODY_MAX_BYTES);
     if (!eligible || (request.url?.length ?? 0) > PREPARED_BODY_MAX_BYTES) {
-      return void options.yoga(request, response, { requestId });
+      return void options.yoga(request, response, arrival);
     }
-    serve(request, response, requestId, Date.now()).catch(() => {
+    const handoff: RequestArrival & { authentication?: Authentication } = { ...arrival };
+    serve(request, response, handoff).catch(() => {
       // The body could not be read (the client went away): nothing to answer. Anything else: Yoga answers.
       if (!request.complete) response.destroy();
-      else if (!response.headersSent) options.yoga(request, response, { requestId });
+      else if (!response.headersSent) options.yoga(request, response, handoff);
     });
   };
 }

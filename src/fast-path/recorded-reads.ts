@@ -1,7 +1,11 @@
 /**
  * What an answer was built from: every team-cache read one GraphQL request makes, recorded by a thin view of the
  * cache that its loaders read through. A prepared response is valid while the cache's fresh entry for each of
- * these is still the very value object the answer was built from (the cache gives every re-read a new object).
+ * these still has the version the answer was built from (the cache numbers every value it stores).
+ *
+ * Versions, not the values: a value can be a whole roster snapshot (megabytes on a big organization), and a
+ * prepared answer of a few hundred bytes must keep nothing alive but itself. Weak references would do too, but
+ * cost a WeakRef per read and a GC-dependent answer to "is it current"; a number costs 8 bytes and is exact.
  */
 import type { CacheKind, CacheRead, ReadOptions, TeamCache } from '../team/cache.js';
 
@@ -9,8 +13,8 @@ export interface RecordedRead {
   kind: CacheKind;
   /** The organization (rosters, invitations) or the user (membership lists). */
   id: string;
-  /** The version: the cached value object itself. */
-  value: unknown;
+  /** The value's version (`CacheRead.version`). */
+  version: number;
 }
 
 /** One request's reads; created by the fast path for a request whose answer may be prepared. */
@@ -33,7 +37,7 @@ export function recordingCache(cache: TeamCache, recording: Recording): TeamCach
   const note = <T>(kind: CacheKind, id: string, options: ReadOptions | undefined) => ({
     done(read: CacheRead<T>): CacheRead<T> {
       if (options?.forceRefresh || !read.fromCache || read.stale) recording.replayable = false;
-      recording.reads.push({ kind, id, value: read.value });
+      recording.reads.push({ kind, id, version: read.version });
       return read;
     },
     failed(error: unknown): never {
@@ -92,7 +96,7 @@ export function recordingCache(cache: TeamCache, recording: Recording): TeamCach
     },
     peekRoster(organizationId) {
       const roster = cache.peekRoster(organizationId);
-      if (roster) recording.reads.push({ kind: 'members', id: organizationId, value: roster.value });
+      if (roster) recording.reads.push({ kind: 'members', id: organizationId, version: roster.version });
       else recording.replayable = false;
       return roster;
     },
@@ -108,7 +112,7 @@ export function distinctReads(reads: readonly RecordedRead[]): RecordedRead[] | 
   for (const read of reads) {
     const key = `${read.kind}:${read.id}`;
     const seen = byKey.get(key);
-    if (seen && seen.value !== read.value) return undefined;
+    if (seen && seen.version !== read.version) return undefined;
     byKey.set(key, read);
   }
   return [...byKey.values()];

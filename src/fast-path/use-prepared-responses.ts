@@ -14,6 +14,8 @@ import { distinctReads, type Recording } from './recorded-reads.js';
 /** What the fast path puts in Yoga's server context for a request whose answer may be kept. */
 export interface PreparedCapture {
   key: string;
+  /** Whose share of the store it goes in: the viewer's user ID, '' for anonymous callers. */
+  owner: string;
   recording: Recording;
   /** The store's generation when the request began (see `PreparedResponses.generation`). */
   generation: number;
@@ -53,7 +55,11 @@ export function usePreparedResponses(options: { store: PreparedResponses }): Plu
       const organizations = [
         ...new Set(reads.filter((read) => read.kind !== 'user_memberships').map((read) => read.id)),
       ];
-      options.store.set(capture.key, { status: response.status, headers, body, reads, organizations });
+      options.store.set(
+        capture.key,
+        { status: response.status, headers, body, reads, organizations },
+        capture.owner,
+      );
       options.store.count('stored');
     },
   };

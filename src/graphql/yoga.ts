@@ -4,7 +4,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
-import { bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
+import { type Authentication, authenticate, bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
 import type { PreparedResponses } from '../fast-path/prepared-responses.js';
 import { recordingCache } from '../fast-path/recorded-reads.js';
 import { type TrustedDocumentsOptions, useTrustedDocuments } from '../fast-path/trusted-documents.js';
@@ -69,8 +69,17 @@ export const MAX_REQUEST_BODY_BYTES = 100 * 1024;
 /** What the HTTP layer hands Yoga with each request. */
 export interface ServerContext {
   requestId: string;
+  /**
+   * When the request arrived and when it stops waiting (epoch ms), dated once by the HTTP layer: token keys and
+   * every cache read of the request wait by this one deadline, whichever path began the request.
+   * @default now, and now + `requestDeadlineMs` (a request without them: `yoga.fetch`)
+   */
+  requestedAt?: number;
+  deadline?: number;
   /** Set by the fast path when this request's answer may be kept as a prepared response. */
   prepared?: PreparedCapture;
+  /** The fast path's verification of this request's token: used as is, never made again. */
+  authentication?: Authentication;
 }
 
 export type TeamYoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -266,13 +275,19 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       refuseUnknownOperationTypes(),
       ...(options.introspection ? [] : [disableIntrospection()]),
     ],
-    context: async ({ request, prepared }): Promise<GraphQLContext> => {
+    context: async ({ request, prepared, ...arrival }): Promise<GraphQLContext> => {
       try {
         // One deadline per request, from its arrival; `requestedAt` is what forceRefresh means by "after".
-        const requestedAt = Date.now();
-        const deadline = requestedAt + options.requestDeadlineMs;
-        const token = bearerTokenFrom(request.headers.get('authorization'));
-        const viewer = token ? await options.verifyToken(token, { deadline }) : null;
+        const requestedAt = arrival.requestedAt ?? Date.now();
+        const deadline = arrival.deadline ?? requestedAt + options.requestDeadlineMs;
+        const authorization = request.headers.get('authorization');
+        // One verification per request: the fast path's, when it made one.
+        const authentication =
+          arrival.authentication ?? (await authenticate(options.verifyToken, authorization, deadline));
+        if (!('viewer' in authentication)) throw authentication.error;
+        const { viewer } = authentication;
+        // Verified (or absent) by now: reading it again cannot throw.
+        const token = bearerTokenFrom(authorization);
         return {
           viewer,
           // A request the fast path may keep an answer of records what it reads (the answer's inputs).

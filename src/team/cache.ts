@@ -92,6 +92,12 @@ export interface CacheRead<T> {
   fromCache: boolean;
   /** True when Clerk failed and an expired or invalidated copy was served instead. */
   stale: boolean;
+  /**
+   * The number of the value served, from one counter per cache: every value the cache stores (a full read, a shared
+   * copy, a patch) gets a new one, and so does a page read beside the cache. Equal versions are the same value:
+   * what a prepared response (src/fast-path/) keeps instead of the value, which may be a whole roster snapshot.
+   */
+  version: number;
 }
 
 export interface ReadOptions {
@@ -205,6 +211,8 @@ interface Entry {
   invalidated: boolean;
   /** Rosters and invitations: versions, tombstones and whether a webhook patched it (./deltas.ts). */
   patch: PatchState | undefined;
+  /** This value's number (see `CacheRead.version`): new for every value stored. */
+  version: number;
 }
 
 /** How a flight ended for one waiter. */
@@ -304,11 +312,11 @@ export interface TeamCache {
    */
   peekRoster(organizationId: string): CacheRead<Roster> | undefined;
   /**
-   * The value of the fresh entry for this key (within the TTL, not invalidated), else undefined. Never reads Clerk,
-   * counts nothing. Entries get new value objects on every re-read, so its identity is the entry's version: what a
-   * prepared response (src/fast-path/) checks its inputs against.
+   * The version (`CacheRead.version`) of the fresh entry for this key (within the TTL, not invalidated), else
+   * undefined. Never reads Clerk, counts nothing: what a prepared response (src/fast-path/) checks its inputs
+   * against, holding numbers only, never the values (a roster snapshot can be megabytes).
    */
-  peekFreshValue(kind: CacheKind, id: string): unknown;
+  peekFreshVersion(kind: CacheKind, id: string): number | undefined;
   /** Which parts of this organization are held (fresh or not): decides what to refresh ahead. */
   cachedParts(organizationId: string): { roster: boolean; invitations: boolean };
   invalidateOrganization(organizationId: string): void;
@@ -425,6 +433,8 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
   const flights = new Map<string, Flight>();
   /** Numbers user invalidations, so a waiter can tell whether one came before it joined. */
   let sequence = 0;
+  /** Numbers the values this cache stores (`CacheRead.version`): a new one for every full read, copy and patch. */
+  let versions = 0;
 
   const isFresh = (entry: Entry) => !entry.invalidated && now() - entry.fetchedAt < ttlMs;
 
@@ -441,6 +451,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     readStartedAt: entry.readStartedAt,
     fromCache,
     stale,
+    version: entry.version,
   });
 
   function newFlight(kind: CacheKind, id: string, notBefore?: number): Flight {
@@ -591,6 +602,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       readStartedAt: shared?.readStartedAt ?? flight.startedAt ?? flight.createdAt,
       invalidated: false,
       patch: flight.kind === 'user_memberships' ? undefined : emptyPatchState(),
+      version: ++versions,
     };
     let taintedAt: number | undefined;
     if (flight.invalidatedUsers && flight.kind === 'members') {
@@ -854,6 +866,8 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
             'startedAt' in outcome ? (outcome.startedAt ?? at) : (flight.startedAt ?? flight.createdAt),
           fromCache: false,
           stale: false,
+          // Never stored: a number no entry has.
+          version: ++versions,
         },
       };
     }
@@ -919,7 +933,7 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
     try {
       entries.set(
         keyOf(entry.kind, entry.id),
-        { ...entry, value: verdict.value, patch },
+        { ...entry, value: verdict.value, patch, version: ++versions },
         { noUpdateTTL: true },
       );
     } finally {
@@ -1023,9 +1037,9 @@ export function createTeamCache(options: TeamCacheOptions): TeamCache {
       observe('members', 'hit');
       return served(cached, true, false) as CacheRead<Roster>;
     },
-    peekFreshValue(kind, id) {
+    peekFreshVersion(kind, id) {
       const cached = entries.peek(keyOf(kind, id));
-      return cached && isFresh(cached) ? cached.value : undefined;
+      return cached && isFresh(cached) ? cached.version : undefined;
     },
     cachedParts: (organizationId) => ({
       roster: entries.has(keyOf('members', organizationId)),

@@ -184,6 +184,7 @@ export function testAppConfig(emulator: ClerkEmulator, webhookSecret: string): A
     // On, as in production: every suite's requests go through the fast path.
     preparedResponsesMax: 10_000,
     preparedResponsesMaxMb: 64,
+    preparedResponsesPerViewer: 100,
   };
 }
 
