@@ -14,9 +14,10 @@
  *
  * **A replica that cannot hear the bus** (issue 19; `bus.ts` owns the verdict) may have missed removals. While it is
  * deaf, `unconfirmedUpTo` tells the revocation records (src/team/revocations.ts) the date at or before which no
- * evidence counts: when it last heard the bus, or `outageEvidenceMs` ago if later. So it authorizes only from what
- * it read from Clerk since, and briefly (a membership list read again when older), never from a token's claim; when
- * the bus is back it invalidates everything, reads the revocation records, and trusts its cache again.
+ * evidence counts: when it last heard the bus, or `outageEvidenceMs` ago if later (now, for a replica that has never
+ * heard it). So it authorizes only from what it read from Clerk since, and briefly (a membership list read again
+ * when older), never from a token's claim; when the bus is back it invalidates everything, reads the revocation
+ * records, and trusts its cache again.
  */
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
@@ -255,7 +256,11 @@ export function createSharedState(options: SharedStateOptions): SharedState {
     connection,
     unconfirmedUpTo() {
       const since = bus.deafSince();
-      return since === undefined ? undefined : Math.max(since, Date.now() - options.outageEvidenceMs);
+      if (since === undefined) return undefined;
+      // Never heard the bus (a wrong password, say): not ready, so a load balancer sends it next to nothing, and
+      // what it does get is authorized from a Clerk read of its own, none cached: a removal holds there at once.
+      if (!bus.everHeard()) return Date.now();
+      return Math.max(since, Date.now() - options.outageEvidenceMs);
     },
     health,
     accepted: () => bus.everHeard(),
