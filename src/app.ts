@@ -35,7 +35,12 @@ import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver
 import { createWebhookRoute, DEDUPE_WINDOW_MS, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
 
 /** Optional for an app: without them nothing is shared between replicas (see src/shared-state/). */
-type RedisSettings = 'redisUrl' | 'redisTimeoutMs' | 'redisHeartbeatMs' | 'redisKeyPrefix';
+type RedisSettings =
+  | 'redisUrl'
+  | 'redisTimeoutMs'
+  | 'redisHeartbeatMs'
+  | 'redisOutageEvidenceMs'
+  | 'redisKeyPrefix';
 
 export type AppConfig = Omit<
   Config,
@@ -131,6 +136,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         url: config.redisUrl,
         timeoutMs: config.redisTimeoutMs ?? 250,
         heartbeatMs: config.redisHeartbeatMs ?? 1000,
+        outageEvidenceMs: config.redisOutageEvidenceMs ?? 1000,
         prefix: config.redisKeyPrefix ?? 'team-graphql:',
         ttlMs: config.cacheTtlSeconds * 1000,
         revocationRetentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
@@ -194,7 +200,11 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   // Kept as long as the oldest evidence the cache may still serve: a removal must outlive every stale copy.
   // Every record also ends the live streams it applies to.
   const notified = notifyingRevocations(
-    createRevocations({ retentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000 }),
+    createRevocations({
+      retentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
+      // With Redis: while the bus is not heard, removals announced elsewhere may be missed (src/shared-state/).
+      ...(shared ? { unconfirmedUpTo: shared.unconfirmedUpTo } : {}),
+    }),
     liveStreams.revoked,
   );
   // --- fast path (src/fast-path/): a revocation changes answers without a cache change, so it retires them all.
@@ -320,6 +330,9 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       case '/healthz':
         return json(response, 200, { status: 'ok' });
       case '/readyz':
+        // With Redis: not ready until Redis has accepted this replica once (a wrong password must stop a rollout).
+        if (shared && !shared.accepted())
+          return json(response, 503, { status: 'waiting for Redis', reason: shared.health().reason });
         return json(response, 200, { status: 'ready' });
       case '/metrics':
         return void metrics.registry.metrics().then(

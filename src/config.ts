@@ -71,6 +71,8 @@ export interface Config {
   redisTimeoutMs: number;
   /** How often each replica announces itself on the bus; silence for longer means a lost connection. */
   redisHeartbeatMs: number;
+  /** While a replica cannot hear the bus, how long evidence it read from Clerk counts (a membership list, a roster). */
+  redisOutageEvidenceMs: number;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   redisKeyPrefix: string;
   // --- end of several replicas ---
@@ -223,6 +225,7 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     redisUrl,
     redisTimeoutMs: integer('REDIS_TIMEOUT_MS', 250, 1, 60_000),
     redisHeartbeatMs: integer('REDIS_HEARTBEAT_MS', 1000, 10, 600_000),
+    redisOutageEvidenceMs: integer('REDIS_OUTAGE_EVIDENCE_MS', 1000, 1, 600_000),
     redisKeyPrefix,
     clerkBudgetAssumedReplicas: integer('CLERK_BUDGET_ASSUMED_REPLICAS', 3, 1, 1000),
     trustedDocumentsManifest: read('TRUSTED_DOCUMENTS_MANIFEST'),

@@ -84,7 +84,7 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
   });
 }
 
-type ReplayTeam = Pick<TeamLoaders, 'peekRoster' | 'userMemberships'> & {
+type ReplayTeam = Pick<TeamLoaders, 'peekRoster' | 'userMemberships' | 'refreshUserMemberships'> & {
   read(kind: CacheKind, id: string): Promise<CacheRead<unknown>>;
 };
 
@@ -107,6 +107,12 @@ function replayTeam(cache: TeamCache, options: ReadOptions): ReplayTeam {
   return {
     peekRoster,
     userMemberships,
+    // Authorization asks for it when the list is too old to count (a replica that cannot hear the bus).
+    refreshUserMemberships(userId, since) {
+      const requestedAt = Math.max(options.requestedAt ?? 0, since ?? 0);
+      memberships = cache.getUserMemberships(userId, { ...options, forceRefresh: true, requestedAt });
+      return memberships;
+    },
     read(kind, id) {
       if (kind === 'members' && peeked.get(id)) return peekRoster(id) as Promise<CacheRead<unknown>>;
       return kind === 'members'

@@ -16,10 +16,17 @@
  *
  * Unknown organizations and non-members get the same FORBIDDEN, after the same work: nothing about the asked-for
  * organization is read from Clerk either way.
+ *
+ * A replica that cannot hear the other replicas (several replicas, Redis paused, down or refusing us) may have
+ * missed a removal: the revocation records then also void evidence read from Clerk before a date they are told by
+ * the bus's owner, and every token claim (src/team/revocations.ts, `unconfirmedUpTo`). Here that only means the
+ * caller's membership list is read again when it is too old to count: the one read a caller already costs.
  */
 import type { Viewer } from '../auth/viewer.js';
 import type { CacheRead } from '../team/cache.js';
-import type { Roster, UserMembership } from '../team/types.js';
+import { UpstreamUnavailableError } from '../team/errors.js';
+import { ANY } from '../team/revocations.js';
+import type { Roster, UserMembership, UserMemberships } from '../team/types.js';
 import type { GraphQLContext } from './context.js';
 import { badUserInput, forbidden, toGraphQLError, unauthenticated } from './errors.js';
 
@@ -53,12 +60,14 @@ export async function authorizeOrganization(
   if (!ORGANIZATION_ID.test(organizationId)) {
     throw badUserInput('Expected a Clerk organization ID (org_…).', 'id');
   }
-  const revokedAt = context.revocations.revokedAt(viewer.userId, organizationId);
-  /** Evidence dated at or before this grants nothing. */
-  let voidUpTo = revokedAt;
+  const { revocations } = context;
+  const recorded = revocations.revokedAt(viewer.userId, organizationId);
+  /** Evidence read from Clerk dated at or before this grants nothing (recorded removals, and what is unconfirmed). */
+  const readVoidUpTo = revocations.revokedAt(viewer.userId, organizationId, 'read');
+  let voidUpTo = readVoidUpTo;
 
   const roster = await context.team.peekRoster(organizationId);
-  if (roster && roster.readStartedAt > revokedAt) {
+  if (roster && roster.readStartedAt > voidUpTo) {
     if (roster.value.byUserId.has(viewer.userId)) return { kind: 'roster', roster };
     // Clerk's newer word says the caller is not in it: older claims and lists are outweighed.
     voidUpTo = Math.max(voidUpTo, roster.readStartedAt);
@@ -67,17 +76,18 @@ export async function authorizeOrganization(
   if (
     viewer.activeOrganizationId === organizationId &&
     viewer.issuedAt !== null &&
-    viewer.issuedAt - CLAIM_CLOCK_SKEW_MS > voidUpTo
+    viewer.issuedAt - CLAIM_CLOCK_SKEW_MS >
+      Math.max(voidUpTo, revocations.revokedAt(viewer.userId, organizationId, 'claim'))
   ) {
     return { kind: 'claim' };
   }
 
-  let memberships: Awaited<ReturnType<GraphQLContext['team']['userMemberships']>>;
+  let memberships: CacheRead<UserMemberships>;
   try {
-    memberships = await context.team.userMemberships(viewer.userId);
+    memberships = await membershipsNewerThan(context, viewer.userId, readVoidUpTo, recorded);
   } catch (error) {
     // A recorded removal and no way to see a re-admission: the removal stands.
-    if (revokedAt > 0) throw forbidden();
+    if (recorded > 0) throw forbidden();
     throw toGraphQLError(error);
   }
   const membership = memberships.value.byOrganizationId.get(organizationId);
@@ -85,14 +95,40 @@ export async function authorizeOrganization(
   throw forbidden();
 }
 
+/**
+ * The caller's membership list; read from Clerk again when this replica cannot confirm it (older than `voidUpTo`
+ * only because of what it may not have heard, not because of a recorded removal, which invalidated the list
+ * already). A re-read that Clerk could not make (a stale copy served instead) is an error, not evidence.
+ */
+async function membershipsNewerThan(
+  context: GraphQLContext,
+  userId: string,
+  voidUpTo: number,
+  recorded: number,
+): Promise<CacheRead<UserMemberships>> {
+  const memberships = await context.team.userMemberships(userId);
+  if (memberships.readStartedAt > voidUpTo || voidUpTo <= recorded) return memberships;
+  const fresh = await context.team.refreshUserMemberships(userId, voidUpTo + 1);
+  if (fresh.stale)
+    throw new UpstreamUnavailableError('Clerk could not be read to confirm the membership', undefined);
+  return fresh;
+}
+
 /** The caller's memberships as of the list, without organizations revoked since it was read. */
 export async function currentMemberships(context: GraphQLContext): Promise<UserMembership[]> {
   const viewer = requireViewer(context);
+  const { revocations } = context;
   try {
-    const { value, readStartedAt } = await context.team.userMemberships(viewer.userId);
+    // What this replica cannot confirm applies to every organization alike: asked for any one of them.
+    const { value, readStartedAt } = await membershipsNewerThan(
+      context,
+      viewer.userId,
+      revocations.revokedAt(viewer.userId, ANY, 'read'),
+      revocations.revokedAt(viewer.userId, ANY),
+    );
     return value.memberships.filter(
       (membership) =>
-        context.revocations.revokedAt(viewer.userId, membership.organization.id) < readStartedAt,
+        revocations.revokedAt(viewer.userId, membership.organization.id, 'read') < readStartedAt,
     );
   } catch (error) {
     throw toGraphQLError(error);

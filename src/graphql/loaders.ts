@@ -22,6 +22,11 @@ export interface TeamLoaders {
   /** A user's own membership list (in practice only the caller's). */
   userMemberships(userId: string): Promise<CacheRead<UserMemberships>>;
   /**
+   * The list from a Clerk read begun after this request arrived, and after `since` (epoch ms) when given, made this
+   * request's snapshot.
+   */
+  refreshUserMemberships(userId: string, since?: number): Promise<CacheRead<UserMemberships>>;
+  /**
    * This request's roster snapshot if it already has one, else the cache's copy if it is fresh (which then becomes
    * this request's snapshot); undefined otherwise. Never reads Clerk: authorization looks here first.
    */
@@ -71,8 +76,9 @@ function snapshotLoader<T>(read: (key: string, forceRefresh: boolean) => Promise
       held.add(key);
       get().prime(key, value);
     },
-    async refresh(key: string) {
-      const fresh = await read(key, true);
+    /** `reading`: the forced read, when it needs options of its own. */
+    async refresh(key: string, reading: () => Promise<T> = () => read(key, true)) {
+      const fresh = await reading();
       held.add(key);
       get().clear(key).prime(key, fresh);
       return fresh;
@@ -113,6 +119,13 @@ export function createTeamLoaders(
     refreshRoster: rosters.refresh,
     refreshPendingInvitations: invitations.refresh,
     userMemberships: memberships.load,
+    refreshUserMemberships: (userId, since) =>
+      memberships.refresh(userId, () =>
+        cache.getUserMemberships(userId, {
+          ...forced,
+          requestedAt: Math.max(forced.requestedAt ?? 0, since ?? 0),
+        }),
+      ),
     async peekRoster(organizationId) {
       if (rosters.has(organizationId)) {
         // This request already holds (or is reading) a snapshot: that one, whatever it turns out to be.

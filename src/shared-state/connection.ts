@@ -8,6 +8,11 @@
  * (`enableOfflineQueue: false`); callers then carry on without Redis (read Clerk, serve their own cache). ioredis
  * reconnects by itself, with a capped backoff. The first failure of an outage logs one warning; the return logs one
  * line too.
+ *
+ * **Refused is not unreachable** (issue 19): a wrong password or an ACL that denies us (`WRONGPASS`, `NOAUTH`,
+ * `NOPERM`, from the handshake or from any command a caller hands to `noticeError`) is a misconfiguration that no
+ * amount of waiting fixes. It is logged at error level, naming Redis's reply, once per distinct reply until Redis
+ * accepts us again, and `refusal()` reports it (the `redis_up` reason, `/readyz`).
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
@@ -26,7 +31,22 @@ export interface RedisConnection {
   readonly subscriber: Redis;
   /** Both connections are ready: worth trying a command. */
   isUp(): boolean;
+  /** Redis's reply when it last refused our credentials or permissions, until a connection is accepted again. */
+  refusal(): string | undefined;
+  /** Looks at a failed command: an authentication or ACL refusal is recorded and logged (see above). */
+  noticeError(error: unknown): void;
+  /** Forgets the refusals already logged: Redis accepted us all the way (the bus is heard), so a new one is news. */
+  accepted(): void;
   close(): Promise<void>;
+}
+
+/** Redis's replies that mean "not with these credentials / this ACL user", wherever they show up in a message. */
+const REFUSAL = /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|invalid username-password/i;
+
+/** The refusal in an error from ioredis (its own wrapper, e.g. "Ready check failed: NOAUTH …", included), if any. */
+export function refusalOf(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : typeof error === 'string' ? error : '';
+  return REFUSAL.test(message) ? message.slice(0, 300) : undefined;
 }
 
 /** Reconnect backoff: quick at first (a restarted Redis is back in milliseconds), at most a second apart. */
@@ -58,12 +78,29 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
   let up = false;
   let closing = false;
   let warned = false;
+  let refusal: string | undefined;
+  const logged = new Set<string>();
+  const noticeError = (error: unknown) => {
+    const refused = refusalOf(error);
+    if (!refused || closing) return;
+    refusal = refused;
+    if (logged.has(refused)) return;
+    logged.add(refused);
+    // Named, at error level: the operator must fix REDIS_URL's user or password, or the ACL (waiting will not).
+    logger.error(
+      'Redis refused this replica (authentication or ACL): check the user and password in REDIS_URL',
+      {
+        reply: refused,
+      },
+    );
+  };
   const check = () => {
     const now = !closing && command.status === 'ready' && subscriber.status === 'ready';
     if (now === up) return;
     up = now;
     options.onHealth?.(up);
     if (up) {
+      refusal = undefined;
       if (warned) logger.info('Redis is back: sharing between replicas resumes', {});
       warned = false;
     } else if (!closing && !warned) {
@@ -78,14 +115,21 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
     connection.on('ready', check);
     connection.on('close', check);
     connection.on('end', check);
-    // Without a listener ioredis prints every connection error; the health line above says it once.
-    connection.on('error', () => check());
+    // Without a listener ioredis prints every connection error; the health line above says it once (and a refusal
+    // gets its own line).
+    connection.on('error', (error: unknown) => {
+      noticeError(error);
+      check();
+    });
   }
 
   return {
     command,
     subscriber,
     isUp: () => up,
+    refusal: () => refusal,
+    noticeError,
+    accepted: () => logged.clear(),
     async close() {
       closing = true;
       check();

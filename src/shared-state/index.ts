@@ -10,7 +10,14 @@
  *
  * The team cache stays the single owner of what a replica knows; Redis is a transport and a second level under it.
  * Redis down: everything here steps aside (see `connection.ts`); effects that could not be published are kept
- * (bounded) and published when Redis is back.
+ * (bounded) and published when Redis is back, and the webhook is not answered 2xx (Clerk retries it).
+ *
+ * **A replica that cannot hear the bus** (issue 19; `bus.ts` owns the verdict) may have missed removals. While it is
+ * deaf, `unconfirmedUpTo` tells the revocation records (src/team/revocations.ts) the date at or before which no
+ * evidence counts: when it last heard the bus, or `outageEvidenceMs` ago if later (now, for a replica that has never
+ * heard it). So it authorizes only from what it read from Clerk since, and briefly (a membership list read again
+ * when older), never from a token's claim; when the bus is back it invalidates everything, reads the revocation
+ * records, and trusts its cache again.
  */
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
@@ -36,6 +43,8 @@ export interface SharedStateOptions {
   timeoutMs: number;
   /** REDIS_HEARTBEAT_MS. */
   heartbeatMs: number;
+  /** REDIS_OUTAGE_EVIDENCE_MS: while the bus is not heard, how long evidence read from Clerk counts. */
+  outageEvidenceMs: number;
   /** REDIS_KEY_PREFIX. */
   prefix: string;
   /** The cache TTL: how long a copy is fresh. */
@@ -56,9 +65,21 @@ export interface SharedReplica {
   applyEffects(effects: EventEffects): string[];
 }
 
+/** Why Redis is not usable by this replica (`none`: it is). */
+export type RedisDownReason = 'none' | 'refused' | 'unreachable' | 'silent' | 'catching_up';
+
 export interface SharedState {
   /** The command connection, for other shared parts (the shared Clerk budget). */
   readonly connection: RedisConnection;
+  /**
+   * Undefined while this replica hears the bus. Otherwise the epoch ms at or before which evidence read from Clerk
+   * grants nothing (and a token's claim grants nothing at all): a removal may have been announced unheard since.
+   */
+  unconfirmedUpTo(): number | undefined;
+  /** Whether Redis is usable (the bus heard), and why not. */
+  health(): { up: boolean; reason: RedisDownReason };
+  /** Redis has accepted this replica at least once (connected, subscribed, caught up): until then it is not ready. */
+  accepted(): boolean;
   /** Puts the second level and the cluster-wide single flight under the cache's source. */
   shareReads(source: TeamSource): TeamSource;
   /** The webhook route's shared dedupe and publishing. */
@@ -84,19 +105,48 @@ function staleEntries(effects: EventEffects, touched: readonly string[]): [Cache
   return entries;
 }
 
+/**
+ * Applies effects heard on the bus in the route's order (revocations, patches, invalidations, ended sessions), each
+ * patch on its own: one that cannot be applied (another version's delta, say) becomes the invalidation of what it
+ * would have patched, and never keeps the items after it from being applied. Returns the organizations touched.
+ */
+function applyEachPatchAlone(replica: SharedReplica, effects: EventEffects, logger: Logger): string[] {
+  const touched = replica.applyEffects({ invalidations: [], revocations: effects.revocations });
+  for (const patch of effects.patches ?? []) {
+    try {
+      touched.push(...replica.applyEffects({ invalidations: [], revocations: [], patches: [patch] }));
+    } catch (error) {
+      logger.warn('could not apply a patch heard on the Redis bus: invalidating instead', { error });
+      const { delta, reason } = patch;
+      touched.push(
+        ...replica.applyEffects({
+          invalidations: [
+            delta.kind === 'profile'
+              ? { kind: 'user', userId: delta.userId, reason }
+              : { kind: 'organization', organizationId: delta.organizationId, reason },
+          ],
+          revocations: [],
+        }),
+      );
+    }
+  }
+  const { patches: _, ...rest } = effects;
+  touched.push(...replica.applyEffects({ ...rest, revocations: [] }));
+  return touched;
+}
+
 export function createSharedState(options: SharedStateOptions): SharedState {
   const { logger } = options;
   const replicaId = randomUUID();
   const keys = sharedKeys(options.prefix);
   const connection = createRedisConnection({ url: options.url, timeoutMs: options.timeoutMs, logger });
-  const metrics = createSharedStateMetrics(options.registry, connection.isUp);
-  const failed = () => metrics.failure();
-  const copies = createCopyStore(connection, keys, options.ttlMs);
-  const sharedRevocations = createSharedRevocations(connection, keys, options.revocationRetentionMs);
-  const dedupe = createSharedDedupe(connection, keys, options.dedupeWindowMs);
   // A holder renews its lease every third of it: long enough to ride out one slow Redis reply, short enough that a
   // dead holder's waiters take over well within a request's deadline.
   const leaseMs = Math.max(500, options.timeoutMs * 4);
+  const copies = createCopyStore(connection, keys, options.ttlMs);
+  const sharedRevocations = createSharedRevocations(connection, keys, options.revocationRetentionMs);
+  // A webhook's claim need outlive only its processing: one apply and one MULTI, bounded by REDIS_TIMEOUT_MS.
+  const dedupe = createSharedDedupe(connection, keys, options.dedupeWindowMs, leaseMs);
   let replica: SharedReplica | undefined;
   let owed: { effects: EventEffects; touched: string[] }[] = [];
   let owedOverflow = false;
@@ -111,7 +161,7 @@ export function createSharedState(options: SharedStateOptions): SharedState {
     handlers: {
       effects(effects, touched) {
         if (!replica) return;
-        const here = replica.applyEffects(effects);
+        const here = applyEachPatchAlone(replica, effects, logger);
         // Rosters this replica holds with an updated user that the publisher did not hold: their copies go too.
         const known = new Set(touched);
         const extra = here.filter((id) => !known.has(id));
@@ -124,14 +174,29 @@ export function createSharedState(options: SharedStateOptions): SharedState {
         // Whatever was said while this replica was away is lost: nothing it holds can be trusted to be current.
         metrics.reconnectInvalidation();
         replica.cache.invalidateAll();
-        sharedRevocations.load(replica.revocations).catch(failed);
         const backlog = owedOverflow ? [{ effects: ALL, touched: [] }] : owed;
         owed = [];
         owedOverflow = false;
         for (const { effects, touched } of backlog) void publishEffects(effects, touched);
       },
+      // The removals recorded while it was away: until they are read, the bus does not count as heard.
+      async catchUp() {
+        if (!replica) throw new Error('no replica attached yet');
+        await sharedRevocations.load(replica.revocations).catch((error: unknown) => {
+          failed();
+          throw error;
+        });
+      },
     },
   });
+  function health(): { up: boolean; reason: RedisDownReason } {
+    const state = bus.state();
+    if (state === 'hearing') return { up: true, reason: 'none' };
+    if (connection.refusal()) return { up: false, reason: 'refused' };
+    return { up: false, reason: state === 'disconnected' ? 'unreachable' : state };
+  }
+  const metrics = createSharedStateMetrics(options.registry, health);
+  const failed = () => metrics.failure();
   const flight = createClusterSingleFlight({
     connection,
     keys,
@@ -144,11 +209,14 @@ export function createSharedState(options: SharedStateOptions): SharedState {
     else owed.push({ effects, touched });
   };
 
-  /** Drops stale copies, records revocations and publishes, in one MULTI sent before this function returns. */
-  function publishEffects(effects: EventEffects, touched: string[]): Promise<void> {
+  /**
+   * Drops stale copies, records revocations, publishes (and marks the webhook delivery done, when given), in one
+   * MULTI sent before this function returns. True once Redis acknowledged it; false when the effects are owed.
+   */
+  function publishEffects(effects: EventEffects, touched: string[], messageId?: string): Promise<boolean> {
     if (!connection.isUp()) {
       owe(effects, touched);
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     const names = staleEntries(effects, touched).flatMap(([kind, id]) => [
       keys.copy(kind, id),
@@ -161,24 +229,41 @@ export function createSharedState(options: SharedStateOptions): SharedState {
       multi.pexpire(keys.revocations, options.revocationRetentionMs);
     }
     multi.publish(keys.bus, bus.encode({ t: 'effects', from: replicaId, effects, touched }));
+    if (messageId !== undefined) multi.set(...dedupe.done(messageId));
     metrics.busMessage('out', 'effects');
     const everything = effects.invalidations.some((invalidation) => invalidation.kind === 'all');
-    return multi.exec().then(
-      () => {
+    return multi
+      .exec()
+      .then((replies) => {
+        // A command refused inside the MULTI (an ACL) comes back as an error reply, not a rejection.
+        const refused = replies?.find(([error]) => error)?.[0];
+        if (refused || !replies) throw refused ?? new Error('MULTI aborted');
         if (everything) copies.dropAll().catch(failed);
-      },
-      (error: unknown) => {
+        return true;
+      })
+      .catch((error: unknown) => {
         failed();
+        connection.noticeError(error);
         owe(effects, touched);
         logger.debug('could not publish webhook effects to the other replicas; kept for when Redis is back', {
           error,
         });
-      },
-    );
+        return false;
+      });
   }
 
   return {
     connection,
+    unconfirmedUpTo() {
+      const since = bus.deafSince();
+      if (since === undefined) return undefined;
+      // Never heard the bus (a wrong password, say): not ready, so a load balancer sends it next to nothing, and
+      // what it does get is authorized from a Clerk read of its own, none cached: a removal holds there at once.
+      if (!bus.everHeard()) return Date.now();
+      return Math.max(since, Date.now() - options.outageEvidenceMs);
+    },
+    health,
+    accepted: () => bus.everHeard(),
     shareReads: (source) =>
       createSharedSource({
         inner: source,

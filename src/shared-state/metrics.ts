@@ -5,6 +5,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CacheKind } from '../team/cache.js';
 import type { BusMessage } from './bus.js';
+import type { RedisDownReason } from './index.js';
 import type { SharedReadOutcome } from './shared-source.js';
 
 export interface SharedStateMetrics {
@@ -16,13 +17,23 @@ export interface SharedStateMetrics {
   failure(): void;
 }
 
-export function createSharedStateMetrics(registry: Registry, isUp: () => boolean): SharedStateMetrics {
+export function createSharedStateMetrics(
+  registry: Registry,
+  health: () => { up: boolean; reason: RedisDownReason },
+): SharedStateMetrics {
   new Gauge({
     name: 'redis_up',
-    help: 'Whether Redis is usable by this replica (1) or not (0: it serves from its own cache and reads Clerk itself).',
+    help:
+      'Whether this replica hears the bus between replicas (1) or not (0: it serves from its own cache, reads Clerk ' +
+      'itself and counts only evidence it read from Clerk recently), and why not: refused (authentication or ACL), ' +
+      'unreachable, silent (nothing heard for two heartbeats), catching_up (reading the revocation records); ' +
+      'none while up. One series at a time.',
+    labelNames: ['reason'] as const,
     registers: [registry],
     collect() {
-      this.set(isUp() ? 1 : 0);
+      const { up, reason } = health();
+      this.reset();
+      this.set({ reason }, up ? 1 : 0);
     },
   });
   const bus = new Counter({

@@ -297,7 +297,7 @@ export function notifyingRevocations(
       revocations.record(userId, organizationId);
       onRecord(userId, organizationId);
     },
-    revokedAt: (userId, organizationId) => revocations.revokedAt(userId, organizationId),
+    revokedAt: (userId, organizationId, kind) => revocations.revokedAt(userId, organizationId, kind),
     size: () => revocations.size(),
   };
 }

@@ -12,6 +12,13 @@
  * void. Memory is bounded by `maxRecords`. When a record has to go before its time (more than `maxRecords`
  * revocations within the retention), it is not simply forgotten, which would re-admit someone: its time becomes a
  * floor that voids everyone's evidence from before it, a spike of re-reads instead of a hole.
+ *
+ * **Removals this replica may not have heard of** (issue 19): with several replicas, a removal recorded on another
+ * replica reaches this one over the Redis bus. While this replica cannot hear the bus, the bus's owner
+ * (src/shared-state/) reports `unconfirmedUpTo`: evidence read from Clerk at or before it grants nothing, and a
+ * token's claim (Clerk's word about a session, not about the membership now) grants nothing at all. So the records
+ * answer by the kind of evidence asked about: `recorded` (what has been recorded, nothing else), `read` (evidence
+ * read from Clerk), `claim` (a session token's organization).
  */
 import { LRUCache } from 'lru-cache';
 
@@ -25,16 +32,30 @@ export interface RevocationsOptions {
   maxRecords?: number;
   /** Injectable clock; defaults to a late-bound Date.now (so faked Dates move it too). */
   now?: () => number;
+  /**
+   * Several replicas: undefined while every removal reaches this replica; otherwise the epoch ms at or before which
+   * evidence read from Clerk grants nothing (see above). @default always undefined (one process hears everything)
+   */
+  unconfirmedUpTo?: () => number | undefined;
 }
+
+/**
+ * What a piece of evidence is, for `revokedAt`: `read` from Clerk (a roster, a membership list; dated by when the
+ * read began), a session token's `claim` (dated by its `iat`), or `recorded`: only the records themselves (has a
+ * removal been recorded since …?).
+ */
+export type EvidenceKind = 'recorded' | 'read' | 'claim';
 
 export interface Revocations {
   /** Records that evidence from now or before no longer grants `userId` `organizationId` (`ANY` for either). */
   record(userId: string, organizationId: string): void;
   /**
    * Epoch ms of the newest record that applies to this user and organization (their own, the organization's, the
-   * user's, or the floor), or 0 when none does. Evidence dated at or before it grants nothing.
+   * user's, or the floor), or 0 when none does. Evidence of `kind` dated at or before it grants nothing: for `read`
+   * and `claim` that also covers what this replica cannot confirm (`Infinity` for a claim then).
+   * @param kind default `recorded`
    */
-  revokedAt(userId: string, organizationId: string): number;
+  revokedAt(userId: string, organizationId: string, kind?: EvidenceKind): number;
   /** Records held now. */
   size(): number;
 }
@@ -61,9 +82,18 @@ export function createRevocations(options: RevocationsOptions): Revocations {
     record(userId, organizationId) {
       records.set(keyOf(userId, organizationId), now());
     },
-    revokedAt(userId, organizationId) {
+    revokedAt(userId, organizationId, kind = 'recorded') {
       const floorAt = now() - floor < options.retentionMs ? floor : 0;
-      return Math.max(floorAt, at(userId, organizationId), at(ANY, organizationId), at(userId, ANY));
+      const recorded = Math.max(
+        floorAt,
+        at(userId, organizationId),
+        at(ANY, organizationId),
+        at(userId, ANY),
+      );
+      if (kind === 'recorded') return recorded;
+      const unconfirmed = options.unconfirmedUpTo?.();
+      if (unconfirmed === undefined) return recorded;
+      return kind === 'claim' ? Number.POSITIVE_INFINITY : Math.max(recorded, unconfirmed);
     },
     size() {
       records.purgeStale();

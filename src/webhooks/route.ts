@@ -51,13 +51,17 @@ export interface WebhookRouteOptions {
 
 /** What the route asks of the Redis layer, when there is one. */
 export interface WebhookSharing {
-  /** True: first delivery of this `svix-id` anywhere. False: another replica has it. Undefined: cannot tell. */
-  claim(messageId: string): Promise<boolean | undefined>;
+  /**
+   * `first`: process it. `duplicate`: its effects are on the bus already. `busy`: another replica is processing it
+   * right now (answered 503: Clerk comes back later). Undefined: Redis cannot say (process it).
+   */
+  claim(messageId: string): Promise<'first' | 'duplicate' | 'busy' | undefined>;
   /**
    * Called in the same tick as the local apply (so no read of this replica can slip in between), with the
-   * organizations the apply invalidated; resolves once the other replicas have been told, or telling them failed.
+   * organizations the apply invalidated; resolves true once the other replicas have been told (and the delivery is
+   * marked done), false when telling them failed.
    */
-  applied(effects: EventEffects, touched: string[]): Promise<void>;
+  applied(effects: EventEffects, touched: string[], messageId: string): Promise<boolean>;
 }
 
 export interface WebhookRoute {
@@ -305,15 +309,34 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
     }
 
     // Several replicas: a retry may have reached another replica first (one claim per svix-id across all of them).
-    if (options.shared && (await options.shared.claim(messageId)) === false) {
+    const claim = await options.shared?.claim(messageId);
+    if (claim === 'duplicate') {
       seenMessageIds.set(messageId, true);
       count(eventType, 'duplicate');
       return reply(response, 200, { status: 'duplicate' satisfies WebhookOutcome });
     }
+    if (claim === 'busy') {
+      count(eventType, 'busy');
+      return reply(
+        response,
+        503,
+        { error: 'This delivery is being processed by another replica: retry later.' },
+        { 'retry-after': '1' },
+      );
+    }
     const touched = applyAll(effects);
-    seenMessageIds.set(messageId, true);
     // Told before the 2xx (bounded by REDIS_TIMEOUT_MS): once Clerk hears back, every replica is on its way to know.
-    await options.shared?.applied(effects, touched);
+    // Not told: no 2xx (issue 19), so Clerk retries, and the retry is processed again (applied here twice: harmless).
+    if (options.shared && !(await options.shared.applied(effects, touched, messageId))) {
+      count(eventType, 'unpublished');
+      return reply(
+        response,
+        503,
+        { error: 'Applied here, but the other replicas could not be told (Redis unavailable): retry later.' },
+        { 'retry-after': '5' },
+      );
+    }
+    seenMessageIds.set(messageId, true);
     const outcome: WebhookOutcome =
       effects.invalidations.length === 0 &&
       effects.revocations.length === 0 &&

@@ -47,8 +47,11 @@ export interface Cluster {
   /** The cluster's REDIS_KEY_PREFIX (its own per cluster). */
   keyPrefix: string;
   replicas: Replica[];
-  /** Starts one more replica (same configuration, same Redis, not a webhook endpoint). */
-  addReplica(name: string): Promise<Replica>;
+  /**
+   * Starts one more replica (same Redis, not a webhook endpoint), with the cluster's configuration or, where
+   * `config` says otherwise, its own (a wrong password in `redisUrl`, say).
+   */
+  addReplica(name: string, config?: Partial<AppConfig>): Promise<Replica>;
   close(): Promise<void>;
 }
 
@@ -78,8 +81,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const logger = options.logger ?? createLogger('silent');
   const replicas: Replica[] = [];
 
-  async function addReplica(name: string): Promise<Replica> {
-    const app = createApp({ config, logger });
+  async function addReplica(name: string, own: Partial<AppConfig> = {}): Promise<Replica> {
+    const app = createApp({ config: { ...config, ...own }, logger });
     await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     const replica: Replica = {
