@@ -4,17 +4,18 @@
  *   - the server (`node dist/main.js`, or `node --import tsx src/main.ts` with `--entry src`),
  *   - a bare Yoga server (the ceiling), with the same Node flags,
  *   - a load worker per scenario (autocannon, bench/load-worker.ts), and the memory probe (bench/memory.ts);
- * runs the scenarios (bench/scenarios/, each a warm-up and then a measured period), prints a markdown table and
- * writes it with the raw JSON to bench/results/ (timestamped, plus latest.md / latest.json).
+ * runs the scenarios (bench/scenarios/, each a warm-up and then a measured period) and prints a markdown table. It
+ * exits non-zero when a scenario failed or (outside smoke mode) a target was missed. With `--record` it also writes
+ * the table and the raw JSON to bench/results/ (timestamped, plus latest.md / latest.json): the committed results.
  *
- *   npm run bench                  full run (a few minutes)
+ *   npm run bench                  full run (a few minutes); add `-- --record` to update bench/results/
  *   npm run bench -- --quick       short periods, < 1 minute with the build
  *   npm run bench -- --smoke       for the test: sub-second periods, tiny data, one load worker (numbers mean nothing)
  *   npm run bench -- --profile     cache-hit load against a server under --cpu-prof; prints the top self-time functions
  *   npm run bench -- --profile-ceiling   the same for the bare Yoga ceiling (what Yoga itself costs)
- * Other options: --entry dist|src, --out-dir DIR, --only 1,2,5, --echo (show the children's output).
+ * Other options: --entry dist|src, --out-dir DIR (write the report there), --only 1,2,5, --echo (the children's output).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +25,7 @@ import { MODES } from './lib/modes.js';
 import { stopAll } from './lib/processes.js';
 import { runProfile } from './lib/profile-run.js';
 import { machine, renderMarkdown, type ScenarioRow, stamp } from './lib/report.js';
+import { RESULTS_OPTIONS, resultsDestination } from './lib/results.js';
 import { EMULATOR_LATENCY_MS, launchOf, ROOT, startStack } from './lib/stack.js';
 import { type Measurements, targetsOf } from './lib/targets.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -40,7 +42,7 @@ const { values: options } = parseArgs({
     profile: { type: 'boolean', default: false },
     'profile-ceiling': { type: 'boolean', default: false },
     entry: { type: 'string' },
-    'out-dir': { type: 'string' },
+    ...RESULTS_OPTIONS,
     only: { type: 'string' },
     echo: { type: 'boolean', default: false },
   },
@@ -52,7 +54,7 @@ const mode = MODES[options.smoke ? 'smoke' : options.quick ? 'quick' : 'full'];
 const entry = options.entry ?? (options.smoke ? 'src' : 'dist');
 if (entry !== 'dist' && entry !== 'src') throw new Error('--entry must be dist or src');
 const launch = launchOf(entry, options.echo);
-const outDir = options['out-dir'] ?? join(ROOT, 'bench', 'results');
+const results = resultsDestination(options);
 const only = options.only ? new Set(options.only.split(',').map((n) => Number(n.trim()))) : undefined;
 
 // ---------------------------------------------------------------- benchmark
@@ -119,15 +121,25 @@ async function benchmark(): Promise<number> {
   });
   process.stdout.write(`\n${markdown}\n`);
 
-  mkdirSync(outDir, { recursive: true });
   const json = JSON.stringify({ date, mode, machine: host, entry, rows, ratio, targets, raw }, null, 2);
-  const base = join(outDir, `bench-${stamp(date)}-${mode.name}`);
-  writeFileSync(`${base}.md`, markdown);
-  writeFileSync(`${base}.json`, json);
-  writeFileSync(join(outDir, 'latest.md'), markdown);
-  writeFileSync(join(outDir, 'latest.json'), json);
-  log(`wrote ${base}.md/.json and latest.md/.json`);
-  return rows.some((row) => row.failure) ? 1 : 0;
+  const base = `bench-${stamp(date)}-${mode.name}`;
+  const written = results.write({
+    [`${base}.md`]: markdown,
+    [`${base}.json`]: json,
+    'latest.md': markdown,
+    'latest.json': json,
+  });
+  log(
+    written.length ? `wrote ${written.join(', ')}` : 'not recorded (add --record to update bench/results/)',
+  );
+  const failed = rows.filter((row) => row.failure).map((row) => `scenario ${row.id} failed`);
+  // Smoke numbers mean nothing (sub-second periods, tiny data): only the harness is judged there.
+  if (mode.name !== 'smoke')
+    failed.push(
+      ...targets.filter((target) => target.pass === false).map((target) => `missed: ${target.target}`),
+    );
+  for (const failure of failed) log(failure);
+  return failed.length > 0 ? 1 : 0;
 }
 
 // ---------------------------------------------------------------- main
@@ -141,7 +153,7 @@ async function main() {
   const profileCeiling = options['profile-ceiling'];
   process.exitCode =
     options.profile || profileCeiling
-      ? await runProfile({ mode, launch, ceiling: profileCeiling, outDir, log })
+      ? await runProfile({ mode, launch, ceiling: profileCeiling, results, log })
       : await benchmark();
 }
 

@@ -1,8 +1,8 @@
 /**
- * Keeps the benchmark harness working: runs `bench/run.ts --smoke` (every scenario once with sub-second periods,
- * tiny data and one load worker; the server from src/ through tsx, so no build) and checks that it completes and
- * writes a report with every scenario. No timing assertions: smoke numbers mean nothing, and this machine may be
- * busy with other suites.
+ * Keeps every benchmark entry working: each `npm run` bench command runs here in its smoke mode (sub-second
+ * periods, tiny data; the server from src/ through tsx, so no build) and must exit 0 and print its report. No timing
+ * assertions: smoke numbers mean nothing, and this machine may be busy with other suites. Runs write nothing under
+ * bench/results/ (only `--record` does); the harness's report goes to a temporary --out-dir and is read back.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -11,34 +11,43 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCENARIOS } from '../bench/scenarios/index.js';
+import { redisAvailable } from './helpers/redis.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-describe('benchmark harness (smoke mode)', () => {
+/** Runs one bench entry through tsx; resolves with its exit code and everything it printed. */
+async function runEntry(args: string[], limitMs: number): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGTERM'), limitMs);
+  const code = await new Promise<number | null>((resolve) =>
+    child.once('exit', (exitCode) => resolve(exitCode)),
+  );
+  clearTimeout(timer);
+  return { code, output };
+}
+
+describe('benchmark entries (smoke mode)', () => {
   let outDir = '';
   afterAll(async () => {
     if (outDir) await rm(outDir, { recursive: true, force: true });
   });
 
-  it('runs every scenario and writes the report', async () => {
+  it('npm run bench: runs every scenario and writes the report where it is told', async () => {
     outDir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'bench/run.ts', '--smoke', '--entry', 'src', '--out-dir', outDir],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    const { code, output } = await runEntry(
+      ['bench/run.ts', '--smoke', '--entry', 'src', '--out-dir', outDir],
+      60_000,
     );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
-    const code = await new Promise<number | null>((resolve) =>
-      child.once('exit', (exitCode) => resolve(exitCode)),
-    );
-    clearTimeout(timer);
     expect(code, output.slice(-4000)).toBe(0);
 
     const markdown = await readFile(join(outDir, 'latest.md'), 'utf8');
@@ -58,4 +67,29 @@ describe('benchmark harness (smoke mode)', () => {
     expect(markdown).toContain('Ratio cache hit (2) / ceiling (1)');
     expect(markdown).not.toContain('not measured');
   }, 75_000);
+
+  it('npm run bench:subscriptions: every subscriber gets every change; nothing recorded', async () => {
+    const { code, output } = await runEntry(['bench/subscriptions.ts', '--smoke'], 60_000);
+    expect(code, output.slice(-4000)).toBe(0);
+    expect(output).toContain('| every subscriber got every event exactly once, in order, no errors | yes |');
+    expect(output).not.toContain('NaN');
+    expect(output).toContain('not recorded');
+  }, 75_000);
+
+  it('npm run freshness: starts the zero-config server and sees each change', async () => {
+    const { code, output } = await runEntry(['bench/freshness.ts', '--rounds', '2'], 60_000);
+    expect(code, output.slice(-4000)).toBe(0);
+    expect(output).toContain('| measured over 2 writes |');
+  }, 75_000);
+
+  it.runIf(redisAvailable('bench:replicas smoke'))(
+    'npm run bench:replicas: three replicas answer without errors and see the changes',
+    async () => {
+      const { code, output } = await runEntry(['bench/replicas.ts', '--smoke'], 60_000);
+      expect(code, output.slice(-4000)).toBe(0);
+      expect(output).toMatch(/^\| \d+ \| 0 \| /m);
+      expect(output).toContain('not recorded');
+    },
+    75_000,
+  );
 });

@@ -2,7 +2,8 @@
  * `--profile` / `--profile-ceiling`: the cache-hit load against the server (or the same load against the bare Yoga
  * ceiling) running under `--cpu-prof`; prints and writes the top self-time functions of the measured period.
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fixtures } from './fixtures.js';
 import { createLoadRunner, steadyLoad } from './load.js';
@@ -13,6 +14,7 @@ import { profileMarkdown, summarizeProfile } from './profile.js';
 import type { LoadResult } from './protocol.js';
 import { CEILING_BODY, checkQuery, teamQuery } from './queries.js';
 import { machine, stamp } from './report.js';
+import type { ResultsDestination } from './results.js';
 import { errorCount } from './rows.js';
 import { type Launch, ROOT, startCeiling, startStack } from './stack.js';
 
@@ -21,14 +23,17 @@ export interface ProfileOptions {
   launch: Launch;
   /** Profile the bare Yoga ceiling instead of the server (what Yoga itself costs). */
   ceiling: boolean;
-  outDir: string;
+  /** Where the summary goes (nowhere without --record / --out-dir; the raw profiles then go to a temporary folder). */
+  results: ResultsDestination;
   log: (message: string) => void;
 }
 
-export async function runProfile({ mode, launch, ceiling, outDir, log }: ProfileOptions): Promise<number> {
+export async function runProfile({ mode, launch, ceiling, results, log }: ProfileOptions): Promise<number> {
   const date = new Date();
   const host = machine(ROOT);
-  const profileDir = join(outDir, 'profiles');
+  const profileDir = results.dir
+    ? join(results.dir, 'profiles')
+    : mkdtempSync(join(tmpdir(), 'bench-profile-'));
   mkdirSync(profileDir, { recursive: true });
   const startedAt = Date.now();
   const profileFlags = ['--cpu-prof', '--cpu-prof-dir', profileDir];
@@ -90,11 +95,11 @@ export async function runProfile({ mode, launch, ceiling, outDir, log }: Profile
   ].join('\n');
   process.stdout.write(`\n${markdown}\n`);
   const kind = ceiling ? 'profile-ceiling' : 'profile';
-  writeFileSync(join(outDir, `${kind}-${stamp(date)}.md`), markdown);
-  writeFileSync(join(outDir, `${kind}-latest.md`), markdown);
-  writeFileSync(
-    join(outDir, `${kind}-latest.json`),
-    JSON.stringify({ date, what, summary, result }, null, 2),
-  );
+  const written = results.write({
+    [`${kind}-${stamp(date)}.md`]: markdown,
+    [`${kind}-latest.md`]: markdown,
+    [`${kind}-latest.json`]: JSON.stringify({ date, what, summary, result }, null, 2),
+  });
+  log(written.length ? `wrote ${written.join(', ')}` : `not recorded; the raw profile is ${file}`);
   return 0;
 }
