@@ -2,7 +2,7 @@
  * The live streams of one process, without HTTP or GraphQL: coalescing for slow consumers, ends, matching of
  * revocations and session ends, limits, versions, and one bus subscription per organization.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createTeamEventBus, type TeamEventBus } from '../src/subscriptions/bus.js';
 import {
   createLiveStreams,
@@ -13,7 +13,10 @@ import {
 import { ANY } from '../src/team/revocations.js';
 
 let hub: LiveStreams | undefined;
-afterEach(() => hub?.close());
+afterEach(() => {
+  hub?.close();
+  vi.useRealTimers();
+});
 
 function setUp(options: Partial<Parameters<typeof createLiveStreams>[0]> = {}) {
   const bus: TeamEventBus = options.bus ?? createTeamEventBus();
@@ -129,7 +132,34 @@ describe('live streams', () => {
     expect(() => open(hub, 'user_3')).not.toThrow();
   });
 
-  it('ends a stream at its deadline: the sooner of the maximum lifetime and the token expiry', async () => {
+  it.each([
+    ['the token expiry, sooner than the lifetime', 60_000, 2_000, 2_000],
+    ['the maximum lifetime, sooner than the token expiry', 1_000, 60_000, 1_000],
+    ['the maximum lifetime, without a token expiry', 1_000, null, 1_000],
+  ] as const)('ends a stream at its deadline: %s', async (_name, maxLifetimeMs, expiresInMs, endsAtMs) => {
+    // A fake clock: the hub's own (Date) and its timers move only when the test says.
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const { hub, ended } = setUp({ maxLifetimeMs });
+    const stream = hub.open({
+      userId: 'user_1',
+      sessionId: null,
+      organizationId: 'org_1',
+      expiresAt: expiresInMs === null ? null : Date.now() + expiresInMs,
+    });
+    const next = stream.next();
+    await vi.advanceTimersByTimeAsync(endsAtMs - 1);
+    // Not a moment before: still open, and a change still reaches it.
+    expect(ended).toEqual([]);
+    hub.changed({ organizationId: 'org_1', reasons: ['MEMBER_ADDED'] });
+    expect((await next).value).toMatchObject({ kind: 'change', reasons: ['MEMBER_ADDED'] });
+    const end = stream.next();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(ended).toEqual(['expired']);
+    expect((await end).value).toEqual({ kind: 'end', cause: 'expired' });
+    expect(hub.stats()).toEqual({ open: 0, organizations: 0 });
+  });
+
+  it('a token already expired ends its stream at once', async () => {
     const { hub, ended } = setUp({ maxLifetimeMs: 60_000 });
     const stream = hub.open({
       userId: 'user_1',

@@ -9,6 +9,18 @@ import { createClient, type ExecutionResult } from 'graphql-sse';
 export interface LiveEvent<TData> extends ExecutionResult<TData, unknown> {
   /** Epoch ms when the client received it. */
   receivedAt: number;
+  /** Its place in this process's order of happenings (`happened()`): compare with other happenings, not times. */
+  order: number;
+}
+
+let happenings = 0;
+/**
+ * Stamps a happening in this process (an event received, a webhook answered...) with its place in order, so a test
+ * can say "this came after that" without reading a clock.
+ */
+export function happened(): number {
+  happenings += 1;
+  return happenings;
 }
 
 export interface LiveSubscription<TData> {
@@ -54,7 +66,7 @@ export function subscribe<TData, TVariables extends Record<string, unknown>>(
     { query: print(document), variables },
     {
       next(result) {
-        received.push({ ...result, receivedAt: Date.now() });
+        received.push({ ...result, receivedAt: Date.now(), order: happened() });
         wake?.();
       },
       error: (error) => stop({ kind: 'error', error }),
