@@ -91,8 +91,6 @@ export function createFlights({ source, now, store, notFound }: FlightsOptions) 
 
   /** Starts (or restarts, at its waiters' priority) the source read of a flight. */
   function launch<K extends CacheKind>(flight: Flight<K>) {
-    // A restarted read had sent nothing: its calls waiting for the budget are dropped.
-    flight.attempt?.controller.abort(new ReadAbandonedError('Clerk read re-queued at a higher priority'));
     let interactive: Waiter<K> | undefined;
     let deadline: number | undefined;
     let unbounded = false;
@@ -108,7 +106,10 @@ export function createFlights({ source, now, store, notFound }: FlightsOptions) 
       priority,
       headPriority: flight.headWaiters.size > 0 ? 'interactive' : priority,
     };
+    const previous = flight.attempt;
     flight.attempt = attempt;
+    // A restarted read had sent nothing: its calls waiting for the budget are dropped (any news of it is now old).
+    previous?.controller.abort(new ReadAbandonedError('Clerk read re-queued at a higher priority'));
     const headWaiter: HeadWaiter<K> | undefined = flight.headWaiters.values().next().value;
     const sourceRead: SourceRead = {
       priority: attempt.priority,
