@@ -844,6 +844,52 @@ describe('team cache: patches from webhooks', () => {
     await next;
   });
 
+  it('a patch that makes a roster too big for the size bound drops it, and the user index with it', async () => {
+    const now = 1_000_000;
+    const clerk = scriptedSource();
+    const cache = createTeamCache({
+      source: clerk.source,
+      ttlMs: 60_000,
+      maxMembers: 2,
+      clockSkewMs: 0,
+      now: () => now,
+    });
+    const reading = cache.getRoster('org_a');
+    clerk.resolveNext([member('user_1'), member('user_2')]);
+    await reading;
+    expect(cache.applyDelta(upsert(member('user_3'), now + 1)).patched).toEqual(['org_a']);
+    // Three members do not fit in two: the LRU refuses the snapshot and drops the entry it was to replace.
+    expect(cache.stats().entries).toBe(0);
+    // Nothing cached holds user_1 any more, so no organization is named (and none re-read ahead) for them.
+    expect(cache.invalidateUser('user_1')).toEqual([]);
+    // Nor the user the patch added: the refused snapshot indexes no one.
+    expect(cache.invalidateUser('user_3')).toEqual([]);
+  });
+
+  it('a patch that grows a roster past the size bound evicts the least recently used organization from the user index too', async () => {
+    const now = 1_000_000;
+    const clerk = scriptedSource();
+    const cache = createTeamCache({
+      source: clerk.source,
+      ttlMs: 60_000,
+      maxMembers: 3,
+      clockSkewMs: 0,
+      now: () => now,
+    });
+    for (const [organizationId, members] of [
+      ['org_a', [member('user_1'), member('user_2')]],
+      ['org_b', [member('user_3')]],
+    ] as const) {
+      const read = cache.getRoster(organizationId);
+      clerk.resolveNext([...members]);
+      await read;
+    }
+    expect(cache.applyDelta(upsert(member('user_4'), now + 1)).patched).toEqual(['org_a']);
+    // Four members in a bound of three: org_b, least recently used, made room.
+    expect(cache.cachedParts('org_b').roster).toBe(false);
+    expect(cache.invalidateUser('user_3')).toEqual([]);
+  });
+
   it('drift: the re-read after the TTL is compared with the patched copy, also when the LRU has dropped it (no stale grace)', async () => {
     let now = 1_000_000;
     const clerk = scriptedSource();
