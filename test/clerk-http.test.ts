@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { installClerkHttp } from '../src/clerk-http.js';
+import { installClerkHttp } from '../src/clerk/http-agent.js';
 
 /** An HTTP server that counts requests and open connections, answering after `answer` decides (or never). */
 async function countingServer(answer: (request: IncomingMessage, response: ServerResponse) => void) {

@@ -19,9 +19,9 @@
  * as `Origin` is part of the key). Metrics and access logs are app.ts's, the same for both paths.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authorizeOrganization } from '../auth/access.js';
 import { type Authentication, authenticate, type TokenVerifier } from '../auth/verifier.js';
 import type { Viewer } from '../auth/viewer.js';
-import { authorizeOrganization } from '../graphql/access.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { TeamLoaders } from '../graphql/loaders.js';
 import type { CacheKind, CacheRead, ReadOptions, TeamCache } from '../team/cache.js';

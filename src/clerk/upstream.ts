@@ -13,15 +13,21 @@
  * asynchronous `BudgetGate`: the queue asks it for starts and gives each grant to the calls at its head on arrival.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
+import {
+  CircuitOpenError,
+  OrganizationNotFoundError,
+  type RefusalReason,
+  UpstreamRateLimitedError,
+  UpstreamRefusedError,
+  UpstreamUnavailableError,
+} from '../team/errors.js';
 import { type Breaker, type CircuitState, createBreaker, type Permit } from './upstream/breaker.js';
 import { type BudgetGate, createBudget, type Grant, localGate, paddedWindowMs } from './upstream/budget.js';
 import { FairQueue, type Priority } from './upstream/queue.js';
-import { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from './upstream/refusals.js';
 
+export { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from '../team/errors.js';
 export type { CircuitState } from './upstream/breaker.js';
 export type { Priority } from './upstream/queue.js';
-export { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from './upstream/refusals.js';
 
 /**
  * Calls are grouped by route: a 429 on one route pauses that route only, and each route has its own circuit

@@ -4,8 +4,8 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CacheKind } from '../team/cache.js';
-import type { BusMessage } from './bus.js';
 import type { RedisDownReason } from './index.js';
+import type { BusMessage } from './redis-bus.js';
 import type { SharedReadOutcome } from './shared-source.js';
 
 export interface SharedStateMetrics {
