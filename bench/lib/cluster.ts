@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { type ClerkEmulator, startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { type RedisProcess, startRedis } from '../../test/helpers/redis.js';
-import { type Child, freePort, startNode, waitForHttp } from './processes.js';
+import { type Child, forkNode, freePort, startNode, waitForHttp } from './processes.js';
 import { type Entry, ROOT } from './stack.js';
 
 export interface ClusterReplica {
@@ -38,6 +38,10 @@ export interface ReplicaClusterOptions {
   echo?: boolean;
   /** Extra environment for every replica. */
   env?: Record<string, string>;
+  /** Node flags after the launch's own (preloads such as ./settled-heap.ts). */
+  extraNodeArgs?: string[];
+  /** Start each replica with an IPC channel (for preloads that answer messages, e.g. heap readings). */
+  ipc?: boolean;
 }
 
 export async function startReplicaCluster(options: ReplicaClusterOptions = {}): Promise<ReplicaCluster> {
@@ -63,9 +67,9 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
   const prefix = `cluster-${randomBytes(3).toString('hex')}:`;
   const replicas = ports.map((port, index) => {
     const name = String.fromCharCode(65 + index);
-    const child = startNode({
+    const child = (options.ipc ? forkNode : startNode)({
       name: `replica ${name}`,
-      nodeArgs: entry === 'src' ? ['--import', 'tsx'] : [],
+      nodeArgs: [...(entry === 'src' ? ['--import', 'tsx'] : []), ...(options.extraNodeArgs ?? [])],
       script: entry === 'src' ? 'src/main.ts' : 'dist/main.js',
       env: {
         PORT: String(port),

@@ -22,8 +22,9 @@ export interface ClerkHttpOptions {
   /** Connections to Clerk at most (`CLERK_MAX_SOCKETS`); more requests wait inside the agent. */
   maxSockets: number;
   /**
-   * Socket-level bound on waiting for response headers, and between body chunks (`CLERK_TIMEOUT_MS`): the socket of
-   * a call nobody waits for any more is closed about then. Connecting is bounded by it too.
+   * The call policy's timeout (`CLERK_TIMEOUT_MS`). The socket-level bounds (response headers, between body chunks,
+   * connecting) are a backstop a little behind it: the policy's own timer ends a call first (and aborts it through
+   * `currentSignal`), so a hang is always a timeout to the policy (never retried), not a failed call (retried).
    */
   timeoutMs: number;
   /**
@@ -149,14 +150,21 @@ function router(): OriginRouter {
   return installed;
 }
 
+/**
+ * How far the socket-level timeouts stand behind the policy's: equal bounds raced, and when the agent's fired first
+ * the policy saw a failed call and retried a hanging Clerk (two JWKS reads for one token, under load).
+ */
+const SOCKET_TIMEOUT_MARGIN_MS = 500;
+
 /** Sends every `fetch` to the Clerk API origin through a bounded agent until `close()`. */
 export function installClerkHttp(options: ClerkHttpOptions): ClerkHttp {
   const origin = new URL(options.apiUrl).origin;
+  const socketTimeoutMs = options.timeoutMs + SOCKET_TIMEOUT_MARGIN_MS;
   const agent = new Agent({
     connections: options.maxSockets,
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
-    connect: { timeout: Math.min(options.timeoutMs, 10_000) },
+    headersTimeout: socketTimeoutMs,
+    bodyTimeout: socketTimeoutMs,
+    connect: { timeout: Math.min(socketTimeoutMs, 10_000) },
   });
   const routes = router().routes;
   const route: Route = { dispatcher: agent, currentSignal: options.currentSignal };

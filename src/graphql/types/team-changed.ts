@@ -85,7 +85,7 @@ export const TeamChangeRef = builder.objectRef<TeamChangeShape>('TeamChange').im
             team.roster(organizationId),
             args.includePending ? team.pendingInvitations(organizationId) : null,
           ]);
-          return { organizationId, page: pageFromRoster(roster, query, page), invitations };
+          return { organizationId, page: await pageFromRoster(roster, query, page), invitations };
         } catch (error) {
           throw toGraphQLError(error);
         }

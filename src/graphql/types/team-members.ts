@@ -180,17 +180,25 @@ export function memberQueryOf(args: {
   return { search, roles: roles ?? null, orderBy: orderBy ?? null };
 }
 
-/** A page cut from a roster snapshot: the members that match, in the asked order; it carries the snapshot's dates. */
-export function pageFromRoster(
+/**
+ * A page cut from a roster snapshot: the members that match, in the asked order; it carries the snapshot's dates.
+ * On a big snapshot asked for the first time, resolves after the slices that prepare it (search index, order).
+ */
+export async function pageFromRoster(
   roster: CacheRead<Roster>,
   query: MemberQuery | undefined,
   { limit, offset }: { limit: number; offset: number },
-): CacheRead<MemberPage> {
-  const matches = query ? queryMembers(roster.value, query) : roster.value.members;
+): Promise<CacheRead<MemberPage>> {
+  const matches = query ? await queryMembers(roster.value, query) : roster.value.members;
   return { ...roster, value: { members: matches.slice(offset, offset + limit), totalCount: matches.length } };
 }
 
 /** A page as the cache answered it: cut from the roster it served, or the Clerk page it read. */
 export function pageFromRead(read: PageRead, page: { limit: number; offset: number }): CacheRead<MemberPage> {
-  return read.roster ? pageFromRoster(read.roster, undefined, page) : read.page;
+  if (!read.roster) return read.page;
+  const { members } = read.roster.value;
+  return {
+    ...read.roster,
+    value: { members: members.slice(page.offset, page.offset + page.limit), totalCount: members.length },
+  };
 }
