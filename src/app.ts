@@ -189,7 +189,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     onDrift: (drift) =>
       logger.warn('team cache drift: a full read differs from the patched copy', { ...drift }),
   });
-  // Live updates. The bus is in-process; it is the seam for Redis (see src/subscriptions/bus.ts).
+  // Live updates. The bus is in-process; it is the seam for Redis (see src/subscriptions/team-events.ts).
   const liveStreams = createLiveStreams({
     bus: createTeamEventBus(),
     maxPerUser: config.subscriptionMaxStreamsPerUser,

@@ -1,5 +1,5 @@
 /**
- * Bounded sockets toward Clerk (src/clerk-http.ts): requests to a registered origin go through its bounded agent,
+ * Bounded sockets toward Clerk (src/clerk/http-agent.ts): requests to a registered origin go through its bounded agent,
  * everything else as before; a call its caller stops waiting for (the upstream policy's signal) ends its request.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';

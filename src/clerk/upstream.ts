@@ -154,7 +154,7 @@ const callSignal = new AsyncLocalStorage<AbortSignal>();
 
 /**
  * The signal of the Clerk call under way in this async context, aborted when the policy stops waiting for it (its
- * timeout, or its deadline). The SDK takes no AbortSignal, so the Clerk HTTP agent (src/clerk-http.ts) reads this
+ * timeout, or its deadline). The SDK takes no AbortSignal, so the Clerk HTTP agent (src/clerk/http-agent.ts) reads this
  * one where the SDK's `fetch` reaches it, and closes the request: a call nobody waits for holds no socket.
  */
 export function currentCallSignal(): AbortSignal | undefined {
@@ -570,7 +570,7 @@ function sleep(ms: number) {
 
 /**
  * Bounds the wait for one call. The SDK accepts no AbortSignal: the HTTP request itself is ended through
- * `currentCallSignal` by the Clerk HTTP agent (src/clerk-http.ts), whose socket timeouts are the backstop.
+ * `currentCallSignal` by the Clerk HTTP agent (src/clerk/http-agent.ts), whose socket timeouts are the backstop.
  */
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

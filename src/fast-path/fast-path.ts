@@ -9,7 +9,7 @@
  * (viewer or error) to Yoga with the request, so Yoga never verifies it again.
  *
  * On every request, as through Yoga: the token is verified (the verifier's cache: token → viewer), and before a
- * replay authorization runs again for every organization the answer shows (src/graphql/access.ts, same evidence,
+ * replay authorization runs again for every organization the answer shows (src/auth/access.ts, same evidence,
  * same revocation records), and the answer's cache entries are read as Yoga would read them (same cache metrics).
  * Authorization is `authorizeOrganization` itself, given the viewer, the revocation records and a team snapshot.
  * Anything that says no, or any doubt (a token that fails, an input that changed), and Yoga answers instead, with

@@ -145,7 +145,7 @@ export function effectsOf(event: ClerkEvent): EventEffects {
 }
 
 // ---- payload → delta: only when the payload holds every field the roster or invitation list maps (as
-// ../team/clerk-source.ts does), with the type Clerk documents; anything less falls back to invalidation. ----
+// ../clerk/source.ts does), with the type Clerk documents; anything less falls back to invalidation. ----
 
 type Fields = Record<string, unknown>;
 const objectAt = (data: unknown, key: string): Fields | undefined => {
