@@ -12,8 +12,8 @@ import { createClerkClient } from '@clerk/backend';
 import type { MemoryRequest, MemoryResult, MemoryToParent } from './lib/protocol.js';
 
 type CacheModule = typeof import('../src/team/cache.js');
-type SourceModule = typeof import('../src/team/clerk-source.js');
-type UpstreamModule = typeof import('../src/team/upstream.js');
+type SourceModule = typeof import('../src/clerk/source.js');
+type UpstreamModule = typeof import('../src/clerk/upstream.js');
 
 /** The team modules of the build the server runs (dist/), or the sources (src/, through tsx). */
 async function teamModules(entry: 'dist' | 'src') {

@@ -5,7 +5,7 @@
  * live in the bench's process, so nothing of theirs is in this heap.
  */
 import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/observability/logger.js';
 import { startServer } from '../src/server.js';
 
 export type ServerRequest = { type: 'heap' };

@@ -7,7 +7,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createClerkClient } from '@clerk/backend';
 import { createKeySet } from './auth/jwks.js';
 import { createTokenVerifier } from './auth/verifier.js';
-import { installClerkHttp } from './clerk-http.js';
+import { installClerkHttp } from './clerk/http-agent.js';
+import { createClerkKeyReader } from './clerk/keys.js';
+import { createClerkSource } from './clerk/source.js';
+import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver } from './clerk/upstream.js';
 import type { Config } from './config.js';
 import { createFastPath } from './fast-path/fast-path.js';
 import { createPreparedResponses } from './fast-path/prepared-responses.js';
@@ -16,8 +19,8 @@ import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import { type BodyGuard, createBodyGuard, refuse } from './http/body-guard.js';
 import { answerClientErrors } from './http/client-errors.js';
-import type { Logger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import type { Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createSharedState, type SharedState } from './shared-state/index.js';
 import {
   budgetNamespace,
@@ -25,13 +28,10 @@ import {
   createSharedBudget,
   registerSharedBudgetMetrics,
 } from './shared-state/shared-budget.js';
-import { createTeamEventBus } from './subscriptions/bus.js';
 import { createLiveStreams, type LiveStreams, notifyingRevocations } from './subscriptions/live-streams.js';
+import { createTeamEventBus } from './subscriptions/team-events.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
-import { createClerkKeyReader } from './team/clerk-keys.js';
-import { createClerkSource } from './team/clerk-source.js';
 import { createRevocations, type Revocations } from './team/revocations.js';
-import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver } from './team/upstream.js';
 import { createWebhookRoute, DEDUPE_WINDOW_MS, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
 
 /** Optional for an app: without them nothing is shared between replicas (see src/shared-state/). */
@@ -189,7 +189,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     onDrift: (drift) =>
       logger.warn('team cache drift: a full read differs from the patched copy', { ...drift }),
   });
-  // Live updates. The bus is in-process; it is the seam for Redis (see src/subscriptions/bus.ts).
+  // Live updates. The bus is in-process; it is the seam for Redis (see src/subscriptions/team-events.ts).
   const liveStreams = createLiveStreams({
     bus: createTeamEventBus(),
     maxPerUser: config.subscriptionMaxStreamsPerUser,

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { loadOrCreateSigningKeyPem, startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { ConfigError, loadConfig } from './config.js';
 import { DEFAULT_QUERY } from './graphql/yoga.js';
-import { createLogger } from './logger.js';
+import { createLogger } from './observability/logger.js';
 import { exitOnStartFailure, startServer } from './server.js';
 
 /** The demo token must outlive an afternoon of exploring in GraphiQL (Clerk's own live about 60 s). */

@@ -4,7 +4,7 @@
  * production build does not contain.
  */
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger } from './observability/logger.js';
 import { exitOnStartFailure, startServer } from './server.js';
 
 async function main() {

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { type App, type AppOptions, createApp } from './app.js';
-import type { Logger } from './logger.js';
+import type { Logger } from './observability/logger.js';
 
 export interface StartServerOptions extends AppOptions {
   port: number;

@@ -1,12 +1,12 @@
 /**
- * Bounded sockets toward Clerk (src/clerk-http.ts): requests to a registered origin go through its bounded agent,
+ * Bounded sockets toward Clerk (src/clerk/http-agent.ts): requests to a registered origin go through its bounded agent,
  * everything else as before; a call its caller stops waiting for (the upstream policy's signal) ends its request.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { installClerkHttp } from '../src/clerk-http.js';
+import { installClerkHttp } from '../src/clerk/http-agent.js';
 
 /** An HTTP server that counts requests and open connections, answering after `answer` decides (or never). */
 async function countingServer(answer: (request: IncomingMessage, response: ServerResponse) => void) {

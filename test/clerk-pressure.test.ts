@@ -12,7 +12,7 @@
  */
 import { createServer, type Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/observability/logger.js';
 import { type Harness, metricOf, startHarness } from './helpers/harness.js';
 
 const ROSTER = `query Roster($id: ID!) {

@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/observability/logger.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
 const MANIFEST = fileURLToPath(new URL('./gql/persisted-documents.json', import.meta.url));

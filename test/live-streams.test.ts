@@ -3,13 +3,13 @@
  * revocations and session ends, limits, versions, and one bus subscription per organization.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createTeamEventBus, type TeamEventBus } from '../src/subscriptions/bus.js';
 import {
   createLiveStreams,
   type LiveStream,
   type LiveStreams,
   TooManyStreamsError,
 } from '../src/subscriptions/live-streams.js';
+import { createTeamEventBus, type TeamEventBus } from '../src/subscriptions/team-events.js';
 import { ANY } from '../src/team/revocations.js';
 
 let hub: LiveStreams | undefined;

@@ -1,6 +1,6 @@
 /** What operators see: metrics, logs, request IDs, health, and a graceful shutdown. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/observability/logger.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
 const logLines: string[] = [];

@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../src/logger.js';
+import type { Logger } from '../src/observability/logger.js';
 import { refusalOf } from '../src/shared-state/connection.js';
 import type { RedisDownReason } from '../src/shared-state/index.js';
 import { TeamPage } from './documents.js';

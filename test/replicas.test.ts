@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../src/logger.js';
+import type { Logger } from '../src/observability/logger.js';
 import { LiveTeam, TeamPage } from './documents.js';
 import { subscribe } from './helpers/live.js';
 import { redisAvailable } from './helpers/redis.js';

@@ -9,7 +9,9 @@ import { type RunningClerkEmulator, startClerkEmulator } from '@team-graphql/cle
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ClerkHttp, installClerkHttp } from '../src/clerk-http.js';
+import { type ClerkHttp, installClerkHttp } from '../src/clerk/http-agent.js';
+import { createClerkSource } from '../src/clerk/source.js';
+import { createUpstream, currentCallSignal, type Upstream } from '../src/clerk/upstream.js';
 import {
   type BudgetMode,
   budgetNamespace,
@@ -19,10 +21,8 @@ import {
   type SharedBudget,
   sharedBudgetKeys,
 } from '../src/shared-state/shared-budget.js';
-import { createClerkSource } from '../src/team/clerk-source.js';
 import { UpstreamRateLimitedError } from '../src/team/errors.js';
 import type { TeamSource } from '../src/team/types.js';
-import { createUpstream, currentCallSignal, type Upstream } from '../src/team/upstream.js';
 import { startHarness } from './helpers/harness.js';
 import { type RedisProcess, redisAvailable, startRedis } from './helpers/redis.js';
 

@@ -16,7 +16,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
-import type { Logger } from '../src/logger.js';
+import type { Logger } from '../src/observability/logger.js';
 import { LiveTeam } from './documents.js';
 import type { LiveTeamSubscription } from './gql/graphql.js';
 import { type Harness, metricOf, postSignedWebhook, startHarness } from './helpers/harness.js';

@@ -3,17 +3,17 @@
  * createUpstream puts them together (deadlines, fairness, priorities, abandoned calls, retries, breaker).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { UpstreamRateLimitedError, UpstreamUnavailableError } from '../src/team/errors.js';
-import { createBreaker } from '../src/team/upstream/breaker.js';
-import { createBudget } from '../src/team/upstream/budget.js';
-import { FairQueue, type Priority } from '../src/team/upstream/queue.js';
+import { createBreaker } from '../src/clerk/upstream/breaker.js';
+import { createBudget } from '../src/clerk/upstream/budget.js';
+import { FairQueue, type Priority } from '../src/clerk/upstream/queue.js';
 import {
   CircuitOpenError,
   createUpstream,
   type UpstreamObserver,
   UpstreamRefusedError,
   type UpstreamRoute,
-} from '../src/team/upstream.js';
+} from '../src/clerk/upstream.js';
+import { UpstreamRateLimitedError, UpstreamUnavailableError } from '../src/team/errors.js';
 
 describe('budget (sliding window)', () => {
   it('allows `requests` starts in any window, the next when the oldest has left it', () => {

@@ -9,7 +9,7 @@
  * (viewer or error) to Yoga with the request, so Yoga never verifies it again.
  *
  * On every request, as through Yoga: the token is verified (the verifier's cache: token → viewer), and before a
- * replay authorization runs again for every organization the answer shows (src/graphql/access.ts, same evidence,
+ * replay authorization runs again for every organization the answer shows (src/auth/access.ts, same evidence,
  * same revocation records), and the answer's cache entries are read as Yoga would read them (same cache metrics).
  * Authorization is `authorizeOrganization` itself, given the viewer, the revocation records and a team snapshot.
  * Anything that says no, or any doubt (a token that fails, an input that changed), and Yoga answers instead, with
@@ -19,9 +19,9 @@
  * as `Origin` is part of the key). Metrics and access logs are app.ts's, the same for both paths.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authorizeOrganization } from '../auth/access.js';
 import { type Authentication, authenticate, type TokenVerifier } from '../auth/verifier.js';
 import type { Viewer } from '../auth/viewer.js';
-import { authorizeOrganization } from '../graphql/access.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { TeamLoaders } from '../graphql/loaders.js';
 import type { CacheKind, CacheRead, ReadOptions, TeamCache } from '../team/cache.js';

@@ -9,7 +9,7 @@ import type { PreparedResponses } from '../fast-path/prepared-responses.js';
 import { recordingCache } from '../fast-path/recorded-reads.js';
 import { type TrustedDocumentsOptions, useTrustedDocuments } from '../fast-path/trusted-documents.js';
 import { type PreparedCapture, usePreparedResponses } from '../fast-path/use-prepared-responses.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 import type { LiveStreams } from '../subscriptions/live-streams.js';
 import type { TeamCache } from '../team/cache.js';
 import type { Revocations } from '../team/revocations.js';

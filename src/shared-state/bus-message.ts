@@ -7,7 +7,7 @@
  */
 import { TEAM_CHANGE_REASONS } from '../subscriptions/types.js';
 import type { Delta } from '../team/deltas.js';
-import type { EndedSession, EventEffects, Invalidation, Patch, Revocation } from '../webhooks/events.js';
+import type { EndedSession, EventEffects, Invalidation, Patch, Revocation } from '../team/effects.js';
 
 export type BusMessage =
   /** A replica applied a webhook's effects; `touched`: the organizations it invalidated. */

@@ -15,7 +15,7 @@
  * accepts us again, and `refusal()` reports it (the `redis_up` reason, `/readyz`).
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 
 export interface RedisConnectionOptions {
   url: string;

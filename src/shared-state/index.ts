@@ -21,18 +21,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 import type { CacheKind, TeamCache } from '../team/cache.js';
+import type { EventEffects, WebhookSharing } from '../team/effects.js';
 import type { Revocations } from '../team/revocations.js';
 import type { TeamSource } from '../team/types.js';
-import type { EventEffects } from '../webhooks/events.js';
-import type { WebhookSharing } from '../webhooks/route.js';
-import { createSharedBus } from './bus.js';
 import { createRedisConnection, type RedisConnection } from './connection.js';
 import { createCopyStore } from './copies.js';
 import { createSharedDedupe } from './dedupe.js';
 import { sharedKeys } from './keys.js';
-import { createSharedStateMetrics } from './metrics.js';
+import { createSharedBus } from './redis-bus.js';
+import { createSharedStateMetrics } from './redis-metrics.js';
 import { createSharedRevocations } from './shared-revocations.js';
 import { createSharedSource } from './shared-source.js';
 import { createClusterSingleFlight } from './single-flight.js';

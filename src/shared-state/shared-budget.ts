@@ -20,7 +20,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
-import type { Logger } from '../logger.js';
 import {
   type Budget,
   type BudgetGate,
@@ -28,7 +27,8 @@ import {
   createBudget,
   type Grant,
   paddedWindowMs,
-} from '../team/upstream/budget.js';
+} from '../clerk/upstream/budget.js';
+import type { Logger } from '../observability/logger.js';
 import { HEARTBEAT, PAUSE, RESERVE } from './shared-budget-scripts.js';
 
 export type BudgetMode = 'shared' | 'local';

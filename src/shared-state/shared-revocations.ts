@@ -3,8 +3,9 @@
  * carry it), and also kept in one Redis hash, so that a replica that (re)connects — a new one, or one that missed
  * messages — records them too before it trusts anything older. Entries past the retention are pruned on load.
  */
+
+import type { Revocation } from '../team/effects.js';
 import type { Revocations } from '../team/revocations.js';
-import type { Revocation } from '../webhooks/events.js';
 import type { RedisConnection } from './connection.js';
 import type { SharedKeys } from './keys.js';
 

@@ -18,7 +18,7 @@
  *   end drops a pending change: nothing more is shown to someone who just lost access.
  */
 import { ANY, type Revocations } from '../team/revocations.js';
-import type { TeamEventBus } from './bus.js';
+import type { TeamEventBus } from './team-events.js';
 import type { SessionEndedMessage, TeamChangeMessage, TeamChangeReason } from './types.js';
 
 export type EndCause = 'forbidden' | 'session_ended' | 'expired' | 'shutdown' | 'client';

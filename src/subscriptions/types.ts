@@ -3,22 +3,9 @@
  * that a bus between processes (Redis) can carry them as JSON.
  */
 
-/**
- * Why an organization's team page changed. A burst of webhooks (settled by the refresh-ahead debounce) becomes one
- * event carrying every reason of the burst; `INITIAL` is the first event of every stream (the current state).
- */
-export const TEAM_CHANGE_REASONS = [
-  'INITIAL',
-  'MEMBER_ADDED',
-  'MEMBER_REMOVED',
-  'MEMBER_UPDATED',
-  'INVITATION_CREATED',
-  'INVITATION_ACCEPTED',
-  'INVITATION_REVOKED',
-  'ORGANIZATION_UPDATED',
-] as const;
+export { TEAM_CHANGE_REASONS, type TeamChangeReason } from '../team/effects.js';
 
-export type TeamChangeReason = (typeof TEAM_CHANGE_REASONS)[number];
+import type { TeamChangeReason } from '../team/effects.js';
 
 /** An organization was re-read after a burst of webhooks: its subscribers get one event. */
 export interface TeamChangeMessage {

@@ -30,3 +30,53 @@ export class UpstreamUnavailableError extends Error {
     this.name = 'UpstreamUnavailableError';
   }
 }
+
+// Calls the Clerk call policy (src/clerk/upstream.ts) refused without asking Clerk. They are the domain errors
+// callers already handle (a refusal is `RATE_LIMITED` or `UPSTREAM_UNAVAILABLE` to a client, and a cached copy may
+// be served instead), with a mark saying why, for callers and logs that care.
+
+/**
+ * Why a call was not made:
+ * - `queue_full`: the queue already holds `maxQueue` calls;
+ * - `caller_limit`: this caller already has `maxPerCaller` calls waiting or under way;
+ * - `deadline`: the call could not start before its deadline (refused at once, or dropped from the queue);
+ * - `circuit_open`: the route's circuit breaker is open;
+ * - `abandoned`: the caller's signal aborted while the call was waiting;
+ * - `shutdown`: the policy was closed.
+ */
+export type RefusalReason =
+  | 'queue_full'
+  | 'caller_limit'
+  | 'deadline'
+  | 'circuit_open'
+  | 'abandoned'
+  | 'shutdown';
+
+/** Refused by our own budget, queue or fairness rules, never sent: to the client, `RATE_LIMITED`. */
+export class UpstreamRefusedError extends UpstreamRateLimitedError {
+  constructor(
+    readonly reason: 'queue_full' | 'caller_limit' | 'deadline',
+    retryAfterSeconds: number,
+  ) {
+    super(retryAfterSeconds);
+    this.name = 'UpstreamRefusedError';
+    this.message = `Clerk call not made (${reason.replace('_', ' ')}); retry in ${retryAfterSeconds} s`;
+  }
+}
+
+/** The route's circuit breaker is open: Clerk has been failing and is not asked again until the cooldown passes. */
+export class CircuitOpenError extends UpstreamUnavailableError {
+  /** Lets callers tell "breaker open" from a failed call without importing this class. */
+  readonly circuitOpen = true;
+
+  constructor(
+    readonly route: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `Clerk is failing on ${route}; not called again for ${retryAfterSeconds} s (circuit open)`,
+      undefined,
+    );
+    this.name = 'CircuitOpenError';
+  }
+}

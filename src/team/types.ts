@@ -3,7 +3,11 @@
  * Timestamps are RFC 3339 strings, formatted once when read from Clerk: a cache hit then serves them as they are
  * (formatting 20 dates per answer was a measurable share of a hit's cost).
  */
-import type { Priority } from './upstream.js';
+/**
+ * How urgent a Clerk read is: `interactive` (someone waits for it) or `background` (a re-read nobody waits for,
+ * e.g. refresh-ahead, or the rest of a roster behind a cold page): background calls wait behind interactive ones.
+ */
+export type Priority = 'interactive' | 'background';
 
 /** Clerk's largest page: a roster read's first page holds the first this many members (and answers pages in them). */
 export const ROSTER_PAGE_SIZE = 500;

@@ -2,57 +2,21 @@
  * What a Clerk webhook event changes for us: which cached data it patches (when its payload expresses every field
  * a roster or invitation list holds; see ../team/deltas.ts for how versions and tombstones keep duplicated and
  * reordered deliveries harmless), which it makes stale (everything else), and which access it revokes. Pure: no
- * I/O, no cache.
+ * I/O, no cache. The effect types are the domain's (../team/effects.ts): the Redis layer carries them too.
  */
-import type { TeamChangeReason } from '../subscriptions/types.js';
 import type { Delta } from '../team/deltas.js';
+import type {
+  EndedSession,
+  EventEffects,
+  Invalidation,
+  Patch,
+  Revocation,
+  TeamChangeReason,
+} from '../team/effects.js';
 import { ANY } from '../team/revocations.js';
 import type { Invitation, Member } from '../team/types.js';
 
-export type Invalidation =
-  /** The organization's roster and pending invitations; `reason` is what its live subscribers are told. */
-  | { kind: 'organization'; organizationId: string; reason: TeamChangeReason }
-  /** Every cached roster that holds the user (names, emails and images show there). */
-  | { kind: 'user'; userId: string; reason: TeamChangeReason }
-  /** The user's own membership list. */
-  | { kind: 'userMemberships'; userId: string }
-  /** Every cached membership list that holds the organization (its name, member count or existence changed). */
-  | { kind: 'membershipListsOf'; organizationId: string }
-  | { kind: 'all' };
-
-/** Evidence older than now no longer grants `userId` `organizationId`; either may be `*` (any). */
-export interface Revocation {
-  userId: string;
-  organizationId: string;
-}
-
-/** A Clerk session that ended (`session.ended`, `.revoked`, `.removed`): live streams opened with it end. */
-export interface EndedSession {
-  sessionId: string;
-  userId: string | null;
-}
-
-/**
- * A change applied to cached data from the payload itself; `reason` is what live subscribers are told. Where the
- * cache cannot decide whether it is newer than what it holds, it invalidates the organization instead.
- */
-export interface Patch {
-  delta: Delta;
-  reason: TeamChangeReason;
-}
-
-/**
- * All empty for an event that cannot change a team page (session.created, email.*, user.created, …). Plain JSON
- * data: effects may travel to other replicas and be applied there by the same function.
- */
-export interface EventEffects {
-  invalidations: Invalidation[];
-  revocations: Revocation[];
-  /** Applied before the route answers; absent when the event patches nothing. */
-  patches?: Patch[];
-  /** Only for session events; absent otherwise. */
-  endedSessions?: EndedSession[];
-}
+export type { EndedSession, EventEffects, Invalidation, Patch, Revocation };
 
 export interface ClerkEvent {
   type: string;
@@ -181,7 +145,7 @@ export function effectsOf(event: ClerkEvent): EventEffects {
 }
 
 // ---- payload → delta: only when the payload holds every field the roster or invitation list maps (as
-// ../team/clerk-source.ts does), with the type Clerk documents; anything less falls back to invalidation. ----
+// ../clerk/source.ts does), with the type Clerk documents; anything less falls back to invalidation. ----
 
 type Fields = Record<string, unknown>;
 const objectAt = (data: unknown, key: string): Fields | undefined => {

@@ -7,8 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { Webhook, WebhookVerificationError } from 'svix';
 import type { BodyGuard } from '../http/body-guard.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 import type { TeamCache } from '../team/cache.js';
+import type { WebhookSharing } from '../team/effects.js';
 import type { Revocations } from '../team/revocations.js';
 import {
   asClerkEvent,
@@ -47,21 +48,6 @@ export interface WebhookRouteOptions {
   live?: RefreshAheadHooks & { sessionEnded?(session: EndedSession): void };
   /** Several replicas (src/shared-state/): dedupe across replicas, and effects told to the others. Optional. */
   shared?: WebhookSharing;
-}
-
-/** What the route asks of the Redis layer, when there is one. */
-export interface WebhookSharing {
-  /**
-   * `first`: process it. `duplicate`: its effects are on the bus already. `busy`: another replica is processing it
-   * right now (answered 503: Clerk comes back later). Undefined: Redis cannot say (process it).
-   */
-  claim(messageId: string): Promise<'first' | 'duplicate' | 'busy' | undefined>;
-  /**
-   * Called in the same tick as the local apply (so no read of this replica can slip in between), with the
-   * organizations the apply invalidated; resolves true once the other replicas have been told (and the delivery is
-   * marked done), false when telling them failed.
-   */
-  applied(effects: EventEffects, touched: string[], messageId: string): Promise<boolean>;
 }
 
 export interface WebhookRoute {

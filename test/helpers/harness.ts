@@ -13,7 +13,7 @@ import { startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { print } from 'graphql';
 import { Webhook } from 'svix';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
-import { createLogger, type Logger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 export interface GraphQLResponse<TData> {
   status: number;

@@ -16,7 +16,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { ClerkEmulator, StartEmulatorOptions } from '@team-graphql/clerk-emulator';
 import { startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
-import { createLogger, type Logger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { type GraphQLResponse, metricOf, postSignedWebhook, queryGraphQL, testAppConfig } from './harness.js';
 import { type RedisProcess, startRedis } from './redis.js';
 

@@ -1,6 +1,7 @@
 /** `Organization` and `Query.organization`: an organization's team, readable by its members only. */
+
+import { authorizeOrganization, type Evidence, requireViewer } from '../../auth/access.js';
 import type { OrganizationSummary } from '../../team/types.js';
-import { authorizeOrganization, type Evidence, requireViewer } from '../access.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { forbidden, toGraphQLError } from '../errors.js';

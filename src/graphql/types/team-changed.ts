@@ -12,9 +12,9 @@
  * The streams themselves (limits, versions, ends) are `src/subscriptions/live-streams.ts`.
  */
 import { GraphQLError } from 'graphql';
+import { authorizeOrganization, requireViewer } from '../../auth/access.js';
 import { type LiveStream, TooManyStreamsError } from '../../subscriptions/live-streams.js';
 import type { TeamChangeReason } from '../../subscriptions/types.js';
-import { authorizeOrganization, requireViewer } from '../access.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { forbidden, toGraphQLError } from '../errors.js';

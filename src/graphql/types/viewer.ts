@@ -1,6 +1,7 @@
 /** `Viewer` and `Query.viewer`: who the caller is, from the verified session token. */
+
+import { currentMemberships, requireViewer } from '../../auth/access.js';
 import type { Viewer } from '../../auth/viewer.js';
-import { currentMemberships, requireViewer } from '../access.js';
 import { builder } from '../builder.js';
 import { ViewerOrganizationRef } from './viewer-organization.js';
 

@@ -2,8 +2,8 @@
  * One Clerk read of one key shared by everyone who needs it (a "flight"), as data: its states, its waiters, and
  * the deadline wait both kinds of waiter use. ./flights.ts moves flights between the states.
  */
-import type { RosterPage, SharedCopy } from '../types.js';
-import type { Priority } from '../upstream.js';
+
+import type { Priority, RosterPage, SharedCopy } from '../types.js';
 import { keyOf } from './kinds.js';
 import type { CacheKind, EntryOf } from './types.js';
 

@@ -28,9 +28,9 @@
  * (started when the one under way settles, and shared by every forced caller who arrived meanwhile). So per key
  * there is at most one read in flight and one queued; that coalescing is the only throttle.
  */
-import { OrganizationNotFoundError, UpstreamUnavailableError } from '../errors.js';
-import type { RosterPage, SourceRead, TeamSource } from '../types.js';
-import { type Priority, UpstreamRefusedError } from '../upstream.js';
+
+import { OrganizationNotFoundError, UpstreamRefusedError, UpstreamUnavailableError } from '../errors.js';
+import type { Priority, RosterPage, SourceRead, TeamSource } from '../types.js';
 import {
   type Attempt,
   deadlineWait,

@@ -2,9 +2,16 @@
  * The cache's types: the public ones (re-exported by ../cache.ts, which every other module imports them from) and
  * the entry it stores, one shape per kind.
  */
+
 import type { Delta, PatchState } from '../deltas.js';
-import type { PendingInvitations, Roster, RosterPage, TeamSource, UserMemberships } from '../types.js';
-import type { Priority } from '../upstream.js';
+import type {
+  PendingInvitations,
+  Priority,
+  Roster,
+  RosterPage,
+  TeamSource,
+  UserMemberships,
+} from '../types.js';
 
 export interface CacheRead<T> {
   value: T;

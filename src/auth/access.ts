@@ -22,13 +22,14 @@
  * the bus's owner, and every token claim (src/team/revocations.ts, `unconfirmedUpTo`). Here that only means the
  * caller's membership list is read again when it is too old to count: the one read a caller already costs.
  */
-import type { Viewer } from '../auth/viewer.js';
+
+import type { GraphQLContext } from '../graphql/context.js';
+import { badUserInput, forbidden, toGraphQLError, unauthenticated } from '../graphql/errors.js';
 import type { CacheRead } from '../team/cache.js';
 import { UpstreamUnavailableError } from '../team/errors.js';
 import { ANY } from '../team/revocations.js';
 import type { Roster, UserMembership, UserMemberships } from '../team/types.js';
-import type { GraphQLContext } from './context.js';
-import { badUserInput, forbidden, toGraphQLError, unauthenticated } from './errors.js';
+import type { Viewer } from './viewer.js';
 
 /** Clerk organization IDs; anything else would be spliced into a Clerk URL path, so it is refused up front. */
 const ORGANIZATION_ID = /^org_[A-Za-z0-9]{1,64}$/;

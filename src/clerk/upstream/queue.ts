@@ -7,7 +7,9 @@
  * A data structure only: no timers, no limits (the upstream policy decides what may enter).
  */
 
-export type Priority = 'interactive' | 'background';
+import type { Priority } from '../../team/types.js';
+
+export type { Priority };
 
 export interface QueueItem {
   readonly priority: Priority;

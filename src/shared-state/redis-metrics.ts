@@ -1,11 +1,11 @@
 /**
  * The Redis layer's series on the app's Prometheus registry (one registry per app, so in-process test replicas stay
- * apart). Kept here rather than in src/metrics.ts so that an app without REDIS_URL shows none of them.
+ * apart). Kept here rather than in src/observability/metrics.ts so that an app without REDIS_URL shows none of them.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CacheKind } from '../team/cache.js';
-import type { BusMessage } from './bus.js';
 import type { RedisDownReason } from './index.js';
+import type { BusMessage } from './redis-bus.js';
 import type { SharedReadOutcome } from './shared-source.js';
 
 export interface SharedStateMetrics {

@@ -13,15 +13,21 @@
  * asynchronous `BudgetGate`: the queue asks it for starts and gives each grant to the calls at its head on arrival.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
+import {
+  CircuitOpenError,
+  OrganizationNotFoundError,
+  type RefusalReason,
+  UpstreamRateLimitedError,
+  UpstreamRefusedError,
+  UpstreamUnavailableError,
+} from '../team/errors.js';
 import { type Breaker, type CircuitState, createBreaker, type Permit } from './upstream/breaker.js';
 import { type BudgetGate, createBudget, type Grant, localGate, paddedWindowMs } from './upstream/budget.js';
 import { FairQueue, type Priority } from './upstream/queue.js';
-import { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from './upstream/refusals.js';
 
+export { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from '../team/errors.js';
 export type { CircuitState } from './upstream/breaker.js';
 export type { Priority } from './upstream/queue.js';
-export { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from './upstream/refusals.js';
 
 /**
  * Calls are grouped by route: a 429 on one route pauses that route only, and each route has its own circuit
@@ -148,7 +154,7 @@ const callSignal = new AsyncLocalStorage<AbortSignal>();
 
 /**
  * The signal of the Clerk call under way in this async context, aborted when the policy stops waiting for it (its
- * timeout, or its deadline). The SDK takes no AbortSignal, so the Clerk HTTP agent (src/clerk-http.ts) reads this
+ * timeout, or its deadline). The SDK takes no AbortSignal, so the Clerk HTTP agent (src/clerk/http-agent.ts) reads this
  * one where the SDK's `fetch` reaches it, and closes the request: a call nobody waits for holds no socket.
  */
 export function currentCallSignal(): AbortSignal | undefined {
@@ -564,7 +570,7 @@ function sleep(ms: number) {
 
 /**
  * Bounds the wait for one call. The SDK accepts no AbortSignal: the HTTP request itself is ended through
- * `currentCallSignal` by the Clerk HTTP agent (src/clerk-http.ts), whose socket timeouts are the backstop.
+ * `currentCallSignal` by the Clerk HTTP agent (src/clerk/http-agent.ts), whose socket timeouts are the backstop.
  */
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

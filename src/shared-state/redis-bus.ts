@@ -16,8 +16,8 @@
  * authorization must not trust what it cannot confirm (see src/team/revocations.ts, `unconfirmedUpTo`). Judged at
  * the moment it is asked (no timer lag): silence counts from the last message heard.
  */
-import type { Logger } from '../logger.js';
-import type { EventEffects } from '../webhooks/events.js';
+import type { Logger } from '../observability/logger.js';
+import type { EventEffects } from '../team/effects.js';
 import { type BusMessage, parseBusMessage } from './bus-message.js';
 import type { RedisConnection } from './connection.js';
 

@@ -5,7 +5,7 @@
  */
 import type { ClerkClient } from '@clerk/backend';
 import { isClerkAPIResponseError } from '@clerk/backend/errors';
-import { UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
+import { UpstreamRateLimitedError, UpstreamUnavailableError } from '../team/errors.js';
 import type { CallOptions, Upstream } from './upstream.js';
 
 export interface SigningKeys {

@@ -4,7 +4,11 @@
  */
 import type { ClerkClient } from '@clerk/backend';
 import { isClerkAPIResponseError } from '@clerk/backend/errors';
-import { OrganizationNotFoundError, UpstreamRateLimitedError, UpstreamUnavailableError } from './errors.js';
+import {
+  OrganizationNotFoundError,
+  UpstreamRateLimitedError,
+  UpstreamUnavailableError,
+} from '../team/errors.js';
 import {
   createRoster,
   createUserMemberships,
@@ -17,7 +21,7 @@ import {
   type SourceRead,
   type TeamSource,
   type UserMembership,
-} from './types.js';
+} from '../team/types.js';
 import type { Upstream, UpstreamRoute } from './upstream.js';
 
 /** Clerk's largest page; fewer round trips per roster. */

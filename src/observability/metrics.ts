@@ -3,9 +3,14 @@
  * The team and webhook modules report through small observer interfaces and never import prom-client.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { LiveStreams, LiveStreamsObserver } from './subscriptions/live-streams.js';
-import type { CacheObserver, TeamCache } from './team/cache.js';
-import { type CircuitState, UPSTREAM_ROUTES, type Upstream, type UpstreamObserver } from './team/upstream.js';
+import {
+  type CircuitState,
+  UPSTREAM_ROUTES,
+  type Upstream,
+  type UpstreamObserver,
+} from '../clerk/upstream.js';
+import type { LiveStreams, LiveStreamsObserver } from '../subscriptions/live-streams.js';
+import type { CacheObserver, TeamCache } from '../team/cache.js';
 
 export interface Metrics {
   registry: Registry;
