@@ -9,12 +9,10 @@
  *
  *   npx tsx bench/prepared-fairness.ts -- --seconds 20 --victims 1000
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startClerkEmulator } from '@team-graphql/clerk-emulator';
-import { freePort } from './lib/processes.js';
+import { startEmulatedServer } from './lib/emulated-server.js';
+import { stopAll } from './lib/processes.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
@@ -45,34 +43,7 @@ async function main() {
   const people = emulator.store.populate(organization.id, 2000, 'org:member');
   const tokenOf = (index: number) =>
     emulator.mintToken({ userId: people[index]?.userId as string, orgId: organization.id, expiresInS: 3600 });
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      CLERK_SECRET_KEY: emulator.secretKey,
-      CLERK_API_URL: emulator.url,
-      CLERK_JWT_KEY: emulator.publicKeyPem,
-      CLERK_RATE_LIMIT: '100000',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  process.on('exit', () => server.exitCode === null && server.kill('SIGTERM'));
-  for (let attempt = 0; ; attempt++) {
-    if (server.exitCode !== null || attempt > 300) throw new Error('server did not start');
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    await sleep(100);
-  }
+  const { url } = await startEmulatedServer(emulator);
   const post = async (token: string, query: string, variables: Record<string, unknown>) => {
     const response = await fetch(`${url}/graphql`, {
       method: 'POST',
@@ -126,8 +97,7 @@ async function main() {
   }
   await phase('victims alone', false);
   await phase('victims + one attacker', true);
-  server.kill('SIGTERM');
-  await once(server, 'exit');
+  await stopAll();
   await emulator.close();
 }
 

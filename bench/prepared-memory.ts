@@ -13,12 +13,12 @@
  *
  *   npx tsx bench/prepared-memory.ts -- --members 30000 --periods 16 --heap-mb 300 --fast-path off
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startClerkEmulator } from '@team-graphql/clerk-emulator';
-import { freePort } from './lib/processes.js';
+import { startEmulatedServer } from './lib/emulated-server.js';
+import { type Child, stopAll } from './lib/processes.js';
 import type { HeapAnswer, HeapRequest } from './lib/settled-heap.js';
 
 const { values } = parseArgs({
@@ -41,9 +41,9 @@ const QUERY = `query TeamPage($id: ID!) { organization(id: $id) { members(limit:
 
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
-async function settledHeap(server: ChildProcess): Promise<number> {
-  const answer = once(server, 'message') as Promise<[HeapAnswer]>;
-  server.send({ type: 'heap' } satisfies HeapRequest);
+async function settledHeap(server: Child): Promise<number> {
+  const answer = once(server.process, 'message') as Promise<[HeapAnswer]>;
+  server.process.send({ type: 'heap' } satisfies HeapRequest);
   const [{ heapUsed }] = await answer;
   return heapUsed;
 }
@@ -55,49 +55,18 @@ async function main() {
   const tokenOf = (index: number) =>
     emulator.mintToken({ userId: people[index]?.userId as string, orgId: organization.id, expiresInS: 3600 });
 
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const server = spawn(
-    process.execPath,
-    [
+  const { url, server } = await startEmulatedServer(emulator, {
+    nodeArgs: [
       `--max-old-space-size=${values['heap-mb']}`,
       '--expose-gc',
       '--import',
-      'tsx',
-      '--import',
       './bench/lib/settled-heap.ts',
-      'src/main.ts',
     ],
-    {
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'warn',
-        CLERK_SECRET_KEY: emulator.secretKey,
-        CLERK_API_URL: emulator.url,
-        CLERK_JWT_KEY: emulator.publicKeyPem,
-        CACHE_TTL_SECONDS: String(TTL_MS / 1000),
-        CLERK_RATE_LIMIT: '100000',
-        PREPARED_RESPONSES_MAX: values['fast-path'] === 'off' ? '0' : '10000',
-      },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: {
+      CACHE_TTL_SECONDS: String(TTL_MS / 1000),
+      PREPARED_RESPONSES_MAX: values['fast-path'] === 'off' ? '0' : '10000',
     },
-  );
-  const exited = once(server, 'exit');
-  process.on('exit', () => server.exitCode === null && server.kill('SIGTERM'));
-  for (let attempt = 0; ; attempt++) {
-    if (server.exitCode !== null || attempt > 300) throw new Error('server did not start');
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    await sleep(100);
-  }
+  });
   const view = async (index: number) => {
     const response = await fetch(`${url}/graphql`, {
       method: 'POST',
@@ -111,7 +80,7 @@ async function main() {
 
   const heaps: number[] = [];
   let died: string | undefined;
-  void exited.then(([code, signal]) => {
+  void server.exited.then(({ code, signal }) => {
     died = `server exited (${code ?? signal})`;
   });
   try {
@@ -139,7 +108,7 @@ async function main() {
       slopeMiBPerPeriod: Number(slope.toFixed(2)),
     }),
   );
-  server.kill('SIGTERM');
+  await stopAll();
   await emulator.close();
   process.exit(died || !(slope < 1) ? 1 : 0);
 }

@@ -12,9 +12,9 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { startClerkEmulator } from '@team-graphql/clerk-emulator';
+import { startEmulatedServer } from './lib/emulated-server.js';
 import type { LoopStallAnswer, LoopStallRequest } from './lib/loop-stall.js';
-import { type Child, forkNode, freePort, stopAll, waitForHttp } from './lib/processes.js';
-import { ROOT } from './lib/stack.js';
+import { type Child, stopAll } from './lib/processes.js';
 
 const { values } = parseArgs({
   options: { members: { type: 'string', default: '30000' }, rounds: { type: 'string', default: '10' } },
@@ -40,26 +40,11 @@ async function main() {
   const org = emulator.store.createOrganization({ name: 'Search Stall' });
   const members = emulator.store.populate(org.id, MEMBERS);
   const token = emulator.mintToken({ userId: members[0]?.userId as string, orgId: org.id, expiresInS: 3600 });
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const server = forkNode({
-    name: 'server',
-    nodeArgs: ['--import', 'tsx', '--import', './bench/lib/loop-stall.ts'],
-    script: 'src/main.ts',
-    env: {
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      CLERK_SECRET_KEY: emulator.secretKey,
-      CLERK_API_URL: emulator.url,
-      CLERK_JWT_KEY: emulator.publicKeyPem,
-      CACHE_TTL_SECONDS: '3600',
-    },
-    cwd: ROOT,
+  const { url, server } = await startEmulatedServer(emulator, {
+    nodeArgs: ['--import', './bench/lib/loop-stall.ts'],
+    env: { CACHE_TTL_SECONDS: '3600' },
   });
   try {
-    await waitForHttp(`${url}/readyz`, server);
     const ask = async (args: string) => {
       const response = await fetch(`${url}/graphql`, {
         method: 'POST',
