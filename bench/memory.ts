@@ -17,12 +17,13 @@ type UpstreamModule = typeof import('../src/clerk/upstream.js');
 
 /** The team modules of the build the server runs (dist/), or the sources (src/, through tsx). */
 async function teamModules(entry: 'dist' | 'src') {
-  const base = new URL(`../${entry}/team/`, import.meta.url);
+  const base = new URL(`../${entry}/`, import.meta.url);
   const extension = entry === 'dist' ? 'js' : 'ts';
+  const module = (path: string) => new URL(`${path}.${extension}`, base).href;
   const [cache, source, upstream] = await Promise.all([
-    import(new URL(`cache.${extension}`, base).href) as Promise<CacheModule>,
-    import(new URL(`clerk-source.${extension}`, base).href) as Promise<SourceModule>,
-    import(new URL(`upstream.${extension}`, base).href) as Promise<UpstreamModule>,
+    import(module('team/cache')) as Promise<CacheModule>,
+    import(module('clerk/source')) as Promise<SourceModule>,
+    import(module('clerk/upstream')) as Promise<UpstreamModule>,
   ]);
   return {
     createTeamCache: cache.createTeamCache,
