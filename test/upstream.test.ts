@@ -13,7 +13,11 @@ import {
   UpstreamRefusedError,
   type UpstreamRoute,
 } from '../src/clerk/upstream.js';
-import { UpstreamRateLimitedError, UpstreamUnavailableError } from '../src/team/errors.js';
+import {
+  OrganizationNotFoundError,
+  UpstreamRateLimitedError,
+  UpstreamUnavailableError,
+} from '../src/team/errors.js';
 
 describe('budget (sliding window)', () => {
   it('allows `requests` starts in any window, the next when the oldest has left it', () => {
@@ -517,6 +521,37 @@ describe('createUpstream on a fake clock', () => {
     // Two more calls made the fifth failure: the circuit opened, and the last retry was not made.
     expect(second.error).toBeInstanceOf(CircuitOpenError);
     expect(clerk.calls).toBe(5 + 3 + 2);
+  });
+
+  it('labels each call by what ended it: only a missing organization is not_found', async () => {
+    const clerk = fakeClerk(10);
+    const outcomes: string[] = [];
+    const upstream = createUpstream({
+      timeoutMs: 400,
+      budget: { requests: 1000, windowMs: 1000 },
+      observer: {
+        called: (route, outcome, status) => outcomes.push(`${route} ${outcome} ${status}`),
+        budgetWait: () => {},
+        blocked: () => {},
+      },
+    });
+    const missing = outcome(
+      upstream.run(
+        'memberships',
+        clerk.fail(() => new OrganizationNotFoundError('org_gone')),
+      ),
+    );
+    // Not a domain error at all (a bug in a mapper, say): a failed call, not a missing organization.
+    const broken = outcome(
+      upstream.run(
+        'user_memberships',
+        clerk.fail(() => new TypeError('cannot read properties of undefined')),
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(20);
+    expect(missing.error).toBeInstanceOf(OrganizationNotFoundError);
+    expect(broken.error).toBeInstanceOf(TypeError);
+    expect(outcomes).toEqual(['memberships not_found 404', 'user_memberships error undefined']);
   });
 
   it('opening the circuit answers the calls waiting for that route at once', async () => {

@@ -21,14 +21,16 @@
  * missed a removal: the revocation records then also void evidence read from Clerk before a date they are told by
  * the bus's owner, and every token claim (src/team/revocations.ts, `unconfirmedUpTo`). Here that only means the
  * caller's membership list is read again when it is too old to count: the one read a caller already costs.
+ *
+ * Authorization reads only what it is given (the viewer, the revocation records, a team snapshot) and says no with
+ * the domain errors of ./errors.ts: GraphQL's resolvers and the fast path's replays ask it alike.
  */
 
-import type { GraphQLContext } from '../graphql/context.js';
-import { badUserInput, forbidden, toGraphQLError, unauthenticated } from '../graphql/errors.js';
 import type { CacheRead } from '../team/cache.js';
 import { UpstreamUnavailableError } from '../team/errors.js';
-import { ANY } from '../team/revocations.js';
+import { ANY, type Revocations } from '../team/revocations.js';
 import type { Roster, UserMembership, UserMemberships } from '../team/types.js';
+import { AccessDeniedError, AuthenticationError, InvalidArgumentError } from './errors.js';
 import type { Viewer } from './viewer.js';
 
 /** Clerk organization IDs; anything else would be spliced into a Clerk URL path, so it is refused up front. */
@@ -46,28 +48,58 @@ export type Evidence =
   | { kind: 'claim' }
   | { kind: 'membership'; membership: UserMembership };
 
-export function requireViewer(context: GraphQLContext): Viewer {
-  if (!context.viewer) {
-    throw unauthenticated('Authentication required: send "Authorization: Bearer <Clerk session token>".');
+/**
+ * The team reads authorization makes, from one request's snapshot (each answer is that request's for the rest of
+ * it): GraphQL's per-request loaders, the fast path's replay snapshot.
+ */
+export interface TeamEvidence {
+  /**
+   * The request's roster snapshot if it already has one, else the cache's copy if it is fresh (which then becomes
+   * the request's snapshot); undefined otherwise. Never reads Clerk: authorization looks here first.
+   */
+  peekRoster(organizationId: string): Promise<CacheRead<Roster> | undefined>;
+  /** A user's own membership list (in practice only the caller's). */
+  userMemberships(userId: string): Promise<CacheRead<UserMemberships>>;
+  /**
+   * The list from a Clerk read begun after the request arrived, and after `since` (epoch ms) when given, made the
+   * request's snapshot.
+   */
+  refreshUserMemberships(userId: string, since?: number): Promise<CacheRead<UserMemberships>>;
+}
+
+/** What authorization reads, and nothing else. */
+export interface AccessInputs {
+  /** The verified caller; null without a token. */
+  viewer: Viewer | null;
+  /** Removals recorded from webhooks (and what this replica cannot confirm). */
+  revocations: Pick<Revocations, 'revokedAt'>;
+  team: TeamEvidence;
+}
+
+export function requireViewer(viewer: Viewer | null): Viewer {
+  if (!viewer) {
+    throw new AuthenticationError(
+      'missing',
+      'Authentication required: send "Authorization: Bearer <Clerk session token>".',
+    );
   }
-  return context.viewer;
+  return viewer;
 }
 
 export async function authorizeOrganization(
-  context: GraphQLContext,
+  { viewer: caller, revocations, team }: AccessInputs,
   organizationId: string,
 ): Promise<Evidence> {
-  const viewer = requireViewer(context);
+  const viewer = requireViewer(caller);
   if (!ORGANIZATION_ID.test(organizationId)) {
-    throw badUserInput('Expected a Clerk organization ID (org_…).', 'id');
+    throw new InvalidArgumentError('Expected a Clerk organization ID (org_…).', 'id');
   }
-  const { revocations } = context;
   const recorded = revocations.revokedAt(viewer.userId, organizationId);
   /** Evidence read from Clerk dated at or before this grants nothing (recorded removals, and what is unconfirmed). */
   const readVoidUpTo = revocations.revokedAt(viewer.userId, organizationId, 'read');
   let voidUpTo = readVoidUpTo;
 
-  const roster = await context.team.peekRoster(organizationId);
+  const roster = await team.peekRoster(organizationId);
   if (roster && roster.readStartedAt > voidUpTo) {
     if (roster.value.byUserId.has(viewer.userId)) return { kind: 'roster', roster };
     // Clerk's newer word says the caller is not in it: older claims and lists are outweighed.
@@ -85,15 +117,15 @@ export async function authorizeOrganization(
 
   let memberships: CacheRead<UserMemberships>;
   try {
-    memberships = await membershipsNewerThan(context, viewer.userId, readVoidUpTo, recorded);
+    memberships = await membershipsNewerThan(team, viewer.userId, readVoidUpTo, recorded);
   } catch (error) {
     // A recorded removal and no way to see a re-admission: the removal stands.
-    if (recorded > 0) throw forbidden();
-    throw toGraphQLError(error);
+    if (recorded > 0) throw new AccessDeniedError(organizationId);
+    throw error;
   }
   const membership = memberships.value.byOrganizationId.get(organizationId);
   if (membership && memberships.readStartedAt > voidUpTo) return { kind: 'membership', membership };
-  throw forbidden();
+  throw new AccessDeniedError(organizationId);
 }
 
 /**
@@ -102,36 +134,34 @@ export async function authorizeOrganization(
  * already). A re-read that Clerk could not make (a stale copy served instead) is an error, not evidence.
  */
 async function membershipsNewerThan(
-  context: GraphQLContext,
+  team: TeamEvidence,
   userId: string,
   voidUpTo: number,
   recorded: number,
 ): Promise<CacheRead<UserMemberships>> {
-  const memberships = await context.team.userMemberships(userId);
+  const memberships = await team.userMemberships(userId);
   if (memberships.readStartedAt > voidUpTo || voidUpTo <= recorded) return memberships;
-  const fresh = await context.team.refreshUserMemberships(userId, voidUpTo + 1);
+  const fresh = await team.refreshUserMemberships(userId, voidUpTo + 1);
   if (fresh.stale)
     throw new UpstreamUnavailableError('Clerk could not be read to confirm the membership', undefined);
   return fresh;
 }
 
 /** The caller's memberships as of the list, without organizations revoked since it was read. */
-export async function currentMemberships(context: GraphQLContext): Promise<UserMembership[]> {
-  const viewer = requireViewer(context);
-  const { revocations } = context;
-  try {
-    // What this replica cannot confirm applies to every organization alike: asked for any one of them.
-    const { value, readStartedAt } = await membershipsNewerThan(
-      context,
-      viewer.userId,
-      revocations.revokedAt(viewer.userId, ANY, 'read'),
-      revocations.revokedAt(viewer.userId, ANY),
-    );
-    return value.memberships.filter(
-      (membership) =>
-        revocations.revokedAt(viewer.userId, membership.organization.id, 'read') < readStartedAt,
-    );
-  } catch (error) {
-    throw toGraphQLError(error);
-  }
+export async function currentMemberships({
+  viewer: caller,
+  revocations,
+  team,
+}: AccessInputs): Promise<UserMembership[]> {
+  const viewer = requireViewer(caller);
+  // What this replica cannot confirm applies to every organization alike: asked for any one of them.
+  const { value, readStartedAt } = await membershipsNewerThan(
+    team,
+    viewer.userId,
+    revocations.revokedAt(viewer.userId, ANY, 'read'),
+    revocations.revokedAt(viewer.userId, ANY),
+  );
+  return value.memberships.filter(
+    (membership) => revocations.revokedAt(viewer.userId, membership.organization.id, 'read') < readStartedAt,
+  );
 }

@@ -12,23 +12,9 @@
 import { verifyToken } from '@clerk/backend';
 import { TokenVerificationError, TokenVerificationErrorReason } from '@clerk/backend/errors';
 import { LRUCache } from 'lru-cache';
+import { AuthenticationError } from './errors.js';
 import type { KeySet } from './jwks.js';
 import { type SessionClaims, type Viewer, viewerFromClaims } from './viewer.js';
-
-export { KeySetUnavailableError } from './jwks.js';
-
-export type AuthFailureReason = 'missing' | 'malformed' | 'expired' | 'invalid' | 'unauthorized_party';
-
-/** The caller could not be authenticated (answer 401). */
-export class AuthenticationError extends Error {
-  constructor(
-    readonly reason: AuthFailureReason,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AuthenticationError';
-  }
-}
 
 export interface TokenVerifierOptions {
   /** PEM public key (`CLERK_JWT_KEY`). */

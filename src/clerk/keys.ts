@@ -4,8 +4,7 @@
  * domain errors that policy understands. The JWKS is a standard format (RFC 7517), not a Clerk shape.
  */
 import type { ClerkClient } from '@clerk/backend';
-import { isClerkAPIResponseError } from '@clerk/backend/errors';
-import { UpstreamRateLimitedError, UpstreamUnavailableError } from '../team/errors.js';
+import { toDomainError } from './errors.js';
 import type { CallOptions, Upstream } from './upstream.js';
 
 export interface SigningKeys {
@@ -22,23 +21,9 @@ export function createClerkKeyReader(options: {
       'jwks',
       () =>
         clerk.jwks.getJwks().catch((error: unknown) => {
-          throw toDomainError(error);
+          // No organization here: a 404 is Clerk failing, like any other status.
+          throw toDomainError(error, { request: 'Clerk JWKS request' });
         }),
       call,
     );
-}
-
-/** As the Clerk source translates its errors (a 404 here is no organization's absence: Clerk failed). */
-function toDomainError(error: unknown): Error {
-  if (isClerkAPIResponseError(error)) {
-    if (error.status === 429) return new UpstreamRateLimitedError(error.retryAfter);
-    return new UpstreamUnavailableError(
-      `Clerk JWKS request failed (${error.status ?? 'no response'})`,
-      error.status,
-      {
-        cause: error,
-      },
-    );
-  }
-  return new UpstreamUnavailableError('Clerk JWKS request failed', undefined, { cause: error });
 }

@@ -1,14 +1,9 @@
 /**
  * Reads team data from Clerk with the official SDK and maps it to our own types. This is the only module that
- * sees Clerk's resource classes; errors leave it as the domain errors of ./errors.ts.
+ * sees Clerk's resource classes; errors leave it as domain errors (./errors.ts translates them).
  */
 import type { ClerkClient } from '@clerk/backend';
-import { isClerkAPIResponseError } from '@clerk/backend/errors';
-import {
-  OrganizationNotFoundError,
-  UpstreamRateLimitedError,
-  UpstreamUnavailableError,
-} from '../team/errors.js';
+import { OrganizationNotFoundError } from '../team/errors.js';
 import {
   createRoster,
   createUserMemberships,
@@ -22,6 +17,7 @@ import {
   type TeamSource,
   type UserMembership,
 } from '../team/types.js';
+import { toDomainError } from './errors.js';
 import type { Upstream, UpstreamRoute } from './upstream.js';
 
 /** Clerk's largest page; fewer round trips per roster. */
@@ -54,7 +50,7 @@ export function createClerkSource({ clerk, upstream }: ClerkSourceOptions): Team
       () => {
         read.onCall?.();
         return request().catch((error: unknown) => {
-          throw toDomainError(error, organizationId);
+          throw toDomainError(error, { organizationId });
         });
       },
       { deadline: read.deadline, priority: read.priority, caller: read.caller, signal },
@@ -241,20 +237,4 @@ function dedupe(members: Member[]): Member[] {
 
 function isPresent<T>(value: T | undefined): value is T {
   return value !== undefined;
-}
-
-function toDomainError(error: unknown, organizationId: string): Error {
-  if (isClerkAPIResponseError(error)) {
-    if (error.status === 404) return new OrganizationNotFoundError(organizationId);
-    if (error.status === 429) return new UpstreamRateLimitedError(error.retryAfter);
-    // The SDK reports network failures and unparseable bodies as errors without a status.
-    return new UpstreamUnavailableError(
-      `Clerk request failed (${error.status ?? 'no response'})`,
-      error.status,
-      {
-        cause: error,
-      },
-    );
-  }
-  return new UpstreamUnavailableError('Clerk request failed', undefined, { cause: error });
 }

@@ -505,13 +505,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       // A 4xx is Clerk answering (about our request), not Clerk failing.
       if (error.status === undefined || error.status >= 500) breaker.failure(permit, now());
       else breaker.success(permit);
+    } else if (error instanceof OrganizationNotFoundError) {
+      observer.called(route, 'not_found', 404, durationMs);
+      // Clerk answered, and well: the organization is gone.
+      breaker.success(permit);
     } else {
-      observer.called(
-        route,
-        'not_found',
-        error instanceof OrganizationNotFoundError ? 404 : undefined,
-        durationMs,
-      );
+      // Not a domain error (the request's own code failed): a failed call, though not one that says Clerk is down.
+      observer.called(route, 'error', undefined, durationMs);
       breaker.success(permit);
     }
   }

@@ -19,11 +19,9 @@
  * as `Origin` is part of the key). Metrics and access logs are app.ts's, the same for both paths.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authorizeOrganization } from '../auth/access.js';
+import { authorizeOrganization, type TeamEvidence } from '../auth/access.js';
 import { type Authentication, authenticate, type TokenVerifier } from '../auth/verifier.js';
 import type { Viewer } from '../auth/viewer.js';
-import type { GraphQLContext } from '../graphql/context.js';
-import type { TeamLoaders } from '../graphql/loaders.js';
 import type { CacheKind, CacheRead, ReadOptions, TeamCache } from '../team/cache.js';
 import type { Revocations } from '../team/revocations.js';
 import type { Roster } from '../team/types.js';
@@ -84,9 +82,10 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
   });
 }
 
-type ReplayTeam = Pick<TeamLoaders, 'peekRoster' | 'userMemberships' | 'refreshUserMemberships'> & {
+interface ReplayTeam extends TeamEvidence {
+  /** One of the answer's entries, read as Yoga's loaders read it (the roster authorization peeked, if it did). */
   read(kind: CacheKind, id: string): Promise<CacheRead<unknown>>;
-};
+}
 
 /**
  * The team snapshot of a replayed request: what authorization reads (the fresh roster it peeks, the caller's
@@ -143,11 +142,10 @@ export function createFastPath(options: FastPathOptions): FastPath {
       caller: viewer?.userId,
       priority: 'interactive',
     });
-    // Authorization reads the viewer, the revocation records and the team snapshot, nothing else.
-    const context = { viewer, team, revocations: options.revocations } as unknown as GraphQLContext;
+    const access = { viewer, revocations: options.revocations, team };
     try {
       for (const organizationId of prepared.organizations)
-        await authorizeOrganization(context, organizationId);
+        await authorizeOrganization(access, organizationId);
       for (const read of prepared.reads) {
         const now = await team.read(read.kind, read.id);
         if (now.version !== read.version || !now.fromCache || now.stale) return false;

@@ -3,7 +3,12 @@
  * translated here is an internal error and stays masked by Yoga ("Unexpected error.").
  */
 import { GraphQLError } from 'graphql';
-import { AuthenticationError, KeySetUnavailableError } from '../auth/verifier.js';
+import {
+  AccessDeniedError,
+  AuthenticationError,
+  InvalidArgumentError,
+  KeySetUnavailableError,
+} from '../auth/errors.js';
 import {
   OrganizationNotFoundError,
   UpstreamRateLimitedError,
@@ -51,7 +56,9 @@ export function badUserInput(message: string, argumentName: string): GraphQLErro
 export function toGraphQLError(error: unknown): unknown {
   if (error instanceof GraphQLError) return error;
   if (error instanceof AuthenticationError) return unauthenticated(error.message);
-  if (error instanceof OrganizationNotFoundError) return forbidden();
+  // Not a member and no such organization read the same, whoever found it out.
+  if (error instanceof AccessDeniedError || error instanceof OrganizationNotFoundError) return forbidden();
+  if (error instanceof InvalidArgumentError) return badUserInput(error.message, error.argumentName);
   if (error instanceof UpstreamRateLimitedError) {
     return new GraphQLError('Clerk is rate limiting us and nothing usable is cached. Retry later.', {
       extensions: { code: 'RATE_LIMITED', retryAfterSeconds: error.retryAfterSeconds ?? null },

@@ -5,10 +5,12 @@
  * and the caller's user ID down to the cache (and from there to each Clerk call).
  */
 import DataLoader from 'dataloader';
+import type { TeamEvidence } from '../auth/access.js';
 import type { CacheRead, PageRead, ReadOptions, TeamCache } from '../team/cache.js';
-import type { PendingInvitations, Roster, UserMemberships } from '../team/types.js';
+import type { PendingInvitations, Roster } from '../team/types.js';
 
-export interface TeamLoaders {
+/** Authorization's reads (`TeamEvidence`: the roster it peeks, the caller's membership list) and the answer's. */
+export interface TeamLoaders extends TeamEvidence {
   roster(organizationId: string): Promise<CacheRead<Roster>>;
   /**
    * One page in Clerk's order: from this request's roster snapshot if it has one, else from the cache, which answers
@@ -19,18 +21,6 @@ export interface TeamLoaders {
   /** Data from a Clerk read begun after this request arrived (`forceRefresh`), made this request's snapshot. */
   refreshRoster(organizationId: string): Promise<CacheRead<Roster>>;
   refreshPendingInvitations(organizationId: string): Promise<CacheRead<PendingInvitations>>;
-  /** A user's own membership list (in practice only the caller's). */
-  userMemberships(userId: string): Promise<CacheRead<UserMemberships>>;
-  /**
-   * The list from a Clerk read begun after this request arrived, and after `since` (epoch ms) when given, made this
-   * request's snapshot.
-   */
-  refreshUserMemberships(userId: string, since?: number): Promise<CacheRead<UserMemberships>>;
-  /**
-   * This request's roster snapshot if it already has one, else the cache's copy if it is fresh (which then becomes
-   * this request's snapshot); undefined otherwise. Never reads Clerk: authorization looks here first.
-   */
-  peekRoster(organizationId: string): Promise<CacheRead<Roster> | undefined>;
 }
 
 /** What every cache read of one GraphQL request carries. */

@@ -39,10 +39,10 @@ function summaryOf(organization: OrganizationShape, context: GraphQLContext): Pr
       // A cold roster's first page describes the organization as well as the whole roster does (no wait for it).
       const read =
         evidence.kind === 'roster' ? { roster: evidence.roster } : await context.team.rosterPage(id, HEAD);
+      const viewer = requireViewer(context.viewer);
       const summary =
         (read.roster ? read.roster.value.organization : read.page.value.organization) ??
-        (await context.team.userMemberships(requireViewer(context).userId)).value.byOrganizationId.get(id)
-          ?.organization;
+        (await context.team.userMemberships(viewer.userId)).value.byOrganizationId.get(id)?.organization;
       // Only a token claim that neither the roster nor the caller's own list bears out ends here.
       if (!summary) throw forbidden();
       return summary;
@@ -137,6 +137,12 @@ builder.queryField('organization', (t) =>
     type: OrganizationRef,
     description: 'The organization with this Clerk organization ID. Only its members may read it.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, context) => ({ id, evidence: await authorizeOrganization(context, id) }),
+    resolve: async (_root, { id }, context) => {
+      try {
+        return { id, evidence: await authorizeOrganization(context, id) };
+      } catch (error) {
+        throw toGraphQLError(error);
+      }
+    },
   }),
 );

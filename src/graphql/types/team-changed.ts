@@ -13,6 +13,7 @@
  */
 import { GraphQLError } from 'graphql';
 import { authorizeOrganization, requireViewer } from '../../auth/access.js';
+import type { Viewer } from '../../auth/viewer.js';
 import { type LiveStream, TooManyStreamsError } from '../../subscriptions/live-streams.js';
 import type { TeamChangeReason } from '../../subscriptions/types.js';
 import { builder } from '../builder.js';
@@ -110,7 +111,8 @@ function eventsOf(
   context: GraphQLContext,
   organizationId: string,
 ): AsyncIterableIterator<Item> {
-  const viewer = requireViewer(context);
+  // Authorized at subscribe time: there is a viewer.
+  const viewer = requireViewer(context.viewer);
   let initial = true;
   let done = false;
   const change = (
@@ -149,7 +151,7 @@ function eventsOf(
       }
       const team = context.live.snapshot(viewer.userId);
       try {
-        await authorizeOrganization({ ...context, team }, organizationId);
+        await authorizeOrganization({ viewer, revocations: context.revocations, team }, organizationId);
       } catch (error) {
         stream.end('forbidden');
         done = true;
@@ -174,10 +176,15 @@ builder.subscriptionField('teamChanged', (t) =>
       'its maximum lifetime or when the token expires (reconnect with a fresh token).',
     args: { organizationId: t.arg.id({ required: true }) },
     subscribe: async (_root, { organizationId }, context) => {
-      const viewer = requireViewer(context);
       // Any revocation recorded from here on ends the stream, even one that lands while we authorize.
       const since = Date.now();
-      await authorizeOrganization(context, organizationId);
+      let viewer: Viewer;
+      try {
+        viewer = requireViewer(context.viewer);
+        await authorizeOrganization(context, organizationId);
+      } catch (error) {
+        throw toGraphQLError(error);
+      }
       let stream: LiveStream;
       try {
         stream = context.live.streams.open({

@@ -3,6 +3,7 @@
 import { currentMemberships, requireViewer } from '../../auth/access.js';
 import type { Viewer } from '../../auth/viewer.js';
 import { builder } from '../builder.js';
+import { toGraphQLError } from '../errors.js';
 import { ViewerOrganizationRef } from './viewer-organization.js';
 
 export const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
@@ -17,7 +18,13 @@ export const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
       description:
         'Every organization the caller belongs to, newest membership first, from their Clerk membership list ' +
         '(cached; the same read that authorizes them for organizations their token does not name).',
-      resolve: (_viewer, _args, context) => currentMemberships(context),
+      resolve: async (_viewer, _args, context) => {
+        try {
+          return await currentMemberships(context);
+        } catch (error) {
+          throw toGraphQLError(error);
+        }
+      },
     }),
   }),
 });
@@ -26,6 +33,12 @@ builder.queryField('viewer', (t) =>
   t.field({
     type: ViewerRef,
     description: 'Who the caller is, from the verified session token.',
-    resolve: (_root, _args, context) => requireViewer(context),
+    resolve: (_root, _args, context) => {
+      try {
+        return requireViewer(context.viewer);
+      } catch (error) {
+        throw toGraphQLError(error);
+      }
+    },
   }),
 );
