@@ -14,9 +14,15 @@ import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver
 import type { Config } from './config.js';
 import { createFastPath } from './fast-path/fast-path.js';
 import { createPreparedResponses } from './fast-path/prepared-responses.js';
-import { loadTrustedDocuments } from './fast-path/trusted-documents.js';
+import { loadTrustedDocuments, useTrustedDocuments } from './fast-path/trusted-documents.js';
+import {
+  type PreparedContext,
+  recordingCacheFor,
+  usePreparedResponses,
+} from './fast-path/use-prepared-responses.js';
+import type { GraphiQLSettings } from './graphql/graphiql.js';
 import { createGraphiQLPage } from './graphql/graphiql-page.js';
-import { createTeamYoga, type GraphiQLSettings, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
+import { createTeamYoga, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
 import { type BodyGuard, createBodyGuard, refuse } from './http/body-guard.js';
 import { answerClientErrors } from './http/client-errors.js';
 import type { Logger } from './observability/logger.js';
@@ -232,8 +238,10 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     deadlineMs: config.requestDeadlineMs,
     authorizedParties: config.clerkAuthorizedParties,
   });
-  const yoga = createTeamYoga({
+  const yoga = createTeamYoga<PreparedContext>({
     cache,
+    // The fast path's: a request whose answer may be kept records what it reads (the answer's inputs).
+    cacheFor: recordingCacheFor(cache),
     revocations,
     liveStreams,
     verifyToken,
@@ -251,13 +259,18 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     allowLocalhostOrigins,
     production: config.production,
     requestDeadlineMs: config.requestDeadlineMs,
-    trustedDocuments: config.trustedDocumentsManifest
-      ? {
-          documents: loadTrustedDocuments(config.trustedDocumentsManifest),
-          only: config.trustedDocumentsOnly,
-        }
-      : undefined,
-    preparedResponses,
+    // The fast path's plugins, in this order: trusted documents swap the document in before anything reads it.
+    plugins: [
+      ...(config.trustedDocumentsManifest
+        ? [
+            useTrustedDocuments({
+              documents: loadTrustedDocuments(config.trustedDocumentsManifest),
+              only: config.trustedDocumentsOnly,
+            }),
+          ]
+        : []),
+      ...(preparedResponses ? [usePreparedResponses({ store: preparedResponses })] : []),
+    ],
   });
   const fastPath = preparedResponses
     ? createFastPath({

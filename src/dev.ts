@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadOrCreateSigningKeyPem, startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { ConfigError, loadConfig } from './config.js';
-import { DEFAULT_QUERY } from './graphql/yoga.js';
+import { DEFAULT_QUERY } from './graphql/graphiql.js';
 import { createLogger } from './observability/logger.js';
 import { exitOnStartFailure, startServer } from './server.js';
 

@@ -1,11 +1,11 @@
 /**
- * Shared subscription events (src/graphql/shared-events.ts), on a small schema through Yoga in process: an event
+ * Shared subscription events (src/graphql/plugins/use-shared-events.ts), on a small schema through Yoga in process: an event
  * with a `shareKey` is executed once per distinct question however many subscribers ask it; without one, once
  * per subscriber; and a subscriber that goes away ends its source at once.
  */
 import { createPubSub, createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
-import { sharedEventsPlugin } from '../src/graphql/shared-events.js';
+import { useSharedEvents } from '../src/graphql/plugins/use-shared-events.js';
 
 interface Payload {
   n: number;
@@ -50,7 +50,7 @@ function setUp() {
       },
     },
   });
-  const yoga = createYoga({ schema, plugins: [sharedEventsPlugin()], logging: false });
+  const yoga = createYoga({ schema, plugins: [useSharedEvents()], logging: false });
   return { yoga, pubsub, executions, open: () => open };
 }
 

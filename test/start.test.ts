@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_QUERY } from '../src/graphql/yoga.js';
+import { DEFAULT_QUERY } from '../src/graphql/graphiql.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 

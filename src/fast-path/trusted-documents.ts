@@ -43,9 +43,14 @@ export function loadTrustedDocuments(path: string): TrustedDocuments {
 }
 
 export interface TrustedDocumentsOptions {
+  /** The manifest's documents by ID (`loadTrustedDocuments`). Required. */
   documents: TrustedDocuments;
-  /** Refuse plain queries (`TRUSTED_DOCUMENTS_ONLY`): only documents of the manifest run. */
-  only: boolean;
+  /**
+   * Refuse plain queries (`TRUSTED_DOCUMENTS_ONLY`): only documents of the manifest run. Otherwise a request may
+   * send either a document ID or a query.
+   * @default false
+   */
+  only?: boolean;
 }
 
 /** The document ID a request names: the POST body's `documentId`, or the GET query string's. */
@@ -59,7 +64,7 @@ function documentIdOf(params: { documentId?: unknown }, request: Request): strin
  * Runs trusted documents by ID, and refuses an unknown ID (`PERSISTED_QUERY_NOT_FOUND`), a request with neither
  * ID nor query (`BAD_REQUEST`), and in trusted-only mode any plain query (`PERSISTED_QUERY_ONLY`).
  */
-export function useTrustedDocuments({ documents, only }: TrustedDocumentsOptions): Plugin {
+export function useTrustedDocuments({ documents, only = false }: TrustedDocumentsOptions): Plugin {
   return usePersistedOperations({
     allowArbitraryOperations: !only,
     extractPersistedOperationId: (params, request) =>

@@ -4,12 +4,14 @@
  * JSON result built only from fresh cached data, keeps its status, headers and bytes as Yoga sends them (after
  * CORS, which runs earlier in Yoga's onResponse chain).
  *
- * Options: `store`, where answers are kept.
+ * Added to Yoga by the assembly (src/app.ts), together with `recordingCacheFor`: the reads of a request whose
+ * answer may be kept are recorded, as the answer's inputs.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
+import type { TeamCache } from '../team/cache.js';
 import type { PreparedResponses } from './prepared-responses.js';
-import { distinctReads, type Recording } from './recorded-reads.js';
+import { distinctReads, type Recording, recordingCache } from './recorded-reads.js';
 
 /** What the fast path puts in Yoga's server context for a request whose answer may be kept. */
 export interface PreparedCapture {
@@ -21,16 +23,33 @@ export interface PreparedCapture {
   generation: number;
 }
 
+/** The server context of a request the fast path handed Yoga: `prepared` when its answer may be kept. */
+export interface PreparedContext {
+  prepared?: PreparedCapture;
+}
+
+export interface PreparedResponsesPluginOptions {
+  /** Where answers are kept (src/fast-path/prepared-responses.ts). Required. */
+  store: PreparedResponses;
+}
+
+/**
+ * Yoga's `cacheFor`: a request the fast path may keep an answer of reads through a cache that records what it reads
+ * (the answer's inputs); any other request reads `cache` itself.
+ */
+export const recordingCacheFor =
+  (cache: TeamCache) =>
+  ({ prepared }: PreparedContext): TeamCache =>
+    prepared ? recordingCache(cache, prepared.recording) : cache;
+
 /** Only plain JSON results are kept: never an event stream or a multipart answer. */
 const KEPT_TYPES = /^application\/(graphql-response\+)?json\b/;
 
-export function usePreparedResponses(options: { store: PreparedResponses }): Plugin<{
-  prepared?: PreparedCapture;
-}> {
+export function usePreparedResponses(options: PreparedResponsesPluginOptions): Plugin<PreparedContext> {
   return {
     onExecute: () => ({
       onExecuteDone({ result, args }) {
-        const recording = (args.contextValue as { prepared?: PreparedCapture }).prepared?.recording;
+        const recording = (args.contextValue as PreparedContext).prepared?.recording;
         if (!recording) return;
         // An async iterable (@defer/@stream) or any error: never replayed.
         if (Symbol.asyncIterator in result || result.errors?.length) recording.replayable = false;
@@ -38,7 +57,7 @@ export function usePreparedResponses(options: { store: PreparedResponses }): Plu
       },
     }),
     async onResponse({ response, serverContext }) {
-      const capture = (serverContext as { prepared?: PreparedCapture } | undefined)?.prepared;
+      const capture = (serverContext as PreparedContext | undefined)?.prepared;
       if (!capture) return;
       const { recording } = capture;
       if (!recording.executed || !recording.replayable || response.status !== 200) return;

@@ -1,70 +1,30 @@
-/** The Yoga instance: schema, per-request context, GraphiQL and plugins, composed in one place. */
-import { useGraphQlJit } from '@envelop/graphql-jit';
+/**
+ * The Yoga instance: schema, per-request context, GraphiQL and plugins, composed in one place. Each plugin is its
+ * own module in plugins/; the assembly (src/app.ts) adds its own (the fast path's) through `plugins` and
+ * `cacheFor`, so this layer never imports the layers that call it.
+ */
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
-import { LRUCache } from 'lru-cache';
+import { createYoga, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { type Authentication, authenticate, bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
-import type { PreparedResponses } from '../fast-path/prepared-responses.js';
-import { recordingCache } from '../fast-path/recorded-reads.js';
-import { type TrustedDocumentsOptions, useTrustedDocuments } from '../fast-path/trusted-documents.js';
-import { type PreparedCapture, usePreparedResponses } from '../fast-path/use-prepared-responses.js';
 import type { Logger } from '../observability/logger.js';
 import type { LiveStreams } from '../subscriptions/live-streams.js';
 import type { TeamCache } from '../team/cache.js';
 import type { Revocations } from '../team/revocations.js';
-import { answerSizePlugin } from './answer-size.js';
 import type { GraphQLContext } from './context.js';
+import { corsPolicy } from './cors.js';
 import { toGraphQLError } from './errors.js';
-import { DEFAULT_QUERY_LIMITS, queryLimitsPlugin } from './limits.js';
+import { type GraphiQLSettings, graphiqlOptions } from './graphiql.js';
 import { createTeamLoaders } from './loaders.js';
-import { requestParserPlugin } from './request-parser.js';
+import { useAnswerSize } from './plugins/use-answer-size.js';
+import { useCompiledQueries } from './plugins/use-compiled-queries.js';
+import { useDisableIntrospection } from './plugins/use-disable-introspection.js';
+import { useKnownOperationTypes } from './plugins/use-known-operation-types.js';
+import { useQueryLimits } from './plugins/use-query-limits.js';
+import { useRequestParser } from './plugins/use-request-parser.js';
+import { useSharedEvents } from './plugins/use-shared-events.js';
+import { useUnexpectedErrorLog } from './plugins/use-unexpected-error-log.js';
+import { useVariableErrors } from './plugins/use-variable-errors.js';
 import { schema } from './schema.js';
-import { sharedEventsPlugin } from './shared-events.js';
-import { variableErrorsPlugin } from './variable-errors.js';
-
-export interface GraphiQLSettings {
-  /** Shown when the page opens; a useful example beats an empty editor. */
-  defaultQuery: string;
-  /** Prefilled request headers, e.g. a demo member's token in the zero-config start. */
-  defaultHeaders?: Record<string, string>;
-  /**
-   * The tabs GraphiQL opens with (instead of one with `defaultQuery`), each with its own headers; used only when
-   * the browser has no tabs stored from an earlier visit.
-   */
-  defaultTabs?: { query: string; headers?: Record<string, string>; variables?: string }[];
-}
-
-export interface YogaOptions {
-  cache: TeamCache;
-  /** Removals recorded from webhooks; authorization reads them. */
-  revocations: Pick<Revocations, 'revokedAt'>;
-  /** This process's live streams (`subscription { teamChanged }`). */
-  liveStreams: LiveStreams;
-  logger: Logger;
-  verifyToken: TokenVerifier;
-  /** false turns GraphiQL off (production default). */
-  graphiql: GraphiQLSettings | false;
-  introspection: boolean;
-  /** Origins allowed to call from a browser; empty means same-origin only. */
-  corsOrigins: string[];
-  /** Also allow any loopback origin (`http://localhost:3000`, …): the zero-config start only. Default false. */
-  allowLocalhostOrigins?: boolean;
-  /** Mask internal error messages (production); in development Yoga adds the original message. */
-  production: boolean;
-  /**
-   * How long one request may wait for Clerk in all (`REQUEST_DEADLINE_MS`), from its arrival: token keys and every
-   * cache read of the request share this one deadline.
-   */
-  requestDeadlineMs: number;
-  /** Trusted documents (src/fast-path/trusted-documents.ts); absent: plain queries only, as before. */
-  trustedDocuments?: TrustedDocumentsOptions;
-  /** Where answers the fast path asked for are kept (src/fast-path/); absent: none are. */
-  preparedResponses?: PreparedResponses;
-}
-
-/** A team-page query is well under 1 KiB; Yoga's default (25 MB) only invites abuse. */
-export const MAX_REQUEST_BODY_BYTES = 100 * 1024;
 
 /** What the HTTP layer hands Yoga with each request. */
 export interface ServerContext {
@@ -76,88 +36,59 @@ export interface ServerContext {
    */
   requestedAt?: number;
   deadline?: number;
-  /** Set by the fast path when this request's answer may be kept as a prepared response. */
-  prepared?: PreparedCapture;
   /** The fast path's verification of this request's token: used as is, never made again. */
   authentication?: Authentication;
 }
 
-export type TeamYoga = YogaServerInstance<ServerContext, GraphQLContext>;
-
-/** Refuses introspection queries when turned off, the way Yoga's docs recommend: a validation rule. */
-const disableIntrospection = (): Plugin => ({
-  onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule),
-});
-
 /**
- * Refuses operations of a type the schema does not have (`mutation { … }`: there is no Mutation type) as a validation
- * error. graphql-js 16 only finds out when executing, and graphql-jit throws a plain Error there: a 500 and two
- * error-level log lines for one anonymous request. (graphql-js 17 has this rule as KnownOperationTypesRule.) Its
- * status is every validation error's: 400, or 200 to a client that accepts only application/json (GraphQL over HTTP).
+ * `Extra`: what the assembly's own plugins add to the server context (the fast path's `prepared`), seen by
+ * `cacheFor` and by those plugins.
  */
-const knownOperationTypes: ValidationRule = (context) => ({
-  OperationDefinition(node) {
-    if (context.getSchema().getRootType(node.operation)) return;
-    context.reportError(new GraphQLError(`This API has no ${node.operation} operations.`, { nodes: node }));
-  },
-});
-
-const refuseUnknownOperationTypes = (): Plugin => ({
-  onValidate: ({ addValidationRule }) => addValidationRule(knownOperationTypes),
-});
-
-/**
- * Logs errors the client only sees masked ("Unexpected error."), with the request ID so a report can be traced.
- * Errors with a code are answers, not incidents, and are not logged.
- */
-const logUnexpectedErrors = (logger: Logger): Plugin<GraphQLContext & ServerContext> => ({
-  onExecute: () => ({
-    onExecuteDone: ({ result, args }) => {
-      if (!('errors' in result) || !result.errors) return;
-      for (const error of result.errors) {
-        const original = error.originalError;
-        if (original instanceof GraphQLError || error.extensions?.code) continue;
-        logger.error('unexpected error in resolver', {
-          requestId: args.contextValue.requestId,
-          path: error.path?.join('.'),
-          error: original ?? error,
-        });
-      }
-    },
-  }),
-});
-
-export const DEFAULT_QUERY = (
-  organizationId: string,
-) => `# The Settings → Team page's query. Edit the ID, or ask who you are with { viewer { userId } }.
-query TeamPage {
-  organization(id: "${organizationId}") {
-    members(limit: 20, offset: 0, includePending: true) {
-      fromCache
-      cachedAt
-      totalCount
-      members { userId firstName lastName email imageUrl role createdAt }
-      pendingInvitations { id email role createdAt }
-    }
-  }
+export interface YogaOptions<Extra extends object = Record<never, never>> {
+  cache: TeamCache;
+  /**
+   * The cache one request's reads go through, chosen from its server context once the caller is verified: the
+   * assembly wraps the cache for requests whose reads must be recorded (the fast path's prepared responses).
+   * Live events read `cache` itself.
+   * @default `cache` for every request
+   */
+  cacheFor?(serverContext: ServerContext & Extra): TeamCache;
+  /** Removals recorded from webhooks; authorization reads them. */
+  revocations: Pick<Revocations, 'revokedAt'>;
+  /** This process's live streams (`subscription { teamChanged }`). */
+  liveStreams: LiveStreams;
+  logger: Logger;
+  verifyToken: TokenVerifier;
+  /** false turns GraphiQL off (production default). */
+  graphiql: GraphiQLSettings | false;
+  introspection: boolean;
+  /** Origins allowed to call from a browser; empty means same-origin only. */
+  corsOrigins: string[];
+  /** Also allow any loopback origin (`http://localhost:3000`, …): the zero-config start only. @default false */
+  allowLocalhostOrigins?: boolean;
+  /** Mask internal error messages (production); in development Yoga adds the original message. */
+  production: boolean;
+  /**
+   * How long one request may wait for Clerk in all (`REQUEST_DEADLINE_MS`), from its arrival: token keys and every
+   * cache read of the request share this one deadline.
+   */
+  requestDeadlineMs: number;
+  /**
+   * The assembly's plugins (the fast path's trusted documents, then its prepared responses), in their order, run
+   * right after the request parser and before every plugin of ours: a trusted document is swapped in before
+   * anything else reads the request's query.
+   * @default [] (plain queries only, no answer kept)
+   */
+  plugins?: YogaServerOptions<ServerContext & Extra, GraphQLContext>['plugins'];
 }
-`;
 
-/**
- * Runs a plugin's `onExecute` check for subscriptions too: graphql-js executes each event of a subscription
- * without `onExecute`, so a check made there (variables, answer size) must also run once at subscribe time.
- */
-const alsoOnSubscribe = (plugin: Plugin): Plugin => ({
-  ...plugin,
-  // Both payloads carry what these checks use (`args`, `setResultAndStopExecution`); the checks return nothing.
-  onSubscribe(payload) {
-    void plugin.onExecute?.(payload as unknown as Parameters<NonNullable<Plugin['onExecute']>>[0]);
-  },
-});
+/** A team-page query is well under 1 KiB; Yoga's default (25 MB) only invites abuse. */
+export const MAX_REQUEST_BODY_BYTES = 100 * 1024;
 
-/** The plugin without its subscription hook. */
-const queriesOnly = <P extends { onSubscribe?: unknown }>({ onSubscribe: _subscriptions, ...plugin }: P) =>
-  plugin;
+export type TeamYoga<Extra extends object = Record<never, never>> = YogaServerInstance<
+  ServerContext & Extra,
+  GraphQLContext
+>;
 
 /** The `exp` of a token already verified (its payload is trusted), as epoch ms; null when it has none. */
 function expiryOf(token: string): number | null {
@@ -171,36 +102,9 @@ function expiryOf(token: string): number | null {
   }
 }
 
-const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
-
-/**
- * CORS: the configured origins, plus any loopback origin when asked; no credentials (Bearer tokens only). Decided
- * here for each request, and handed to @whatwg-node's CORS as exactly one origin or none: given several, it answers
- * an origin it does not know with `Access-Control-Allow-Origin: null`, which allows the very pages that send
- * `Origin: null` (sandboxed iframes, `data:` and `file:` documents). `null` is never an allowed origin.
- */
-function corsFor(options: YogaOptions): YogaServerOptions<ServerContext, GraphQLContext>['cors'] {
-  const configured = new Set(options.corsOrigins);
-  if (configured.size === 0 && !options.allowLocalhostOrigins) return false;
-  const policy = (origin: string) => ({
-    origin: [origin],
-    methods: ['GET', 'POST'],
-    allowedHeaders: ['Authorization', 'Content-Type'],
-    // Bearer tokens only: no cookies, so browsers need not (and must not) send credentials.
-    credentials: false,
-  });
-  return (request) => {
-    const origin = request.headers.get('origin');
-    if (!origin || origin === 'null') return false;
-    const allowed =
-      configured.has(origin) ||
-      configured.has('*') ||
-      (options.allowLocalhostOrigins === true && LOOPBACK_ORIGIN.test(origin));
-    return allowed ? policy(origin) : false;
-  };
-}
-
-export function createTeamYoga(options: YogaOptions): TeamYoga {
+export function createTeamYoga<Extra extends object = Record<never, never>>(
+  options: YogaOptions<Extra>,
+): TeamYoga<Extra> {
   const { logger } = options;
   const live: GraphQLContext['live'] = {
     streams: options.liveStreams,
@@ -214,36 +118,19 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       });
     },
   };
-  return createYoga<ServerContext, GraphQLContext>({
+  return createYoga<ServerContext & Extra, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: { isDev: !options.production },
-    cors: corsFor(options),
-    graphiql: options.graphiql
-      ? {
-          title: 'Team API · GraphiQL',
-          defaultQuery: options.graphiql.defaultQuery,
-          headers: JSON.stringify(options.graphiql.defaultHeaders ?? {}, null, 2),
-          ...(options.graphiql.defaultTabs
-            ? {
-                defaultTabs: options.graphiql.defaultTabs.map((tab) => ({
-                  query: tab.query,
-                  headers: tab.headers ? JSON.stringify(tab.headers, null, 2) : null,
-                  variables: tab.variables ?? null,
-                })),
-              }
-            : {}),
-          // Subscriptions over Yoga's own SSE (distinct connections), like any other client.
-          subscriptionsProtocol: 'SSE',
-        }
-      : false,
+    cors: corsPolicy({ origins: options.corsOrigins, allowLocalhostOrigins: options.allowLocalhostOrigins }),
+    graphiql: graphiqlOptions(options.graphiql),
     // Assets inlined by @graphql-yoga/render-graphiql: GraphiQL must work with no internet.
     renderGraphiQL,
     // Batched requests would multiply every per-request limit; the frontend has no use for them.
     batching: false,
-    // The body limit is enforced in app.ts from Content-Length, before Yoga reads anything. Yoga's own limiter
-    // pipes every body through a counting stream and aborts it afterwards, ~10% of a cache hit's CPU.
+    // The body limit is enforced by the HTTP layer from Content-Length, before Yoga reads anything. Yoga's own
+    // limiter pipes every body through a counting stream and aborts it afterwards, ~10% of a cache hit's CPU.
     maxRequestBodySize: false,
     // Yoga's own log lines go through our JSON logger.
     logging: {
@@ -252,53 +139,52 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
       warn: (...args) => logger.warn(String(args[0])),
       error: (...args) => logger.error(String(args[0])),
     },
+    // Hooks run in list order, and a plugin that stops execution skips the `onExecute` of every plugin after it:
+    // order matters only among plugins on the same hook. Each comment says what its place decides.
     plugins: [
-      // Replaces Yoga's request parsers (registered before any plugin's): case-insensitive media types, 400s.
-      requestParserPlugin(),
-      // First: a trusted document is swapped in before anything else reads the request's query.
-      ...(options.trustedDocuments ? [useTrustedDocuments(options.trustedDocuments)] : []),
-      ...(options.preparedResponses ? [usePreparedResponses({ store: options.preparedResponses })] : []),
-      // Compiles each operation once into plain JS (and a matching JSON serializer): a cached team page is
-      // mostly execution and serialization, and the compiled form does both in about half the time.
-      // The compiled operations live in a bounded LRU, keyed like Yoga's own parse cache.
-      // Queries only: graphql-jit (0.8) hands a subscription's `subscribe` resolver the operation's variables
-      // instead of the field's arguments, so subscriptions run on graphql-js (its subscribe and execute).
-      queriesOnly(useGraphQlJit({}, { cache: new LRUCache({ max: 1000 }) })),
-      // Subscriptions on graphql-js, each event executed once for all subscribers asking the same question.
-      sharedEventsPlugin(),
-      logUnexpectedErrors(logger),
-      queryLimitsPlugin(DEFAULT_QUERY_LIMITS, { hideSuggestions: !options.introspection }),
+      // Sets the request parser in place of Yoga's own, which Yoga registers before any plugin (the last one set
+      // is used): case-insensitive media types, 400s.
+      useRequestParser(),
+      // The assembly's (the fast path's), first to see the parameters: a trusted document is swapped in before
+      // anything else reads the request's query, and prepared responses see every execution, refused ones too.
+      ...(options.plugins ?? []),
+      // Executors (graphql-jit for queries, graphql-js with shared events for subscriptions): they set how an
+      // operation runs, never whether, so their place decides nothing.
+      useCompiledQueries(),
+      useSharedEvents(),
+      // Ahead of the checks that can stop execution, so its onExecuteDone runs for every execution (a refusal's
+      // errors carry codes and are not logged).
+      useUnexpectedErrorLog({ logger }),
+      // graphql-armor's parse and validation limits; its validation rules come before ours (further down).
+      useQueryLimits({ hideSuggestions: !options.introspection }),
       // Before execution, in this order: badly typed variables are the caller's input error, then the size of
       // the answer they ask for (which needs the variables).
-      alsoOnSubscribe(variableErrorsPlugin()),
-      alsoOnSubscribe(answerSizePlugin()),
-      refuseUnknownOperationTypes(),
-      ...(options.introspection ? [] : [disableIntrospection()]),
+      useVariableErrors(),
+      useAnswerSize(),
+      // Our validation rules, after graphql-armor's: the order their errors are listed in.
+      useKnownOperationTypes(),
+      ...(options.introspection ? [] : [useDisableIntrospection()]),
     ],
-    context: async ({ request, prepared, ...arrival }): Promise<GraphQLContext> => {
+    context: async (initial): Promise<GraphQLContext> => {
       try {
         // One deadline per request, from its arrival; `requestedAt` is what forceRefresh means by "after".
-        const requestedAt = arrival.requestedAt ?? Date.now();
-        const deadline = arrival.deadline ?? requestedAt + options.requestDeadlineMs;
-        const authorization = request.headers.get('authorization');
+        const requestedAt = initial.requestedAt ?? Date.now();
+        const deadline = initial.deadline ?? requestedAt + options.requestDeadlineMs;
+        const authorization = initial.request.headers.get('authorization');
         // One verification per request: the fast path's, when it made one.
         const authentication =
-          arrival.authentication ?? (await authenticate(options.verifyToken, authorization, deadline));
+          initial.authentication ?? (await authenticate(options.verifyToken, authorization, deadline));
         if (!('viewer' in authentication)) throw authentication.error;
         const { viewer } = authentication;
         // Verified (or absent) by now: reading it again cannot throw.
         const token = bearerTokenFrom(authorization);
         return {
           viewer,
-          // A request the fast path may keep an answer of records what it reads (the answer's inputs).
-          team: createTeamLoaders(
-            prepared ? recordingCache(options.cache, prepared.recording) : options.cache,
-            {
-              requestedAt,
-              deadline,
-              caller: viewer?.userId,
-            },
-          ),
+          team: createTeamLoaders(options.cacheFor ? options.cacheFor(initial) : options.cache, {
+            requestedAt,
+            deadline,
+            caller: viewer?.userId,
+          }),
           revocations: options.revocations,
           live,
           tokenExpiresAt: () => (token ? expiryOf(token) : null),

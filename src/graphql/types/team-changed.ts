@@ -20,7 +20,7 @@ import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { forbidden, toGraphQLError } from '../errors.js';
 import type { TeamLoaders } from '../loaders.js';
-import type { Shareable } from '../shared-events.js';
+import type { Shareable } from '../plugins/use-shared-events.js';
 import { memberQueryOf, pageArgs, pageFromRoster, pageOf, TeamMembersRef } from './team-members.js';
 
 export interface TeamChangeShape {
@@ -33,7 +33,7 @@ export interface TeamChangeShape {
 
 /**
  * What the subscription's source yields: an event, or the error that ends the stream. A change after INITIAL
- * carries a `shareKey` (see shared-events.ts): its answer depends on the event alone, and it is yielded only once
+ * carries a `shareKey` (see use-shared-events.ts): its answer depends on the event alone, and it is yielded only once
  * this subscriber has been authorized for it, so subscribers asking the same question share one execution.
  */
 type Item = ({ kind: 'change'; change: TeamChangeShape } & Shareable) | { kind: 'end'; error: unknown };

@@ -26,6 +26,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { alsoOnSubscribe } from './operation-scope.js';
 
 export interface AnswerSizeOptions {
   /** Member objects one request may ask for (the sum of every `members(limit)`). @default 1000 */
@@ -33,8 +34,6 @@ export interface AnswerSizeOptions {
   /** The largest `limit` one `members` field accepts; a larger one is refused by the field itself. @default 500 */
   maxLimit?: number;
 }
-
-export const DEFAULT_MAX_MEMBERS_PER_REQUEST = 1000;
 
 /** `Type.field` of the fields whose `limit` sizes the answer: the team query's and the live subscription's. */
 const SIZED_FIELD = { types: ['Organization', 'TeamChange'], field: 'members', argument: 'limit' };
@@ -44,13 +43,14 @@ type Variables = Record<string, unknown> | undefined;
 /** How many member objects an operation asks for, or `dynamic` when that depends on its variables. */
 type Count = number | 'dynamic';
 
-export function answerSizePlugin(options: AnswerSizeOptions = {}): Plugin {
-  const maxMembers = options.maxMembers ?? DEFAULT_MAX_MEMBERS_PER_REQUEST;
+/** Refuses a request asking for more than `maxMembers` members: queries, and subscriptions when they subscribe. */
+export function useAnswerSize(options: AnswerSizeOptions = {}): Plugin {
+  const maxMembers = options.maxMembers ?? 1000;
   const maxLimit = options.maxLimit ?? 500;
   // Yoga's parse cache hands out one DocumentNode per query text: most requests count from here.
   const counted = new WeakMap<DocumentNode, Map<string, Count>>();
 
-  return {
+  return alsoOnSubscribe({
     onExecute({ args, setResultAndStopExecution }) {
       const operationName = args.operationName ?? '';
       let byOperation = counted.get(args.document);
@@ -75,7 +75,7 @@ export function answerSizePlugin(options: AnswerSizeOptions = {}): Plugin {
         ],
       });
     },
-  };
+  });
 }
 
 /**

@@ -44,7 +44,7 @@ const shareKeyOf = (payload: unknown): string | undefined => {
   return typeof key === 'string' ? key : undefined;
 };
 
-export function sharedEventsPlugin(options: SharedEventsOptions = {}): Plugin {
+export function useSharedEvents(options: SharedEventsOptions = {}): Plugin {
   const results = new LRUCache<string, Promise<Result>>({ max: options.maxResults ?? 1000 });
   // Yoga's parse cache hands out one DocumentNode per query text: an ID per document names the question cheaply.
   const documentIds = new WeakMap<DocumentNode, number>();

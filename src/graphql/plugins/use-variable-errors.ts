@@ -6,9 +6,11 @@
  */
 import { GraphQLError, getOperationAST, getVariableValues } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { alsoOnSubscribe } from './operation-scope.js';
 
-export function variableErrorsPlugin(): Plugin {
-  return {
+/** Answers badly typed variables with `BAD_USER_INPUT`: queries, and subscriptions when they subscribe. No options. */
+export function useVariableErrors(): Plugin {
+  return alsoOnSubscribe({
     onExecute({ args, setResultAndStopExecution }) {
       const operation = getOperationAST(args.document, args.operationName);
       const definitions = operation?.variableDefinitions;
@@ -29,5 +31,5 @@ export function variableErrorsPlugin(): Plugin {
         ),
       });
     },
-  };
+  });
 }

@@ -5,9 +5,12 @@
  * query string) is a 400 BAD_REQUEST with our own message: Yoga answers a GET's bad JSON with a 500 and two
  * error-level log lines, and a POST's with the parser's message, in production too. Media types this API does not
  * take (multipart: there are no uploads) are a 415 with a body that says so, where Yoga sends an empty one.
+ *
+ * Yoga registers its own parsers before any plugin's, so this plugin sets the parser for every request it sees.
+ * No options.
  */
 import type { GraphQLParams, Plugin } from 'graphql-yoga';
-import { badRequest } from './errors.js';
+import { badRequest } from '../errors.js';
 
 /** What a client sent, unchecked: Yoga's parameter checks (object `variables`, string `query`, …) come next. */
 type Params = GraphQLParams;
@@ -76,7 +79,7 @@ const unsupported = (mediaType: string): RequestParser => {
   };
 };
 
-export function requestParserPlugin(): Plugin {
+export function useRequestParser(): Plugin {
   return {
     onRequestParse({ request, url, setRequestParser }) {
       // Other methods are answered by Yoga's method check (405) before any parser runs.
