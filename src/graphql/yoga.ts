@@ -242,8 +242,8 @@ export function createTeamYoga(options: YogaOptions): TeamYoga {
     renderGraphiQL,
     // Batched requests would multiply every per-request limit; the frontend has no use for them.
     batching: false,
-    // The body limit is enforced in app.ts from Content-Length, before Yoga reads anything. Yoga's own limiter
-    // pipes every body through a counting stream and aborts it afterwards, ~10% of a cache hit's CPU.
+    // The body limit is enforced in src/http/handler.ts from Content-Length, before Yoga reads anything. Yoga's own
+    // limiter pipes every body through a counting stream and aborts it afterwards, ~10% of a cache hit's CPU.
     maxRequestBodySize: false,
     // Yoga's own log lines go through our JSON logger.
     logging: {

@@ -16,7 +16,10 @@ export interface ShutdownOptions {
    * @default nothing
    */
   endLongRequests?: () => void;
-  /** Releases what the app holds (Yoga, the Clerk policy, Redis clients, sockets), once every connection is closed. @default nothing */
+  /**
+   * Releases what the app holds (Yoga, the Clerk policy, Redis clients, sockets), once every connection is closed.
+   * @default nothing
+   */
   release?: () => Promise<void>;
 }
 
