@@ -11,9 +11,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface BodyGuardOptions {
-  /** Silence (no byte received) after which an unfinished body is dropped with 408. @default none: required */
+  /** Silence (no byte received) after which an unfinished body is dropped with 408. */
   idleTimeoutMs: number;
-  /** Bytes that unfinished bodies may reserve in all. @default none: required */
+  /** Bytes that unfinished bodies may reserve in all. */
   budgetBytes: number;
 }
 

@@ -13,12 +13,12 @@ export interface ShutdownOptions {
   /**
    * Ends what would hold a connection open through the whole grace period (live streams: their clients reconnect,
    * to another replica) and what would start new work (timers). Called once requests are turned away.
-   * @default nothing
+   * @default none
    */
   endLongRequests?: () => void;
   /**
    * Releases what the app holds (Yoga, the Clerk policy, Redis clients, sockets), once every connection is closed.
-   * @default nothing
+   * @default none
    */
   release?: () => Promise<void>;
 }
