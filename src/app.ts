@@ -1,8 +1,9 @@
 /**
- * Composition root: builds the Clerk client, the team cache, the token verifier, Yoga, the webhook route and the
- * metrics, and routes HTTP between them. Returns a node http.Server that the caller listens with.
+ * Composition root: builds the parts (the Clerk client and its call policy, the team cache, the Redis layer when
+ * configured, live streams, revocation records, the token verifier, Yoga, the fast path, the webhook route, the
+ * metrics) and wires them, in that order. What HTTP does with them is src/http/'s. Returns a node http.Server that
+ * the caller listens with.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createClerkClient } from '@clerk/backend';
 import { createKeySet } from './auth/jwks.js';
@@ -22,9 +23,11 @@ import {
 } from './fast-path/use-prepared-responses.js';
 import type { GraphiQLSettings } from './graphql/graphiql.js';
 import { createGraphiQLPage } from './graphql/graphiql-page.js';
-import { createTeamYoga, MAX_REQUEST_BODY_BYTES } from './graphql/yoga.js';
-import { type BodyGuard, createBodyGuard, refuse } from './http/body-guard.js';
+import { createTeamYoga } from './graphql/yoga.js';
+import { type BodyGuard, createBodyGuard } from './http/body-guard.js';
 import { answerClientErrors } from './http/client-errors.js';
+import { createHttpHandler } from './http/handler.js';
+import { createShutdown } from './http/shutdown.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createSharedState, type SharedState } from './shared-state/index.js';
@@ -38,39 +41,32 @@ import { createLiveStreams, type LiveStreams, notifyingRevocations } from './sub
 import { createTeamEventBus } from './subscriptions/team-events.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
 import { createRevocations, type Revocations } from './team/revocations.js';
-import { createWebhookRoute, DEDUPE_WINDOW_MS, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
+import { createWebhookRoute, DEDUPE_WINDOW_MS, type WebhookRoute } from './webhooks/route.js';
 
-/** Optional for an app: without them nothing is shared between replicas (see src/shared-state/). */
-type RedisSettings =
-  | 'redisUrl'
-  | 'redisTimeoutMs'
-  | 'redisHeartbeatMs'
-  | 'redisOutageEvidenceMs'
-  | 'redisKeyPrefix';
-
+/**
+ * What an app is built from: the configuration (src/config.ts supplies every value, defaults included) less what
+ * only the entries use (where to listen, the log level, the embedded emulator).
+ */
 export type AppConfig = Omit<
   Config,
-  | 'port'
-  | 'host'
-  | 'logLevel'
-  | 'clerkSecretKey'
-  | 'clerkEmulatorPort'
-  | 'clerkEmulatorLatencyMs'
-  | RedisSettings
-> &
-  Partial<Pick<Config, RedisSettings>> & {
-    /** Required here: the development entry supplies the emulator's key when none is configured. */
-    clerkSecretKey: string;
-  };
+  'port' | 'host' | 'logLevel' | 'clerkSecretKey' | 'clerkEmulatorPort' | 'clerkEmulatorLatencyMs'
+> & {
+  /** Required here: the development entry supplies the emulator's key when none is configured. */
+  clerkSecretKey: string;
+};
 
 export interface AppOptions {
   config: AppConfig;
   logger: Logger;
-  /** What GraphiQL opens with; defaults to a query template. */
+  /**
+   * What GraphiQL opens with.
+   * @default a query of the viewer, with a placeholder Authorization header
+   */
   graphiql?: Partial<GraphiQLSettings>;
   /**
    * Also allow any `http://localhost:*` / `127.0.0.1` / `[::1]` browser origin (CORS), for a frontend's dev server.
-   * Only the development entry's zero-config start sets it. Default false.
+   * Only the development entry's zero-config start sets it.
+   * @default false
    */
   allowLocalhostOrigins?: boolean;
 }
@@ -94,20 +90,17 @@ export interface App {
    * differential tests compare the fast path with, on the very same cache.
    */
   withoutFastPath: (request: IncomingMessage, response: ServerResponse) => void;
-  /** /readyz turns 503, new requests are refused, in-flight ones finish (up to graceMs), then all is closed. */
+  /**
+   * /readyz turns 503, new requests are refused, in-flight ones finish (up to graceMs), then all is closed
+   * (src/http/shutdown.ts).
+   */
   shutdown(graceMs?: number): Promise<void>;
-}
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
-function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  response.end(JSON.stringify(body));
 }
 
 export function createApp({ config, logger, graphiql, allowLocalhostOrigins = false }: AppOptions): App {
   const metrics = createMetrics();
-  // Before the Clerk client makes any call: its sockets are bounded from the first one.
+
+  // --- Clerk: the HTTP agent, the SDK client. The agent first: the client's sockets are bounded from its first call.
   const clerkHttp = installClerkHttp({
     apiUrl: config.clerkApiUrl,
     maxSockets: config.clerkMaxSockets,
@@ -119,31 +112,16 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     apiUrl: config.clerkApiUrl,
     telemetry: { disabled: true },
   });
-  const upstreamObserver: UpstreamObserver = {
-    ...metrics.upstream,
-    circuitChanged(route, state, previous) {
-      metrics.upstream.circuitChanged?.(route, state, previous);
-      if (state === 'open') {
-        logger.warn('Clerk circuit opened: calls on this route are refused until a probe succeeds', {
-          route,
-          from: previous,
-          cooldownMs: config.clerkBreakerCooldownMs,
-        });
-      } else if (state === 'closed') {
-        logger.info('Clerk circuit closed: calls on this route are made again', { route });
-      } else {
-        logger.info('Clerk circuit half-open: one probe call', { route });
-      }
-    },
-  };
-  // --- Several replicas (issue 11): the Redis layer, absent without REDIS_URL (then nothing below changes). ---
+
+  // --- The Redis layer shared by the replicas (src/shared-state/): absent without REDIS_URL, and then nothing below
+  // changes.
   const shared = config.redisUrl
     ? createSharedState({
         url: config.redisUrl,
-        timeoutMs: config.redisTimeoutMs ?? 250,
-        heartbeatMs: config.redisHeartbeatMs ?? 1000,
-        outageEvidenceMs: config.redisOutageEvidenceMs ?? 1000,
-        prefix: config.redisKeyPrefix ?? 'team-graphql:',
+        timeoutMs: config.redisTimeoutMs,
+        heartbeatMs: config.redisHeartbeatMs,
+        outageEvidenceMs: config.redisOutageEvidenceMs,
+        prefix: config.redisKeyPrefix,
         ttlMs: config.cacheTtlSeconds * 1000,
         revocationRetentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
         dedupeWindowMs: DEDUPE_WINDOW_MS,
@@ -151,26 +129,25 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         registry: metrics.registry,
       })
     : undefined;
-  // --- end of several replicas ---
-  // --- Shared Clerk budget (issue 11, item 4): with REDIS_URL, one window and Clerk's 429 pauses for all replicas,
-  // a local share of the limit while Redis is unreachable. Its own Redis client: its commands have a short timeout.
-  const budgetRedis = config.redisUrl
-    ? createBudgetRedis(config.redisUrl, config.redisTimeoutMs ?? 250)
-    : undefined;
+
+  // --- The shared Clerk budget: with REDIS_URL, one window and Clerk's 429 pauses for all replicas, a local share
+  // of the limit while Redis is unreachable. Its own Redis client: its commands have a short timeout.
+  const budgetRedis = config.redisUrl ? createBudgetRedis(config.redisUrl, config.redisTimeoutMs) : undefined;
   const sharedBudget = budgetRedis
     ? createSharedBudget({
         redis: budgetRedis,
-        timeoutMs: config.redisTimeoutMs ?? 250,
+        timeoutMs: config.redisTimeoutMs,
         requests: config.clerkRateLimit,
         windowMs: config.clerkRateLimitWindowSeconds * 1000,
         namespace: budgetNamespace(config.clerkSecretKey),
-        keyPrefix: config.redisKeyPrefix ?? 'team-graphql:',
+        keyPrefix: config.redisKeyPrefix,
         assumedReplicas: config.clerkBudgetAssumedReplicas,
         logger,
       })
     : undefined;
   if (sharedBudget) registerSharedBudgetMetrics(metrics.registry, sharedBudget);
-  // --- end shared Clerk budget ---
+
+  // --- The call policy every Clerk call goes through, and the Clerk source of team data.
   const upstream = createUpstream({
     // Shared: a call takes its start only when a Clerk socket is free, so it arrives when the window says it does.
     ...(sharedBudget ? { sharedBudget, maxInFlight: config.clerkMaxSockets } : {}),
@@ -180,9 +157,11 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     maxQueue: config.clerkQueueMax,
     maxPerCaller: config.clerkQueueMaxPerCaller,
     breaker: { failureThreshold: config.clerkBreakerFailures, cooldownMs: config.clerkBreakerCooldownMs },
-    observer: upstreamObserver,
+    observer: logCircuitChanges(metrics.upstream, logger, config.clerkBreakerCooldownMs),
   });
   const clerkSource = createClerkSource({ clerk, upstream });
+
+  // --- The team cache.
   const cache = createTeamCache({
     // With Redis: a second level and a cluster-wide single flight under the cache (src/shared-state/).
     source: shared ? shared.shareReads(clerkSource) : clerkSource,
@@ -195,7 +174,9 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     onDrift: (drift) =>
       logger.warn('team cache drift: a full read differs from the patched copy', { ...drift }),
   });
-  // Live updates. The bus is in-process; it is the seam for Redis (see src/subscriptions/team-events.ts).
+
+  // --- Live updates. The event bus is this process's own: with Redis, webhook effects travel on the Redis layer's
+  // bus, and every replica applies them and announces to its own streams (see src/subscriptions/team-events.ts).
   const liveStreams = createLiveStreams({
     bus: createTeamEventBus(),
     maxPerUser: config.subscriptionMaxStreamsPerUser,
@@ -203,8 +184,9 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     maxLifetimeMs: config.subscriptionMaxLifetimeSeconds * 1000,
     observer: metrics.live,
   });
-  // Kept as long as the oldest evidence the cache may still serve: a removal must outlive every stale copy.
-  // Every record also ends the live streams it applies to.
+
+  // --- Revocation records. Kept as long as the oldest evidence the cache may still serve: a removal must outlive
+  // every stale copy. Every record also ends the live streams it applies to.
   const notified = notifyingRevocations(
     createRevocations({
       retentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
@@ -213,7 +195,8 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     }),
     liveStreams.revoked,
   );
-  // --- fast path (src/fast-path/): a revocation changes answers without a cache change, so it retires them all.
+  // --- Prepared responses (src/fast-path/): a revocation changes answers without a cache change, so it retires
+  // them all.
   const preparedResponses =
     config.preparedResponsesMax > 0
       ? createPreparedResponses({
@@ -230,7 +213,8 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       preparedResponses?.retireAll();
     },
   };
-  // --- end fast path
+
+  // --- Token verification.
   const readKeys = createClerkKeyReader({ clerk, upstream });
   const verifyToken = createTokenVerifier({
     jwtKey: config.clerkJwtKey,
@@ -238,6 +222,8 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     deadlineMs: config.requestDeadlineMs,
     authorizedParties: config.clerkAuthorizedParties,
   });
+
+  // --- GraphQL: Yoga, and the fast path in front of it.
   const yoga = createTeamYoga<PreparedContext>({
     cache,
     // The fast path's: a request whose answer may be kept records what it reads (the answer's inputs).
@@ -281,11 +267,21 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         yoga: (request, response, context) => yoga(request, response, context),
       })
     : undefined;
-  // Bodies not yet received (nobody has checked their sender yet): a short idle timeout and a budget for all of them.
+  const graphiqlPage = config.graphiqlEnabled
+    ? createGraphiQLPage(async () => {
+        const page = await yoga.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
+        return page.text();
+      })
+    : undefined;
+
+  // --- Request bodies not yet received (nobody has checked their sender yet): a short idle timeout and a budget
+  // for all of them.
   const bodies = createBodyGuard({
     idleTimeoutMs: config.requestBodyIdleTimeoutMs,
     budgetBytes: config.requestBodyBudgetMb * 1024 * 1024,
   });
+
+  // --- Webhooks.
   const webhooks = createWebhookRoute({
     bodies,
     cache,
@@ -303,103 +299,44 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   });
   // Effects heard from other replicas are applied here exactly as the route applies its own.
   shared?.attach({ cache, revocations, applyEffects: webhooks.apply });
-  const graphiqlPage = config.graphiqlEnabled
-    ? createGraphiQLPage(async () => {
-        const page = await yoga.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
-        return page.text();
-      })
-    : undefined;
+
   metrics.watch({ cache, webhookOutcomes: webhooks.outcomes, upstream, liveStreams });
 
-  let accepting = true;
-  /** One line per request at LOG_LEVEL=debug; off otherwise, so cache hits do not pay for it. */
-  const accessLog = logger.enabled('debug');
-  const handle = (request: IncomingMessage, response: ServerResponse, fast: boolean) => {
-    const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
-    const given = request.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    response.setHeader('x-request-id', requestId);
-    const startedAt = accessLog ? performance.now() : 0;
-    response.on('finish', () => {
-      metrics.httpResponse(routeLabel(path), response.statusCode);
-      if (accessLog) {
-        // Path only: query strings can carry GraphQL variables (emails) on GET requests.
-        logger.debug('request', {
-          requestId,
-          method: request.method,
-          path,
-          status: response.statusCode,
-          durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
-        });
-      }
-    });
-
-    if (!accepting && path !== '/healthz') {
-      return json(response, 503, { error: 'Shutting down.' }, { connection: 'close' });
-    }
-    switch (path) {
-      case WEBHOOK_PATH:
-        return webhooks.handle(request, response);
-      case '/healthz':
-        return json(response, 200, { status: 'ok' });
-      case '/readyz':
-        // With Redis: not ready until Redis has accepted this replica once (a wrong password must stop a rollout).
-        if (shared && !shared.accepted())
-          return json(response, 503, { status: 'waiting for Redis', reason: shared.health().reason });
-        return json(response, 200, { status: 'ready' });
-      case '/metrics':
-        return void metrics.registry.metrics().then(
-          (text) => {
-            response.writeHead(200, { 'content-type': metrics.registry.contentType });
-            response.end(text);
-          },
-          (error: unknown) => {
-            logger.error('metrics collection failed', { requestId, error });
-            json(response, 500, { error: 'Metrics collection failed.' });
-          },
-        );
-      default: {
-        if (graphiqlPage?.wants(request)) {
-          return void graphiqlPage.serve(request, response).catch((error: unknown) => {
-            logger.error('GraphiQL page failed', { requestId, error });
-            if (!response.headersSent) json(response, 500, { error: 'GraphiQL is unavailable.' });
-          });
-        }
-        const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
-        if (refusal) return refuse(response, refusal.status, refusal.code, refusal.message, refusal.headers);
-        if (!bodies.admit(request, response, MAX_REQUEST_BODY_BYTES)) return;
-        // One deadline per request, dated at its arrival: both paths and every wait of the request share it.
-        const requestedAt = Date.now();
-        const arrival = { requestId, requestedAt, deadline: requestedAt + config.requestDeadlineMs };
-        if (fast && fastPath && path === '/graphql') return fastPath(request, response, arrival);
-        return yoga(request, response, arrival);
-      }
-    }
-  };
-  const server = createServer((request, response) => handle(request, response, true));
+  // --- HTTP (src/http/): routing, request IDs, access log, body limits; then the listener's graceful shutdown.
+  const http = createHttpHandler({
+    graphql: (request, response, arrival) => void yoga(request, response, arrival),
+    fastPath,
+    graphiqlPage,
+    webhooks,
+    bodies,
+    requestDeadlineMs: config.requestDeadlineMs,
+    // With Redis: not ready until Redis has accepted this replica once (a wrong password must stop a rollout).
+    notReady: () =>
+      shared && !shared.accepted()
+        ? { status: 'waiting for Redis', reason: shared.health().reason }
+        : undefined,
+    metrics,
+    logger,
+  });
+  const server = createServer(http.handle);
   answerClientErrors(server);
-
-  async function shutdown(graceMs = 10_000) {
-    accepting = false;
-    webhooks.close();
-    // Live streams complete now (clients reconnect, to another replica), so their connections can close.
-    liveStreams.close();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Keep-alive connections become idle as their last response goes out: close them as they do.
-    const sweeper = setInterval(() => server.closeIdleConnections(), 50);
-    server.closeIdleConnections();
-    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
-    deadline.unref();
-    await closed;
-    clearInterval(sweeper);
-    clearTimeout(deadline);
-    await yoga.dispose();
-    upstream.close();
-    await shared?.close();
-    await sharedBudget?.close();
-    budgetRedis?.disconnect();
-    await clerkHttp.close();
-  }
+  const shutdown = createShutdown({
+    server,
+    stopAccepting: http.stopAccepting,
+    endLongRequests() {
+      webhooks.close();
+      // Live streams complete now (clients reconnect, to another replica), so their connections can close.
+      liveStreams.close();
+    },
+    async release() {
+      await yoga.dispose();
+      upstream.close();
+      await shared?.close();
+      await sharedBudget?.close();
+      budgetRedis?.disconnect();
+      await clerkHttp.close();
+    },
+  });
 
   return {
     server,
@@ -411,40 +348,28 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     bodies,
     metrics,
     shared,
-    withoutFastPath: (request, response) => handle(request, response, false),
+    withoutFastPath: http.withoutFastPath,
     shutdown,
   };
 }
 
-/**
- * The /graphql body limit, decided from Content-Length alone: Node's parser never delivers more body bytes than
- * the header declares, so the header is a hard bound. GraphQL clients always send it; a chunked body without it is
- * refused rather than read unbounded.
- */
-function bodySizeRefusal(
-  request: IncomingMessage,
-): { status: number; code: string; message: string; headers?: Record<string, string> } | undefined {
-  const declared = request.headers['content-length'];
-  if (declared === undefined) {
-    return {
-      status: 411,
-      code: 'BAD_REQUEST',
-      message: 'POST /graphql needs a Content-Length header.',
-      headers: { connection: 'close' },
-    };
-  }
-  if (Number(declared) > MAX_REQUEST_BODY_BYTES) {
-    return {
-      status: 413,
-      code: 'REQUEST_ENTITY_TOO_LARGE',
-      message: `Request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes.`,
-      headers: { connection: 'close' },
-    };
-  }
-  return undefined;
-}
-
-/** Bounded label values: unknown paths are one bucket, not one series each. */
-function routeLabel(path: string): string {
-  return ['/graphql', WEBHOOK_PATH, '/healthz', '/readyz', '/metrics'].includes(path) ? path : 'other';
+/** The policy's metrics, and a log line when a route's circuit opens, closes or lets a probe through. */
+function logCircuitChanges(metrics: UpstreamObserver, logger: Logger, cooldownMs: number): UpstreamObserver {
+  return {
+    ...metrics,
+    circuitChanged(route, state, previous) {
+      metrics.circuitChanged?.(route, state, previous);
+      if (state === 'open') {
+        logger.warn('Clerk circuit opened: calls on this route are refused until a probe succeeds', {
+          route,
+          from: previous,
+          cooldownMs,
+        });
+      } else if (state === 'closed') {
+        logger.info('Clerk circuit closed: calls on this route are made again', { route });
+      } else {
+        logger.info('Clerk circuit half-open: one probe call', { route });
+      }
+    },
+  };
 }

@@ -31,7 +31,8 @@ export interface Config {
   clerkTimeoutMs: number;
   /**
    * How long one request may wait for Clerk in all (queue and calls). A Clerk call that could not start within it
-   * is not made. Default CLERK_TIMEOUT_MS + 1000.
+   * is not made.
+   * @default CLERK_TIMEOUT_MS + 1000
    */
   requestDeadlineMs: number;
   /** Clerk calls that may wait for the request budget at once; more are refused (RATE_LIMITED). */
@@ -64,7 +65,7 @@ export interface Config {
   /** Memory that request bodies still being received may hold in all (MiB); past it new ones get 503. */
   requestBodyBudgetMb: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  // --- Several replicas (issue 11): all optional; without REDIS_URL nothing is shared. ---
+  // --- Several replicas: without REDIS_URL nothing is shared and the other settings here are unused. ---
   /** Redis shared by the replicas (bus, second-level cache, single flight, dedupe); unset: one process, in-process. */
   redisUrl: string | undefined;
   /** Upper bound on one Redis command; past it the replica carries on without Redis for that step. */
@@ -76,7 +77,7 @@ export interface Config {
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   redisKeyPrefix: string;
   // --- end of several replicas ---
-  // --- Shared Clerk budget (issue 11, item 4) ---
+  // --- The Clerk budget shared by the replicas (with REDIS_URL) ---
   /** Replicas assumed to share CLERK_RATE_LIMIT by a replica that has never reached Redis (its local share). */
   clerkBudgetAssumedReplicas: number;
   // --- end shared Clerk budget ---

@@ -10,7 +10,7 @@ export interface StartServerOptions extends AppOptions {
   port: number;
   host: string;
   logger: Logger;
-  /** Runs after the app has shut down on a signal, before the process exits (e.g. stop the emulator). */
+  /** Runs after the app has shut down on a signal, before the process exits (e.g. stop the emulator). @default none */
   onShutdown?: () => Promise<void>;
 }
 

@@ -87,6 +87,33 @@ describe('configuration', () => {
     expect(loadConfig({ CLERK_SECRET_KEY: 'sk_test_x' }, { development: true }).host).toBe('0.0.0.0');
     expect(loadConfig({ HOST: '0.0.0.0' }, { development: true }).host).toBe('0.0.0.0');
   });
+
+  it('gives the Redis settings their values without REDIS_URL too: an app is always handed every value', () => {
+    expect(loadConfig({}, { development: true })).toMatchObject({
+      redisUrl: undefined,
+      redisTimeoutMs: 250,
+      redisHeartbeatMs: 1000,
+      redisOutageEvidenceMs: 1000,
+      redisKeyPrefix: 'team-graphql:',
+      clerkBudgetAssumedReplicas: 3,
+    });
+  });
+
+  it('is where the defaults live: no other module falls back on a value of its own for a setting', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const root = new URL('../src/', import.meta.url);
+    // dev.ts is exempt: without a Clerk key it supplies the embedded emulator's key and webhook secret.
+    const files = (await readdir(root, { recursive: true })).filter(
+      (file) => file.endsWith('.ts') && file !== 'config.ts' && file !== 'dev.ts',
+    );
+    const fallbacks: string[] = [];
+    for (const file of files) {
+      const source = await readFile(new URL(file, root), 'utf8');
+      for (const match of source.matchAll(/\bconfig\.\w+\s*\?\?/g)) fallbacks.push(`${file}: ${match[0]}`);
+    }
+    expect(files.length).toBeGreaterThan(10);
+    expect(fallbacks).toEqual([]);
+  });
 });
 
 describe('README', () => {

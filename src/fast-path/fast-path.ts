@@ -15,8 +15,8 @@
  * Anything that says no, or any doubt (a token that fails, an input that changed), and Yoga answers instead, with
  * its own errors: the fast path never answers an error itself.
  *
- * Headers: the X-Request-ID is set by app.ts before either path; everything else is what Yoga sent (CORS included,
- * as `Origin` is part of the key). Metrics and access logs are app.ts's, the same for both paths.
+ * Headers: the X-Request-ID is set by src/http/handler.ts before either path; everything else is what Yoga sent
+ * (CORS included, as `Origin` is part of the key). Metrics and access logs are the handler's, the same for both paths.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorizeOrganization, type TeamEvidence } from '../auth/access.js';

@@ -129,7 +129,7 @@ export function createTeamYoga<Extra extends object = Record<never, never>>(
     renderGraphiQL,
     // Batched requests would multiply every per-request limit; the frontend has no use for them.
     batching: false,
-    // The body limit is enforced by the HTTP layer from Content-Length, before Yoga reads anything. Yoga's own
+    // The body limit is enforced in src/http/handler.ts from Content-Length, before Yoga reads anything. Yoga's own
     // limiter pipes every body through a counting stream and aborts it afterwards, ~10% of a cache hit's CPU.
     maxRequestBodySize: false,
     // Yoga's own log lines go through our JSON logger.

@@ -1,7 +1,7 @@
 /**
  * Request bodies before anyone has checked who sent them: each has a short idle timeout, and together they may hold
  * at most a fixed number of bytes (a global budget). Without both, anyone could open a thousand connections, send
- * most of a body on each and stall, and the server would hold the bytes for minutes (issue 19, item 3).
+ * most of a body on each and stall, and the server would hold the bytes for minutes.
  *
  * A body is admitted before its first byte is read. It reserves what it may grow to (its Content-Length, which
  * Node's parser enforces as a hard bound, or the route's limit without one) and gives the reservation back once it
@@ -11,9 +11,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface BodyGuardOptions {
-  /** Silence (no byte received) after which an unfinished body is dropped with 408. @default none: required */
+  /** Silence (no byte received) after which an unfinished body is dropped with 408. */
   idleTimeoutMs: number;
-  /** Bytes that unfinished bodies may reserve in all. @default none: required */
+  /** Bytes that unfinished bodies may reserve in all. */
   budgetBytes: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The shape of what travels on the bus, checked **item by item** (issue 19): Redis is shared infrastructure, so
+ * The shape of what travels on the bus, checked **item by item**: Redis is shared infrastructure, so
  * anything may be published on the channel, and one bad item (a patch of another version's format, a truncated
  * invalidation) must not cost the good ones beside it. A message whose envelope is wrong is dropped; inside an
  * `effects` message each invalidation, revocation, patch and ended session is kept or dropped on its own, so a

@@ -9,7 +9,7 @@
  * reconnects by itself, with a capped backoff. The first failure of an outage logs one warning; the return logs one
  * line too.
  *
- * **Refused is not unreachable** (issue 19): a wrong password or an ACL that denies us (`WRONGPASS`, `NOAUTH`,
+ * **Refused is not unreachable**: a wrong password or an ACL that denies us (`WRONGPASS`, `NOAUTH`,
  * `NOPERM`, from the handshake or from any command a caller hands to `noticeError`) is a misconfiguration that no
  * amount of waiting fixes. It is logged at error level, naming Redis's reply, once per distinct reply until Redis
  * accepts us again, and `refusal()` reports it (the `redis_up` reason, `/readyz`).
@@ -67,7 +67,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
   });
-  // The subscriber issues SUBSCRIBE only (see bus.ts, which resubscribes itself on every connect).
+  // The subscriber issues SUBSCRIBE only (see redis-bus.ts, which resubscribes itself on every connect).
   const subscriber = new Redis(url, {
     ...common,
     connectionName: 'team-graphql:subscriber',

@@ -1,10 +1,11 @@
 /**
- * The Redis layer (issue 11), composed: present only with `REDIS_URL`. What it shares between replicas, and how:
+ * The Redis layer, composed: present only with `REDIS_URL`. What it shares between replicas, and how:
  *
- * - **Effects of webhooks** (`bus.ts`): the replica that got a webhook applies it, drops the second-level copies it
- *   makes stale (and their leases), records its revocations in Redis, and publishes its effects, in one MULTI sent
- *   in the same tick as the local apply; every other replica applies the same effects with the route's own function
- *   (revocations, invalidations, refresh-ahead, ended sessions, so live streams on every replica get their events).
+ * - **Effects of webhooks** (`redis-bus.ts`): the replica that got a webhook applies it, drops the second-level
+ *   copies it makes stale (and their leases), records its revocations in Redis, and publishes its effects, in one
+ *   MULTI sent in the same tick as the local apply; every other replica applies the same effects with the route's
+ *   own function (revocations, invalidations, refresh-ahead, ended sessions), so each replica announces the change
+ *   to its own live streams.
  * - **A second-level cache and a cluster-wide single flight** (`shared-source.ts`), under the team cache.
  * - **Webhook dedupe** (`dedupe.ts`) and **revocation records** (`shared-revocations.ts`).
  *
@@ -12,7 +13,7 @@
  * Redis down: everything here steps aside (see `connection.ts`); effects that could not be published are kept
  * (bounded) and published when Redis is back, and the webhook is not answered 2xx (Clerk retries it).
  *
- * **A replica that cannot hear the bus** (issue 19; `bus.ts` owns the verdict) may have missed removals. While it is
+ * **A replica that cannot hear the bus** (`redis-bus.ts` owns the verdict) may have missed removals. While it is
  * deaf, `unconfirmedUpTo` tells the revocation records (src/team/revocations.ts) the date at or before which no
  * evidence counts: when it last heard the bus, or `outageEvidenceMs` ago if later (now, for a replica that has never
  * heard it). So it authorizes only from what it read from Clerk since, and briefly (a membership list read again

@@ -172,6 +172,7 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
   const limit = options.requests;
   const windowMs = paddedWindowMs(options.windowMs);
   const heartbeatMs = options.heartbeatMs ?? 1000;
+  const assumedReplicas = options.assumedReplicas ?? 3;
   const livenessMs = livenessOf(heartbeatMs);
   const timeoutMs = options.timeoutMs;
   const replicaId = randomUUID();
@@ -207,7 +208,7 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
   let sequence = 0;
   let closed = false;
 
-  const localShare = () => Math.max(1, Math.floor(limit / (replicas ?? options.assumedReplicas ?? 3)));
+  const localShare = () => Math.max(1, Math.floor(limit / (replicas ?? assumedReplicas)));
   local = createBudget({ requests: localShare(), windowMs });
 
   function recordStarts(count: number, at: number) {
@@ -230,7 +231,7 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
     if (next === 'local') {
       options.logger?.warn(
         'Redis unreachable: the Clerk budget falls back to this replica’s local share until it is back',
-        { localShare: localShare(), replicas: replicas ?? options.assumedReplicas ?? 3, error: reason },
+        { localShare: localShare(), replicas: replicas ?? assumedReplicas, error: reason },
       );
     } else {
       options.logger?.info('Redis reachable again: the Clerk budget is shared by all replicas again', {});
@@ -261,7 +262,7 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
     // This replica's part of the starts last seen in the shared window: with it, the replicas' shares together
     // leave room only for what the window had left. Plus its own starts since (the others count theirs).
     if (lastSeen && lastSeen.at + windowMs > t) {
-      const part = Math.min(share, Math.ceil(lastSeen.starts / (replicas ?? options.assumedReplicas ?? 3)));
+      const part = Math.min(share, Math.ceil(lastSeen.starts / (replicas ?? assumedReplicas)));
       for (let i = 0; i < part; i++) seeds.push(lastSeen.at);
       for (const start of ownStarts) if (start > lastSeen.at) seeds.push(start);
     } else {
@@ -418,7 +419,7 @@ export function createSharedBudget(options: SharedBudgetOptions): SharedBudget {
       );
     },
     stats() {
-      return { mode, replicas: replicas ?? options.assumedReplicas ?? 3, localShare: localShare() };
+      return { mode, replicas: replicas ?? assumedReplicas, localShare: localShare() };
     },
     heartbeat,
     async close() {

@@ -65,7 +65,10 @@ export interface LiveStreamsObserver {
 }
 
 export interface LiveStreamsOptions {
-  /** Where changes and session ends come from (and go to): in-process, or Redis (see `bus.ts`). */
+  /**
+   * Where changes and session ends come from: this process's own bus (src/subscriptions/team-events.ts), also with
+   * Redis, whose replicas each announce to their own streams.
+   */
   bus: TeamEventBus;
   /** Streams one user may hold open at once in this process, all organizations and tabs together. @default 20 */
   maxPerUser?: number;

@@ -1,18 +1,18 @@
 /**
- * The event bus of live updates, and **the seam for Redis**: everything a stream needs to hear from other processes
- * travels here, and nothing else does.
+ * The event bus of live updates within one process: what this process's streams hear, and nothing else.
  *
  * - `team:changed` (per organization): an organization was re-read after a burst of webhooks. Published by the
- *   process that received the webhooks, once the burst settled (refresh-ahead); heard by every process with streams
- *   on that organization, which then serve the event from its own cache.
- * - `session:ended`: Clerk ended a session; every process ends the streams opened with it.
+ *   refresh-ahead of this process once the burst settled; heard by this process's streams on that organization,
+ *   which then serve the event from its own cache.
+ * - `session:ended`: Clerk ended a session; this process ends the streams opened with it.
  *
- * Built on Yoga's `createPubSub` over an `EventTarget`. Without an `eventTarget` it is in-process (one replica).
- * With Redis, pass `createRedisEventTarget({ publishClient, subscribeClient })` from
- * `@graphql-yoga/redis-event-target` (ioredis 5) and nothing else changes: the messages are plain JSON, and each
- * process numbers the events it delivers itself (versions are per process, see `live-streams.ts`). Pub/sub is
- * at-most-once: a message lost on the way means a stream shows the change with the next event, or after a
- * reconnect (whose first event is the current state).
+ * Built on Yoga's `createPubSub` over an in-process `EventTarget`, and it stays in-process with several replicas:
+ * it is not where replicas meet. With Redis, a webhook's effects travel on the Redis layer's own bus
+ * (src/shared-state/redis-bus.ts); every replica applies them with the webhook route's function (invalidations,
+ * refresh-ahead, ended sessions) and so announces the change to its own streams, here. Carrying this bus over Redis
+ * as well (`@graphql-yoga/redis-event-target`) would deliver every event twice: once from the replica's own
+ * refresh-ahead, once from the replica that received the webhook. Each process numbers the events it delivers
+ * itself (versions are per process, see `live-streams.ts`).
  *
  * Revocations do not travel here: they are the cache's evidence and travel with the invalidations (the Redis
  * layer calls `revocations.record` on every replica, and `notifyingRevocations` in `live-streams.ts` ends the
@@ -29,7 +29,7 @@ export type TeamBusTopics = {
 export type TeamBusEventTarget = PubSubEventTarget<TeamBusTopics>;
 
 export interface TeamEventBus {
-  /** Announces a settled change of one organization to every process (this one included). */
+  /** Announces a settled change of one organization to this process's streams. */
   publishChange(message: TeamChangeMessage): void;
   /**
    * Changes of one organization from the moment iteration starts; `return()` unsubscribes. Iterate at once: a
@@ -42,7 +42,7 @@ export interface TeamEventBus {
 }
 
 export interface TeamEventBusOptions {
-  /** Where messages go between processes. @default an in-process EventTarget (one replica) */
+  /** Where messages go. @default a new in-process EventTarget */
   eventTarget?: TeamBusEventTarget;
 }
 

@@ -13,7 +13,7 @@
  * revocations within the retention), it is not simply forgotten, which would re-admit someone: its time becomes a
  * floor that voids everyone's evidence from before it, a spike of re-reads instead of a hole.
  *
- * **Removals this replica may not have heard of** (issue 19): with several replicas, a removal recorded on another
+ * **Removals this replica may not have heard of**: with several replicas, a removal recorded on another
  * replica reaches this one over the Redis bus. While this replica cannot hear the bus, the bus's owner
  * (src/shared-state/) reports `unconfirmedUpTo`: evidence read from Clerk at or before it grants nothing, and a
  * token's claim (Clerk's word about a session, not about the membership now) grants nothing at all. So the records

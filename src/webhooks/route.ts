@@ -312,7 +312,7 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
     }
     const touched = applyAll(effects);
     // Told before the 2xx (bounded by REDIS_TIMEOUT_MS): once Clerk hears back, every replica is on its way to know.
-    // Not told: no 2xx (issue 19), so Clerk retries, and the retry is processed again (applied here twice: harmless).
+    // Not told: no 2xx, so Clerk retries, and the retry is processed again (applied here twice: harmless).
     if (options.shared && !(await options.shared.applied(effects, touched, messageId))) {
       count(eventType, 'unpublished');
       return reply(

@@ -177,7 +177,12 @@ export function testAppConfig(emulator: ClerkEmulator, webhookSecret: string): A
     corsOrigins: [],
     requestBodyIdleTimeoutMs: 10_000,
     requestBodyBudgetMb: 32,
+    // No Redis: one process. The other settings are what a replica would use (test/helpers/replicas.ts sets the URL).
     redisUrl: undefined,
+    redisTimeoutMs: 250,
+    redisHeartbeatMs: 1000,
+    redisOutageEvidenceMs: 1000,
+    redisKeyPrefix: 'team-graphql:',
     clerkBudgetAssumedReplicas: 3,
     trustedDocumentsManifest: undefined,
     trustedDocumentsOnly: false,

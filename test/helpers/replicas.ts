@@ -72,8 +72,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     clerkQueueMaxPerCaller: 1000,
     graphiqlEnabled: false,
     redisUrl: redis.url,
-    redisTimeoutMs: 250,
-    redisHeartbeatMs: 1000,
     // Its own namespace, so nothing a previous suite left in this Redis can be read.
     redisKeyPrefix: `test-${randomBytes(4).toString('hex')}:`,
     ...options.config,
@@ -120,7 +118,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       telemetry: { disabled: true },
     }),
     redis,
-    keyPrefix: config.redisKeyPrefix as string,
+    keyPrefix: config.redisKeyPrefix,
     replicas,
     addReplica,
     async close() {

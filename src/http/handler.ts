@@ -1,0 +1,176 @@
+/**
+ * The request listener: routes /graphql, /webhooks/clerk, /healthz, /readyz and /metrics, and does for every request
+ * what does not depend on its route. It gives each one an ID (the caller's `X-Request-ID` when well-formed, else a
+ * new one, echoed in the response), counts each response by route and status, writes the access log at
+ * `LOG_LEVEL=debug`, refuses a GraphQL body from its Content-Length before a byte of it is read, and dates the
+ * request's one deadline. What answers GraphQL (the fast path, Yoga) is handed in as functions: this module only
+ * chooses between them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestArrival } from '../fast-path/fast-path.js';
+import type { GraphiQLPage } from '../graphql/graphiql-page.js';
+import { MAX_REQUEST_BODY_BYTES } from '../graphql/yoga.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { WEBHOOK_PATH, type WebhookRoute } from '../webhooks/route.js';
+import { type BodyGuard, refuse } from './body-guard.js';
+
+/** Answers a GraphQL request that has been given its ID and deadline. */
+export type GraphQLHandler = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  arrival: RequestArrival,
+) => void;
+
+/** Why this process is not ready yet: the body of /readyz's 503. */
+export interface NotReady {
+  status: string;
+  reason?: string;
+}
+
+export interface HttpHandlerOptions {
+  /** Answers every GraphQL request the fast path does not: Yoga. */
+  graphql: GraphQLHandler;
+  /** Tried first for /graphql (it hands what it cannot replay to Yoga itself). @default none: Yoga answers all */
+  fastPath?: GraphQLHandler;
+  /** Served to browsers asking for HTML (GET with `Accept: text/html`). @default none: Yoga answers them */
+  graphiqlPage?: GraphiQLPage;
+  webhooks: Pick<WebhookRoute, 'handle'>;
+  /** Holds the bodies not yet received: their idle timeout and shared budget. */
+  bodies: Pick<BodyGuard, 'admit'>;
+  /** How long a request may wait in all, from its arrival (`REQUEST_DEADLINE_MS`). */
+  requestDeadlineMs: number;
+  /**
+   * Asked by /readyz while requests are accepted: why this process is not ready yet, or undefined when it is.
+   * @default always ready
+   */
+  notReady?: () => NotReady | undefined;
+  metrics: Pick<Metrics, 'registry' | 'httpResponse'>;
+  logger: Logger;
+}
+
+export interface HttpHandler {
+  /** The server's request listener: the fast path first, where there is one. */
+  handle(request: IncomingMessage, response: ServerResponse): void;
+  /** The same handling with the fast path off: every /graphql request through Yoga. */
+  withoutFastPath(request: IncomingMessage, response: ServerResponse): void;
+  /** From now on every request but /healthz is answered 503 with `Connection: close` (/readyz included). */
+  stopAccepting(): void;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The routes counted under their own name; every other path is one bucket, not one series each. */
+const ROUTES = new Set(['/graphql', WEBHOOK_PATH, '/healthz', '/readyz', '/metrics']);
+
+function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
+  const { graphql, fastPath, graphiqlPage, webhooks, bodies, metrics, logger } = options;
+  let accepting = true;
+  /** One line per request at LOG_LEVEL=debug; off otherwise, so cache hits do not pay for it. */
+  const accessLog = logger.enabled('debug');
+
+  const handle = (request: IncomingMessage, response: ServerResponse, fast: boolean) => {
+    const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+    const given = request.headers['x-request-id'];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    response.setHeader('x-request-id', requestId);
+    const startedAt = accessLog ? performance.now() : 0;
+    response.on('finish', () => {
+      metrics.httpResponse(ROUTES.has(path) ? path : 'other', response.statusCode);
+      if (accessLog) {
+        // Path only: query strings can carry GraphQL variables (emails) on GET requests.
+        logger.debug('request', {
+          requestId,
+          method: request.method,
+          path,
+          status: response.statusCode,
+          durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
+        });
+      }
+    });
+
+    if (!accepting && path !== '/healthz') {
+      return json(response, 503, { error: 'Shutting down.' }, { connection: 'close' });
+    }
+    switch (path) {
+      case WEBHOOK_PATH:
+        return webhooks.handle(request, response);
+      case '/healthz':
+        return json(response, 200, { status: 'ok' });
+      case '/readyz': {
+        const notReady = options.notReady?.();
+        if (notReady) return json(response, 503, notReady);
+        return json(response, 200, { status: 'ready' });
+      }
+      case '/metrics':
+        return void metrics.registry.metrics().then(
+          (text) => {
+            response.writeHead(200, { 'content-type': metrics.registry.contentType });
+            response.end(text);
+          },
+          (error: unknown) => {
+            logger.error('metrics collection failed', { requestId, error });
+            json(response, 500, { error: 'Metrics collection failed.' });
+          },
+        );
+      default: {
+        if (graphiqlPage?.wants(request)) {
+          return void graphiqlPage.serve(request, response).catch((error: unknown) => {
+            logger.error('GraphiQL page failed', { requestId, error });
+            if (!response.headersSent) json(response, 500, { error: 'GraphiQL is unavailable.' });
+          });
+        }
+        const refusal = request.method === 'POST' ? bodySizeRefusal(request) : undefined;
+        if (refusal) return refuse(response, refusal.status, refusal.code, refusal.message, refusal.headers);
+        if (!bodies.admit(request, response, MAX_REQUEST_BODY_BYTES)) return;
+        // One deadline per request, dated at its arrival: both paths and every wait of the request share it.
+        const requestedAt = Date.now();
+        const arrival = { requestId, requestedAt, deadline: requestedAt + options.requestDeadlineMs };
+        if (fast && fastPath && path === '/graphql') return fastPath(request, response, arrival);
+        return graphql(request, response, arrival);
+      }
+    }
+  };
+
+  return {
+    handle: (request, response) => handle(request, response, true),
+    withoutFastPath: (request, response) => handle(request, response, false),
+    stopAccepting() {
+      accepting = false;
+    },
+  };
+}
+
+/**
+ * The /graphql body limit, decided from Content-Length alone: Node's parser never delivers more body bytes than
+ * the header declares, so the header is a hard bound. GraphQL clients always send it; a chunked body without it is
+ * refused rather than read unbounded.
+ */
+function bodySizeRefusal(
+  request: IncomingMessage,
+): { status: number; code: string; message: string; headers?: Record<string, string> } | undefined {
+  const declared = request.headers['content-length'];
+  if (declared === undefined) {
+    return {
+      status: 411,
+      code: 'BAD_REQUEST',
+      message: 'POST /graphql needs a Content-Length header.',
+      headers: { connection: 'close' },
+    };
+  }
+  if (Number(declared) > MAX_REQUEST_BODY_BYTES) {
+    return {
+      status: 413,
+      code: 'REQUEST_ENTITY_TOO_LARGE',
+      message: `Request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes.`,
+      headers: { connection: 'close' },
+    };
+  }
+  return undefined;
+}
