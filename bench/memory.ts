@@ -1,7 +1,7 @@
 /**
  * Scenario 8, in a process of its own (`node --expose-gc --import tsx bench/memory.ts`, forked by bench/run.ts):
- * the server's own team cache (createTeamCache + createClerkSource + createUpstream from src/team, loaded from the
- * same build the server runs: dist/team, or src/team with --entry src; a real @clerk/backend client)
+ * the server's own team cache (createTeamCache from src/team, createClerkSource + createUpstream from src/clerk, loaded
+ * from the same build the server runs: dist/, or src/ with --entry src; a real @clerk/backend client)
  * reads every roster from the emulator; the heap growth after a full GC, divided by the members read, is what one
  * cached member costs.
  *
@@ -15,14 +15,15 @@ type CacheModule = typeof import('../src/team/cache.js');
 type SourceModule = typeof import('../src/clerk/source.js');
 type UpstreamModule = typeof import('../src/clerk/upstream.js');
 
-/** The team modules of the build the server runs (dist/), or the sources (src/, through tsx). */
+/** The cache and Clerk modules of the build the server runs (dist/), or the sources (src/, through tsx). */
 async function teamModules(entry: 'dist' | 'src') {
-  const base = new URL(`../${entry}/team/`, import.meta.url);
+  const root = new URL(`../${entry}/`, import.meta.url);
   const extension = entry === 'dist' ? 'js' : 'ts';
+  const module = (path: string) => new URL(`${path}.${extension}`, root).href;
   const [cache, source, upstream] = await Promise.all([
-    import(new URL(`cache.${extension}`, base).href) as Promise<CacheModule>,
-    import(new URL(`clerk-source.${extension}`, base).href) as Promise<SourceModule>,
-    import(new URL(`upstream.${extension}`, base).href) as Promise<UpstreamModule>,
+    import(module('team/cache')) as Promise<CacheModule>,
+    import(module('clerk/source')) as Promise<SourceModule>,
+    import(module('clerk/upstream')) as Promise<UpstreamModule>,
   ]);
   return {
     createTeamCache: cache.createTeamCache,
