@@ -10,6 +10,7 @@ import { createTokenVerifier } from './auth/verifier.js';
 import { installClerkHttp } from './clerk/http-agent.js';
 import { createClerkKeyReader } from './clerk/keys.js';
 import { createClerkSource } from './clerk/source.js';
+import { createSharedBudget } from './clerk/upstream/shared-budget.js';
 import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver } from './clerk/upstream.js';
 import type { Config } from './config.js';
 import { createFastPath } from './fast-path/fast-path.js';
@@ -21,17 +22,17 @@ import { type BodyGuard, createBodyGuard, refuse } from './http/body-guard.js';
 import { answerClientErrors } from './http/client-errors.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { createSharedState, type SharedState } from './shared-state/index.js';
 import {
   budgetNamespace,
-  createBudgetRedis,
-  createSharedBudget,
+  createSharedState,
   registerSharedBudgetMetrics,
-} from './shared-state/shared-budget.js';
+  type SharedState,
+} from './shared-state/index.js';
 import { createLiveStreams, type LiveStreams, notifyingRevocations } from './subscriptions/live-streams.js';
 import { createTeamEventBus } from './subscriptions/team-events.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
 import { createRevocations, type Revocations } from './team/revocations.js';
+import { createEffectApplier } from './webhooks/apply-effects.js';
 import { createWebhookRoute, DEDUPE_WINDOW_MS, WEBHOOK_PATH, type WebhookRoute } from './webhooks/route.js';
 
 /** Optional for an app: without them nothing is shared between replicas (see src/shared-state/). */
@@ -130,7 +131,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       }
     },
   };
-  // --- Several replicas (issue 11): the Redis layer, absent without REDIS_URL (then nothing below changes). ---
+  // --- Several replicas: the Redis layer, absent without REDIS_URL (then nothing below changes). ---
   const shared = config.redisUrl
     ? createSharedState({
         url: config.redisUrl,
@@ -141,30 +142,24 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         ttlMs: config.cacheTtlSeconds * 1000,
         revocationRetentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
         dedupeWindowMs: DEDUPE_WINDOW_MS,
+        budgetNamespace: budgetNamespace(config.clerkSecretKey),
         logger,
         registry: metrics.registry,
       })
     : undefined;
-  // --- end of several replicas ---
-  // --- Shared Clerk budget (issue 11, item 4): with REDIS_URL, one window and Clerk's 429 pauses for all replicas,
-  // a local share of the limit while Redis is unreachable. Its own Redis client: its commands have a short timeout.
-  const budgetRedis = config.redisUrl
-    ? createBudgetRedis(config.redisUrl, config.redisTimeoutMs ?? 250)
-    : undefined;
-  const sharedBudget = budgetRedis
+  // With Redis, one Clerk budget window and Clerk's 429 pauses for all replicas; a local share of the limit while
+  // Redis is unreachable.
+  const sharedBudget = shared
     ? createSharedBudget({
-        redis: budgetRedis,
-        timeoutMs: config.redisTimeoutMs ?? 250,
+        store: shared.budgetStore,
         requests: config.clerkRateLimit,
         windowMs: config.clerkRateLimitWindowSeconds * 1000,
-        namespace: budgetNamespace(config.clerkSecretKey),
-        keyPrefix: config.redisKeyPrefix ?? 'team-graphql:',
         assumedReplicas: config.clerkBudgetAssumedReplicas,
         logger,
       })
     : undefined;
   if (sharedBudget) registerSharedBudgetMetrics(metrics.registry, sharedBudget);
-  // --- end shared Clerk budget ---
+  // --- end of several replicas ---
   const upstream = createUpstream({
     // Shared: a call takes its start only when a Clerk socket is free, so it arrives when the window says it does.
     ...(sharedBudget ? { sharedBudget, maxInFlight: config.clerkMaxSockets } : {}),
@@ -273,11 +268,10 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     idleTimeoutMs: config.requestBodyIdleTimeoutMs,
     budgetBytes: config.requestBodyBudgetMb * 1024 * 1024,
   });
-  const webhooks = createWebhookRoute({
-    bodies,
+  // A webhook's effects, applied here whether it reached this replica or another one (heard on the Redis bus).
+  const webhookEffects = createEffectApplier({
     cache,
     revocations,
-    signingSecret: config.clerkWebhookSigningSecret,
     refreshDebounceMs: config.webhookRefreshDebounceMs,
     logger,
     live: {
@@ -286,10 +280,15 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       onRefreshed: (organizationId, reasons) => liveStreams.changed({ organizationId, reasons }),
       sessionEnded: (session) => liveStreams.sessionEnded(session),
     },
+  });
+  const webhooks = createWebhookRoute({
+    signingSecret: config.clerkWebhookSigningSecret,
+    effects: webhookEffects,
+    bodies,
+    logger,
     ...(shared ? { shared: shared.webhooks } : {}),
   });
-  // Effects heard from other replicas are applied here exactly as the route applies its own.
-  shared?.attach({ cache, revocations, applyEffects: webhooks.apply });
+  shared?.attach({ cache, revocations, applyEffects: webhookEffects.apply });
   const graphiqlPage = config.graphiqlEnabled
     ? createGraphiQLPage(async () => {
         const page = await yoga.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
@@ -368,7 +367,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
 
   async function shutdown(graceMs = 10_000) {
     accepting = false;
-    webhooks.close();
+    webhookEffects.close();
     // Live streams complete now (clients reconnect, to another replica), so their connections can close.
     liveStreams.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -382,9 +381,9 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     clearTimeout(deadline);
     await yoga.dispose();
     upstream.close();
-    await shared?.close();
+    // The budget leaves the live replicas through the Redis layer's client: before that closes.
     await sharedBudget?.close();
-    budgetRedis?.disconnect();
+    await shared?.close();
     await clerkHttp.close();
   }
 

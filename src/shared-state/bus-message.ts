@@ -1,13 +1,20 @@
 /**
- * The shape of what travels on the bus, checked **item by item** (issue 19): Redis is shared infrastructure, so
+ * The shape of what travels on the bus, checked **item by item**: Redis is shared infrastructure, so
  * anything may be published on the channel, and one bad item (a patch of another version's format, a truncated
  * invalidation) must not cost the good ones beside it. A message whose envelope is wrong is dropped; inside an
  * `effects` message each invalidation, revocation, patch and ended session is kept or dropped on its own, so a
  * malformed patch never skips the valid invalidation after it (or, worse, a revocation).
  */
-import { TEAM_CHANGE_REASONS } from '../subscriptions/types.js';
+
 import type { Delta } from '../team/deltas.js';
-import type { EndedSession, EventEffects, Invalidation, Patch, Revocation } from '../team/effects.js';
+import {
+  type EndedSession,
+  type EventEffects,
+  type Invalidation,
+  type Patch,
+  type Revocation,
+  TEAM_CHANGE_REASONS,
+} from '../team/effects.js';
 
 export type BusMessage =
   /** A replica applied a webhook's effects; `touched`: the organizations it invalidated. */

@@ -2,7 +2,7 @@
  * Webhook dedupe across replicas: Svix retries a delivery until one endpoint answers 2xx, and behind a load balancer
  * a retry may reach another replica. A delivery is *done* only once its effects are on the bus: the key is set to
  * `done` in the same MULTI that publishes them (see index.ts), so a delivery whose effects could not be published
- * (answered 503) is processed again when Clerk retries it, never swallowed as a duplicate (issue 19; applying
+ * (answered 503) is processed again when Clerk retries it, never swallowed as a duplicate (applying
  * effects twice is harmless: revocations and invalidations are idempotent, patches are versioned).
  *
  * While one replica processes a delivery it holds a short claim (`SET NX PX`, `pending`): the same delivery reaching
@@ -38,7 +38,7 @@ export function createSharedDedupe(
         const held = await connection.command.get(key);
         // Gone meanwhile (a failed holder's claim expired): ours to process.
         if (held === null) return 'first';
-        // `1`: what versions before issue 19 wrote for a processed delivery.
+        // `1`: what earlier versions wrote for a processed delivery.
         return held === DONE || held === '1' ? 'duplicate' : 'busy';
       } catch {
         return undefined;

@@ -9,7 +9,7 @@
  * a replica that hears nothing, not even a heartbeat, for twice the heartbeat interval suspects a dead connection
  * that the socket has not noticed and reconnects it (and so invalidates too).
  *
- * **Whether this replica hears the bus** is owned here (issue 19): it does while subscribed, caught up, and it has
+ * **Whether this replica hears the bus** is owned here: it does while subscribed, caught up, and it has
  * heard something (every replica's heartbeats, its own included) within two heartbeat intervals. Otherwise it is
  * deaf (`deafSince`: never connected, connection down, subscribing or catching up again, or silent, as when Redis
  * is paused or its process stopped): removals announced since it last heard the bus may not have reached it, and
