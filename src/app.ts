@@ -11,6 +11,7 @@ import { createTokenVerifier } from './auth/verifier.js';
 import { installClerkHttp } from './clerk/http-agent.js';
 import { createClerkKeyReader } from './clerk/keys.js';
 import { createClerkSource } from './clerk/source.js';
+import { createSharedBudget } from './clerk/upstream/shared-budget.js';
 import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver } from './clerk/upstream.js';
 import type { Config } from './config.js';
 import { createFastPath } from './fast-path/fast-path.js';
@@ -30,17 +31,17 @@ import { createHttpHandler } from './http/handler.js';
 import { createShutdown } from './http/shutdown.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { createSharedState, type SharedState } from './shared-state/index.js';
 import {
   budgetNamespace,
-  createBudgetRedis,
-  createSharedBudget,
+  createSharedState,
   registerSharedBudgetMetrics,
-} from './shared-state/shared-budget.js';
+  type SharedState,
+} from './shared-state/index.js';
 import { createLiveStreams, type LiveStreams, notifyingRevocations } from './subscriptions/live-streams.js';
 import { createTeamEventBus } from './subscriptions/team-events.js';
 import { createTeamCache, type TeamCache } from './team/cache.js';
 import { createRevocations, type Revocations } from './team/revocations.js';
+import { createEffectApplier } from './webhooks/apply-effects.js';
 import { createWebhookRoute, DEDUPE_WINDOW_MS, type WebhookRoute } from './webhooks/route.js';
 
 /**
@@ -125,22 +126,19 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
         ttlMs: config.cacheTtlSeconds * 1000,
         revocationRetentionMs: (config.cacheTtlSeconds + config.cacheStaleGraceSeconds) * 1000,
         dedupeWindowMs: DEDUPE_WINDOW_MS,
+        budgetNamespace: budgetNamespace(config.clerkSecretKey),
         logger,
         registry: metrics.registry,
       })
     : undefined;
 
-  // --- The shared Clerk budget: with REDIS_URL, one window and Clerk's 429 pauses for all replicas, a local share
-  // of the limit while Redis is unreachable. Its own Redis client: its commands have a short timeout.
-  const budgetRedis = config.redisUrl ? createBudgetRedis(config.redisUrl, config.redisTimeoutMs) : undefined;
-  const sharedBudget = budgetRedis
+  // --- The shared Clerk budget: with REDIS_URL, one window and Clerk's 429 pauses for all replicas (the Redis
+  // layer's store), a local share of the limit while Redis is unreachable (the call policy's gate).
+  const sharedBudget = shared
     ? createSharedBudget({
-        redis: budgetRedis,
-        timeoutMs: config.redisTimeoutMs,
+        store: shared.budgetStore,
         requests: config.clerkRateLimit,
         windowMs: config.clerkRateLimitWindowSeconds * 1000,
-        namespace: budgetNamespace(config.clerkSecretKey),
-        keyPrefix: config.redisKeyPrefix,
         assumedReplicas: config.clerkBudgetAssumedReplicas,
         logger,
       })
@@ -281,12 +279,11 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     budgetBytes: config.requestBodyBudgetMb * 1024 * 1024,
   });
 
-  // --- Webhooks.
-  const webhooks = createWebhookRoute({
-    bodies,
+  // --- Webhooks: their effects, applied here whether the webhook reached this replica or another one (heard on
+  // the Redis bus), and the route that verifies and answers Clerk's deliveries.
+  const webhookEffects = createEffectApplier({
     cache,
     revocations,
-    signingSecret: config.clerkWebhookSigningSecret,
     refreshDebounceMs: config.webhookRefreshDebounceMs,
     logger,
     live: {
@@ -295,10 +292,15 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       onRefreshed: (organizationId, reasons) => liveStreams.changed({ organizationId, reasons }),
       sessionEnded: (session) => liveStreams.sessionEnded(session),
     },
+  });
+  const webhooks = createWebhookRoute({
+    signingSecret: config.clerkWebhookSigningSecret,
+    effects: webhookEffects,
+    bodies,
+    logger,
     ...(shared ? { shared: shared.webhooks } : {}),
   });
-  // Effects heard from other replicas are applied here exactly as the route applies its own.
-  shared?.attach({ cache, revocations, applyEffects: webhooks.apply });
+  shared?.attach({ cache, revocations, applyEffects: webhookEffects.apply });
 
   metrics.watch({ cache, webhookOutcomes: webhooks.outcomes, upstream, liveStreams });
 
@@ -324,16 +326,16 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     server,
     stopAccepting: http.stopAccepting,
     endLongRequests() {
-      webhooks.close();
+      webhookEffects.close();
       // Live streams complete now (clients reconnect, to another replica), so their connections can close.
       liveStreams.close();
     },
     async release() {
       await yoga.dispose();
       upstream.close();
-      await shared?.close();
+      // The gate leaves the list of live replicas through the store's client, which the Redis layer closes.
       await sharedBudget?.close();
-      budgetRedis?.disconnect();
+      await shared?.close();
       await clerkHttp.close();
     },
   });

@@ -11,16 +11,19 @@ import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ClerkHttp, installClerkHttp } from '../src/clerk/http-agent.js';
 import { createClerkSource } from '../src/clerk/source.js';
-import { createUpstream, currentCallSignal, type Upstream } from '../src/clerk/upstream.js';
 import {
   type BudgetMode,
-  budgetNamespace,
-  createBudgetRedis,
   createSharedBudget,
-  registerSharedBudgetMetrics,
   type SharedBudget,
+} from '../src/clerk/upstream/shared-budget.js';
+import { createUpstream, currentCallSignal, type Upstream } from '../src/clerk/upstream.js';
+import { createRedisClient } from '../src/shared-state/connection.js';
+import { registerSharedBudgetMetrics } from '../src/shared-state/redis-metrics.js';
+import {
+  budgetNamespace,
+  createSharedBudgetStore,
   sharedBudgetKeys,
-} from '../src/shared-state/shared-budget.js';
+} from '../src/shared-state/shared-budget-store.js';
 import { UpstreamRateLimitedError } from '../src/team/errors.js';
 import type { TeamSource } from '../src/team/types.js';
 import { startHarness } from './helpers/harness.js';
@@ -55,14 +58,12 @@ function replica(
   redisTimeoutMs = 200,
   heartbeatMs = 100,
 ): Replica {
-  const redis = createBudgetRedis(redisUrl, redisTimeoutMs);
+  const redis = createRedisClient({ url: redisUrl, role: 'budget', timeoutMs: redisTimeoutMs });
   const modes: BudgetMode[] = [];
   const waiters: { mode: BudgetMode; resolve: () => void }[] = [];
   const shared = createSharedBudget({
-    redis,
-    timeoutMs: redisTimeoutMs,
+    store: createSharedBudgetStore({ client: redis, timeoutMs: redisTimeoutMs, namespace }),
     ...budget,
-    namespace,
     heartbeatMs,
     onModeChange(mode) {
       modes.push(mode);

@@ -9,7 +9,7 @@
  *
  * The parts, each pure and tested on a fake clock: ./upstream/budget.ts (sliding window), ./upstream/queue.ts
  * (priority and round-robin order), ./upstream/breaker.ts (per-route circuit breaker). This module adds the timers.
- * Several replicas share the budget and Clerk's 429 pauses through Redis (src/shared-state/shared-budget.ts), an
+ * Several replicas share the budget and Clerk's 429 pauses through Redis (./upstream/shared-budget.ts), an
  * asynchronous `BudgetGate`: the queue asks it for starts and gives each grant to the calls at its head on arrival.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -94,7 +94,7 @@ export interface UpstreamOptions {
   /** Requests allowed toward Clerk per window, across all routes (Clerk counts per secret key). */
   budget: { requests: number; windowMs: number };
   /**
-   * The budget shared with other replicas (`createSharedBudget`, src/shared-state/shared-budget.ts), which also
+   * The budget shared with other replicas (`createSharedBudget`, ./upstream/shared-budget.ts), which also
    * spreads Clerk's 429 pauses. @default this process's own sliding window of `budget`
    */
   sharedBudget?: BudgetGate;

@@ -5,9 +5,16 @@
  * `effects` message each invalidation, revocation, patch and ended session is kept or dropped on its own, so a
  * malformed patch never skips the valid invalidation after it (or, worse, a revocation).
  */
-import { TEAM_CHANGE_REASONS } from '../subscriptions/types.js';
+
 import type { Delta } from '../team/deltas.js';
-import type { EndedSession, EventEffects, Invalidation, Patch, Revocation } from '../team/effects.js';
+import {
+  type EndedSession,
+  type EventEffects,
+  type Invalidation,
+  type Patch,
+  type Revocation,
+  TEAM_CHANGE_REASONS,
+} from '../team/effects.js';
 
 export type BusMessage =
   /** A replica applied a webhook's effects; `touched`: the organizations it invalidated. */

@@ -1,7 +1,9 @@
 /**
- * The two Redis connections of a replica and whether Redis is usable. `command` carries every command (copies,
- * leases, dedupe, publishes); `subscriber` only listens to the bus (a connection in subscribe mode can do nothing
- * else).
+ * Every Redis client of a replica is made here (`createRedisClient`), with one connect and reconnect policy; and
+ * the two connections of the bus and the shared data, with whether Redis is usable (`createRedisConnection`).
+ * `command` carries every command (copies, leases, dedupe, publishes); `subscriber` only listens to the bus (a
+ * connection in subscribe mode can do nothing else). The shared Clerk budget has a client of its own
+ * (./shared-budget-store.ts): its reservations are on the path of every Clerk call and must not queue behind copies.
  *
  * **Redis failure is not an outage**: every command is bounded (`commandTimeout`), is not retried
  * (`maxRetriesPerRequest: 0`) and, while the connection is down, fails at once instead of queueing
@@ -52,28 +54,57 @@ export function refusalOf(error: unknown): string | undefined {
 /** Reconnect backoff: quick at first (a restarted Redis is back in milliseconds), at most a second apart. */
 const reconnectDelay = (attempt: number) => Math.min(25 * 2 ** attempt, 1000);
 
-export function createRedisConnection(options: RedisConnectionOptions): RedisConnection {
-  const { url, timeoutMs, logger } = options;
-  const common: RedisOptions = {
+/** What a client is for; each role has its own command settings (see `ROLES`). */
+export type RedisRole = 'command' | 'subscriber' | 'budget';
+
+const ROLES: Record<RedisRole, (timeoutMs: number) => RedisOptions> = {
+  command: (timeoutMs) => ({ commandTimeout: timeoutMs, enableOfflineQueue: false }),
+  // SUBSCRIBE only: ./redis-bus.ts resubscribes itself on every connect.
+  subscriber: () => ({ autoResubscribe: false }),
+  // A backstop: the budget itself waits `timeoutMs` for an answer (counting a busy event loop in the answer's
+  // favour, which ioredis's own timer would not), and this ends a command that never comes back.
+  budget: (timeoutMs) => ({ commandTimeout: timeoutMs * 4, enableOfflineQueue: false }),
+};
+
+export interface RedisClientOptions {
+  /** REDIS_URL. @default none: required */
+  url: string;
+  /** What the client is for: names it (`team-graphql:<role>` in CLIENT LIST) and picks its settings. @default none: required */
+  role: RedisRole;
+  /** Upper bound on one command (REDIS_TIMEOUT_MS); also sets the connect timeout. @default none: required */
+  timeoutMs: number;
+  /**
+   * Told of every connection error. ioredis prints errors nobody listens to, so without this they are dropped: the
+   * caller's own health reporting says what matters once. @default ignore
+   */
+  onError?(error: unknown): void;
+}
+
+/**
+ * A Redis client: connects at once (a replica must not wait on Redis to start serving), never retries a command,
+ * reconnects in the background with a capped backoff, forever.
+ */
+export function createRedisClient({ url, role, timeoutMs, onError }: RedisClientOptions): Redis {
+  const client = new Redis(url, {
     connectTimeout: Math.max(1000, timeoutMs * 4),
     retryStrategy: reconnectDelay,
-    // Our own readiness: a replica must not wait on Redis to start serving.
     lazyConnect: false,
+    maxRetriesPerRequest: 0,
+    connectionName: `team-graphql:${role}`,
+    ...ROLES[role](timeoutMs),
+  });
+  client.on('error', onError ?? (() => {}));
+  return client;
+}
+
+export function createRedisConnection(options: RedisConnectionOptions): RedisConnection {
+  const { url, timeoutMs, logger } = options;
+  const onError = (error: unknown) => {
+    noticeError(error);
+    check();
   };
-  const command = new Redis(url, {
-    ...common,
-    connectionName: 'team-graphql:command',
-    commandTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-  });
-  // The subscriber issues SUBSCRIBE only (see redis-bus.ts, which resubscribes itself on every connect).
-  const subscriber = new Redis(url, {
-    ...common,
-    connectionName: 'team-graphql:subscriber',
-    autoResubscribe: false,
-    maxRetriesPerRequest: 0,
-  });
+  const command = createRedisClient({ url, role: 'command', timeoutMs, onError });
+  const subscriber = createRedisClient({ url, role: 'subscriber', timeoutMs, onError });
 
   let up = false;
   let closing = false;
@@ -111,16 +142,11 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
       );
     }
   };
+  // Connection errors go to `onError`: the health line above says an outage once (and a refusal gets its own line).
   for (const connection of [command, subscriber]) {
     connection.on('ready', check);
     connection.on('close', check);
     connection.on('end', check);
-    // Without a listener ioredis prints every connection error; the health line above says it once (and a refusal
-    // gets its own line).
-    connection.on('error', (error: unknown) => {
-      noticeError(error);
-      check();
-    });
   }
 
   return {

@@ -1,13 +1,16 @@
 /**
- * The Redis layer, composed: present only with `REDIS_URL`. What it shares between replicas, and how:
+ * The Redis layer, composed: present only with `REDIS_URL`, and the one place its parts are put together (every
+ * client they use made by `connection.ts`). What it shares between replicas, and how:
  *
  * - **Effects of webhooks** (`redis-bus.ts`): the replica that got a webhook applies it, drops the second-level
  *   copies it makes stale (and their leases), records its revocations in Redis, and publishes its effects, in one
- *   MULTI sent in the same tick as the local apply; every other replica applies the same effects with the route's
- *   own function (revocations, invalidations, refresh-ahead, ended sessions), so each replica announces the change
- *   to its own live streams.
+ *   MULTI sent in the same tick as the local apply; every other replica applies the same effects with the same
+ *   applier (revocations, invalidations, refresh-ahead, ended sessions, so live streams on every replica get their
+ *   events).
  * - **A second-level cache and a cluster-wide single flight** (`shared-source.ts`), under the team cache.
  * - **Webhook dedupe** (`dedupe.ts`) and **revocation records** (`shared-revocations.ts`).
+ * - **The Clerk budget's store** (`shared-budget-store.ts`): one window of call starts and Clerk's pauses for all
+ *   replicas, on a client of its own; the call policy's gate decides with it (src/clerk/upstream/shared-budget.ts).
  *
  * The team cache stays the single owner of what a replica knows; Redis is a transport and a second level under it.
  * Redis down: everything here steps aside (see `connection.ts`); effects that could not be published are kept
@@ -27,15 +30,19 @@ import type { CacheKind, TeamCache } from '../team/cache.js';
 import type { EventEffects, WebhookSharing } from '../team/effects.js';
 import type { Revocations } from '../team/revocations.js';
 import type { TeamSource } from '../team/types.js';
-import { createRedisConnection, type RedisConnection } from './connection.js';
+import { createRedisClient, createRedisConnection, type RedisConnection } from './connection.js';
 import { createCopyStore } from './copies.js';
 import { createSharedDedupe } from './dedupe.js';
 import { sharedKeys } from './keys.js';
 import { createSharedBus } from './redis-bus.js';
 import { createSharedStateMetrics } from './redis-metrics.js';
+import { type BudgetStore, createSharedBudgetStore } from './shared-budget-store.js';
 import { createSharedRevocations } from './shared-revocations.js';
 import { createSharedSource } from './shared-source.js';
 import { createClusterSingleFlight } from './single-flight.js';
+
+export { registerSharedBudgetMetrics } from './redis-metrics.js';
+export { budgetNamespace } from './shared-budget-store.js';
 
 export interface SharedStateOptions {
   url: string;
@@ -53,6 +60,11 @@ export interface SharedStateOptions {
   revocationRetentionMs: number;
   /** The webhook route's dedupe window. */
   dedupeWindowMs: number;
+  /**
+   * Which Clerk budget this replica shares (`budgetNamespace` of the Clerk secret key): replicas of one Clerk
+   * application share one window.
+   */
+  budgetNamespace: string;
   logger: Logger;
   registry: Registry;
 }
@@ -61,7 +73,10 @@ export interface SharedStateOptions {
 export interface SharedReplica {
   cache: Pick<TeamCache, 'invalidateAll'>;
   revocations: Revocations;
-  /** The webhook route's apply (the same function for a webhook received here and one heard on the bus). */
+  /**
+   * The replica's effect applier (the same function for a webhook received here and one heard on the bus). Returns
+   * the organizations whose cached copies it changed or invalidated.
+   */
   applyEffects(effects: EventEffects): string[];
 }
 
@@ -69,8 +84,10 @@ export interface SharedReplica {
 export type RedisDownReason = 'none' | 'refused' | 'unreachable' | 'silent' | 'catching_up';
 
 export interface SharedState {
-  /** The command connection, for other shared parts (the shared Clerk budget). */
+  /** The bus's and the shared data's connections (for operators and tests). */
   readonly connection: RedisConnection;
+  /** Where the replicas keep their one Clerk budget (the call policy's shared gate asks it). */
+  readonly budgetStore: BudgetStore;
   /**
    * Undefined while this replica hears the bus. Otherwise the epoch ms at or before which evidence read from Clerk
    * grants nothing (and a token's claim grants nothing at all): a removal may have been announced unheard since.
@@ -86,6 +103,7 @@ export interface SharedState {
   readonly webhooks: WebhookSharing;
   /** Connects the bus to this replica. Call once. */
   attach(replica: SharedReplica): void;
+  /** Closes every connection: call after the Clerk budget's gate has closed (it leaves through `budgetStore`). */
   close(): Promise<void>;
 }
 
@@ -147,6 +165,14 @@ export function createSharedState(options: SharedStateOptions): SharedState {
   const sharedRevocations = createSharedRevocations(connection, keys, options.revocationRetentionMs);
   // A webhook's claim need outlive only its processing: one apply and one MULTI, bounded by REDIS_TIMEOUT_MS.
   const dedupe = createSharedDedupe(connection, keys, options.dedupeWindowMs, leaseMs);
+  // Its own client: a reservation is on the path of every Clerk call and must not wait behind a copy being written.
+  const budgetClient = createRedisClient({ url: options.url, role: 'budget', timeoutMs: options.timeoutMs });
+  const budgetStore = createSharedBudgetStore({
+    client: budgetClient,
+    timeoutMs: options.timeoutMs,
+    namespace: options.budgetNamespace,
+    keyPrefix: options.prefix,
+  });
   let replica: SharedReplica | undefined;
   let owed: { effects: EventEffects; touched: string[] }[] = [];
   let owedOverflow = false;
@@ -254,6 +280,7 @@ export function createSharedState(options: SharedStateOptions): SharedState {
 
   return {
     connection,
+    budgetStore,
     unconfirmedUpTo() {
       const since = bus.deafSince();
       if (since === undefined) return undefined;
@@ -286,6 +313,7 @@ export function createSharedState(options: SharedStateOptions): SharedState {
     async close() {
       bus.close();
       await connection.close();
+      budgetClient.disconnect();
     },
   };
 }

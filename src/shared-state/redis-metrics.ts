@@ -68,3 +68,34 @@ export function createSharedStateMetrics(
     failure: () => failures.inc(),
   };
 }
+
+/** The shared Clerk budget's gate as its metrics read it (src/clerk/upstream/shared-budget.ts). */
+export interface SharedBudgetState {
+  readonly mode: 'shared' | 'local';
+  stats(): { replicas: number };
+}
+
+/**
+ * `clerk_budget_mode{mode="shared|local"}` (1 for the mode in force) and `clerk_budget_replicas`, in /metrics: only
+ * with REDIS_URL, like the rest of this file.
+ */
+export function registerSharedBudgetMetrics(registry: Registry, budget: SharedBudgetState): void {
+  new Gauge({
+    name: 'clerk_budget_mode',
+    help: 'Whether the Clerk request budget is shared through Redis (1 on mode="shared") or this replica keeps to its local share because Redis is unreachable (1 on mode="local")',
+    labelNames: ['mode'],
+    registers: [registry],
+    collect() {
+      this.set({ mode: 'shared' }, budget.mode === 'shared' ? 1 : 0);
+      this.set({ mode: 'local' }, budget.mode === 'local' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'clerk_budget_replicas',
+    help: 'Replicas sharing the Clerk request budget, as last seen through Redis',
+    registers: [registry],
+    collect() {
+      this.set(budget.stats().replicas);
+    },
+  });
+}

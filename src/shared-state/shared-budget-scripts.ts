@@ -1,5 +1,5 @@
 /**
- * The Lua scripts of the shared Clerk budget (./shared-budget.ts). Each runs atomically in Redis, so "count the
+ * The Lua scripts of the shared Clerk budget's store (./shared-budget-store.ts). Each runs atomically in Redis, so "count the
  * window, then add" cannot interleave between replicas, and takes its clock from Redis (`TIME`), so replicas whose
  * clocks differ still count one window. Kept as TypeScript strings so the build carries them (tsc copies no .lua).
  *

@@ -2,8 +2,9 @@
  * Re-reads invalidated organizations in the background once a burst of webhooks settles, so the next query is
  * a cache hit with fresh data. A burst of N events for one organization costs one re-read.
  */
-import type { TeamChangeReason } from '../subscriptions/types.js';
+
 import { ReadAbandonedError, type TeamCache } from '../team/cache.js';
+import type { TeamChangeReason } from '../team/effects.js';
 
 /**
  * A re-read is background work: its Clerk calls wait behind every interactive one, for at most this long (then they

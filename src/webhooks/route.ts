@@ -1,26 +1,16 @@
 /**
- * POST /webhooks/clerk: verifies Svix-signed Clerk webhooks on the raw body and turns them into cache patches,
- * invalidations and revocation records. It answers as soon as all are done (so a 2xx means the next query
- * already sees them) and never waits on Clerk: an invalidated copy is re-read in the background (refresh-ahead).
+ * POST /webhooks/clerk, the HTTP side of webhooks: checks the Svix headers before reading a byte of the body, reads
+ * it (bounded), verifies its signature, drops deliveries already processed (here, or on another replica), and hands
+ * the event's effects to the effect applier (./apply-effects.ts). It answers once they are applied (so a 2xx means
+ * the next query already sees them) and never waits on Clerk: invalidated copies are re-read in the background.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { Webhook, WebhookVerificationError } from 'svix';
-import type { BodyGuard } from '../http/body-guard.js';
 import type { Logger } from '../observability/logger.js';
-import type { TeamCache } from '../team/cache.js';
-import type { WebhookSharing } from '../team/effects.js';
-import type { Revocations } from '../team/revocations.js';
-import {
-  asClerkEvent,
-  type EndedSession,
-  type EventEffects,
-  effectsOf,
-  type Invalidation,
-  MalformedEventError,
-  type Patch,
-} from './events.js';
-import { createRefreshAhead, type RefreshAheadHooks } from './refresh-ahead.js';
+import type { EventEffects, WebhookSharing } from '../team/effects.js';
+import type { EffectApplier } from './apply-effects.js';
+import { asClerkEvent, effectsOf, MalformedEventError } from './events.js';
 
 export const WEBHOOK_PATH = '/webhooks/clerk';
 /** Clerk's events are a few KiB; the largest (an organization with much metadata) stay far below this. */
@@ -31,22 +21,32 @@ const DEDUPE_MAX_IDS = 100_000;
 
 export type WebhookOutcome = 'processed' | 'duplicate' | 'ignored';
 
+/**
+ * What the route needs from the HTTP layer before it reads a body: the server's guard over unfinished bodies (their
+ * idle timeout and shared budget) admits it, or answers the request itself. Asked only after the Svix headers passed,
+ * so an anonymous sender cannot take any of that budget.
+ */
+export interface BodyAdmission {
+  /** True: read the body. False: the request has been answered (503, the budget is full) and must be left alone. */
+  admit(request: IncomingMessage, response: ServerResponse, maxBytes: number): boolean;
+}
+
 export interface WebhookRouteOptions {
-  cache: TeamCache;
-  /** Where removals are recorded, before the route answers. */
-  revocations: Revocations;
-  /** Undefined: the route answers 503 and freshness relies on the TTL alone. */
-  signingSecret: string | undefined;
-  refreshDebounceMs: number;
-  logger: Logger;
-  /** Admits a body before it is read (idle timeout, the budget of unfinished bodies): see src/http/body-guard.ts. */
-  bodies: Pick<BodyGuard, 'admit'>;
   /**
-   * Live subscriptions: their organizations are re-read after webhooks even when not cached, they hear of each
-   * settled burst, and of sessions Clerk ended (told before the route answers). Optional.
+   * The endpoint's signing secret (CLERK_WEBHOOK_SIGNING_SECRET). Undefined: the route answers 503 and freshness
+   * relies on the TTL alone. @default none: required (may be undefined)
    */
-  live?: RefreshAheadHooks & { sessionEnded?(session: EndedSession): void };
-  /** Several replicas (src/shared-state/): dedupe across replicas, and effects told to the others. Optional. */
+  signingSecret: string | undefined;
+  /**
+   * Applies each new delivery's effects before the route answers (the same applier the Redis bus uses).
+   * @default none: required
+   */
+  effects: Pick<EffectApplier, 'apply'>;
+  /** Admits a body before a byte of it is read. @default none: required */
+  bodies: BodyAdmission;
+  /** Where a failed delivery (answered 500) is reported, and each delivery at debug level. @default none: required */
+  logger: Logger;
+  /** Several replicas (src/shared-state/): dedupe across replicas, and effects told to the others. @default none */
   shared?: WebhookSharing;
 }
 
@@ -54,12 +54,6 @@ export interface WebhookRoute {
   handle(request: IncomingMessage, response: ServerResponse): void;
   /** Deliveries by event type and outcome, e.g. `organizationMembership.created processed` → 3. */
   outcomes(): Map<string, number>;
-  /**
-   * Applies a webhook's effects as the route does (revocations, invalidations, refresh-ahead, ended sessions):
-   * also how effects heard from another replica are applied. Returns the organizations it invalidated.
-   */
-  apply(effects: EventEffects): string[];
-  close(): void;
 }
 
 class BodyTooLargeError extends Error {}
@@ -139,87 +133,15 @@ function plausibleHeaders(request: IncomingMessage, now: number): boolean {
 }
 
 export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
-  const { cache, revocations, logger } = options;
+  const { logger } = options;
   const webhook = options.signingSecret ? new Webhook(options.signingSecret) : undefined;
   const seenMessageIds = new LRUCache<string, true>({ max: DEDUPE_MAX_IDS, ttl: DEDUPE_WINDOW_MS });
   const outcomes = new Map<string, number>();
-  const refreshAhead = createRefreshAhead(
-    cache,
-    options.refreshDebounceMs,
-    (organizationId, error) => logger.warn('refresh-ahead read failed', { organizationId, error }),
-    options.live,
-  );
 
   const count = (eventType: string, outcome: string) => {
     const key = `${eventType} ${outcome}`;
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
   };
-
-  /** `touched` collects the organizations invalidated (the Redis layer drops their shared copies). */
-  function apply(invalidation: Invalidation, touched: Set<string>) {
-    switch (invalidation.kind) {
-      case 'organization': {
-        const parts = cache.cachedParts(invalidation.organizationId);
-        cache.invalidateOrganization(invalidation.organizationId);
-        touched.add(invalidation.organizationId);
-        refreshAhead.schedule(invalidation.organizationId, parts, [invalidation.reason]);
-        return;
-      }
-      case 'user': {
-        for (const organizationId of cache.invalidateUser(invalidation.userId)) {
-          touched.add(organizationId);
-          // Both parts were invalidated: re-read what is held, so live subscribers' events come from the cache.
-          refreshAhead.schedule(organizationId, cache.cachedParts(organizationId), [invalidation.reason]);
-        }
-        return;
-      }
-      // Membership lists are re-read when their user next asks, not ahead: most are never asked for again.
-      case 'userMemberships':
-        cache.invalidateUserMemberships(invalidation.userId);
-        return;
-      case 'membershipListsOf':
-        cache.invalidateMembershipListsOf(invalidation.organizationId);
-        return;
-      case 'all':
-        // No refresh-ahead: re-reading every organization at once would flood Clerk; queries refill lazily.
-        cache.invalidateAll();
-        return;
-    }
-  }
-
-  /**
-   * A webhook's change applied to the cache; live subscribers hear of it once its burst settles. `touched` collects
-   * the organizations whose cached copies changed (the Redis layer drops their shared copies).
-   */
-  function patch({ delta, reason }: Patch, touched: Set<string>) {
-    const { patched, ignored, invalidated } = cache.applyDelta(delta);
-    for (const organizationId of patched) {
-      touched.add(organizationId);
-      refreshAhead.announce(organizationId, [reason]);
-    }
-    // Could not tell whether the change is newer than the cached copy: as an invalidation (both parts were held).
-    for (const organizationId of invalidated) {
-      apply({ kind: 'organization', organizationId, reason }, touched);
-    }
-    // Not cached here: as an invalidation of nothing (live subscribers' organizations are still read and told). Its
-    // shared copy, if another replica wrote one, is as old as the change: dropped too.
-    if (delta.kind !== 'profile') {
-      touched.add(delta.organizationId);
-      if (patched.length + ignored.length + invalidated.length === 0) {
-        refreshAhead.schedule(delta.organizationId, { roster: false, invitations: false }, [reason]);
-      }
-    }
-  }
-
-  function applyAll(effects: EventEffects): string[] {
-    const touched = new Set<string>();
-    // Revocations first: from here on no older evidence admits the removed member, whatever the cache holds.
-    for (const { userId, organizationId } of effects.revocations) revocations.record(userId, organizationId);
-    for (const each of effects.patches ?? []) patch(each, touched);
-    for (const invalidation of effects.invalidations) apply(invalidation, touched);
-    for (const session of effects.endedSessions ?? []) options.live?.sessionEnded?.(session);
-    return [...touched];
-  }
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
     if (request.method !== 'POST') {
@@ -310,7 +232,7 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
         { 'retry-after': '1' },
       );
     }
-    const touched = applyAll(effects);
+    const touched = options.effects.apply(effects);
     // Told before the 2xx (bounded by REDIS_TIMEOUT_MS): once Clerk hears back, every replica is on its way to know.
     // Not told: no 2xx, so Clerk retries, and the retry is processed again (applied here twice: harmless).
     if (options.shared && !(await options.shared.applied(effects, touched, messageId))) {
@@ -343,7 +265,5 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
       });
     },
     outcomes: () => new Map(outcomes),
-    apply: applyAll,
-    close: () => refreshAhead.stop(),
   };
 }

@@ -7,7 +7,7 @@
  * its first call, which lets through twice the limit across a window boundary; Clerk would answer that with 429s.
  * (Its wrappers do not change that: `BurstyRateLimiter` adds a second fixed window, `RateLimiterQueue` is
  * in-process.) Several replicas share one window in Redis through the `BudgetGate` below
- * (src/shared-state/shared-budget.ts): a sorted-set log of starts, reserved by a Lua script.
+ * (./shared-budget.ts), whose store keeps a sorted-set log of starts in Redis, reserved by a Lua script.
  */
 
 export interface BudgetOptions {
