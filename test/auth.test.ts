@@ -3,6 +3,7 @@ import { createSign, generateKeyPairSync } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
 import { TeamSize, WhoAmI } from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
 let h: Harness;
@@ -188,23 +189,21 @@ describe('authorization', () => {
   });
 
   it('a token whose active organization is the one asked for is enough (v1 and v2)', async () => {
-    const org = h.emulator.store.createOrganization({ name: 'Fresh Join Co' });
-    h.emulator.store.populate(org.id, 1);
     // This user just joined (no webhook has told us: our cache lags), and the session says so.
     const newcomer = h.emulator.store.createUser({
       firstName: 'New',
       lastName: 'Comer',
       emailAddress: 'new@fresh.test',
     });
-    h.emulator.store.addMembership(org.id, newcomer.id);
+    const { organizationId: id, tokenFor } = seedTeam(h.emulator, {
+      name: 'Fresh Join Co',
+      admins: 0,
+      members: 1,
+      join: [{ userId: newcomer.id }],
+    });
     for (const claimsVersion of [1, 2] as const) {
-      const token = h.emulator.mintToken({
-        userId: newcomer.id,
-        orgId: org.id,
-        claimsVersion,
-        orgRole: 'org:member',
-      });
-      const result = await h.query(TeamSize, { token, variables: { id: org.id } });
+      const token = tokenFor(newcomer.id, { claimsVersion, orgRole: 'org:member' });
+      const result = await h.query(TeamSize, { token, variables: { id } });
       expect(result.data?.organization.members.totalCount).toBe(2);
     }
   });

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MyOrganizations, OrganizationCard, Page } from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, listPath, readsOf, rosterPath, startHarness } from './helpers/harness.js';
 
 let h: Harness;
@@ -22,12 +23,18 @@ function userInTwoOrganizations() {
     lastName: 'Hats',
     emailAddress: `two.hats.${suffix}@orgs.test`,
   });
-  const first = h.emulator.store.createOrganization({ name: `First ${suffix}` });
-  h.emulator.store.populate(first.id, 2);
-  h.emulator.store.addMembership(first.id, user.id, 'org:admin');
-  const second = h.emulator.store.createOrganization({ name: `Second ${suffix}` });
-  h.emulator.store.populate(second.id, 5);
-  h.emulator.store.addMembership(second.id, user.id, 'org:member');
+  const first = seedTeam(h.emulator, {
+    name: `First ${suffix}`,
+    admins: 0,
+    members: 2,
+    join: [{ userId: user.id, role: 'org:admin' }],
+  }).organization;
+  const second = seedTeam(h.emulator, {
+    name: `Second ${suffix}`,
+    admins: 0,
+    members: 5,
+    join: [{ userId: user.id, role: 'org:member' }],
+  }).organization;
   return { user, first, second };
 }
 

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
 import { MyOrganizations, Roster, TeamPage } from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, listPath, metricOf, readsOf, rosterPath, startHarness } from './helpers/harness.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
@@ -29,13 +30,12 @@ afterEach(() => {
 
 /** An organization made behind the server's back (store writes send no webhooks): an admin and `size - 1` members. */
 function team(name: string, size = 4) {
-  const org = h.emulator.store.createOrganization({ name: `${name} ${randomBytes(3).toString('hex')}` });
-  const [admin] = h.emulator.store.populate(org.id, 1, 'org:admin');
-  const members = h.emulator.store.populate(org.id, size - 1);
+  const seeded = seedTeam(h.emulator, { name, members: size - 1 });
   return {
-    organizationId: org.id,
-    adminToken: h.emulator.mintToken({ userId: admin?.userId as string, orgId: org.id, expiresInS: HOUR_S }),
-    memberIds: members.map((membership) => membership.userId),
+    organizationId: seeded.organizationId,
+    adminToken: seeded.admin.token,
+    memberIds: seeded.memberIds,
+    tokenFor: seeded.tokenFor,
   };
 }
 
@@ -75,14 +75,9 @@ describe('a removed member', () => {
   it.each([1, 2] as const)(
     'with a 1-hour token (v%i claims) is FORBIDDEN from the first query after the webhook was answered, and stays so',
     async (claimsVersion) => {
-      const { organizationId, adminToken, memberIds } = team('Removal Co');
+      const { organizationId, adminToken, memberIds, tokenFor } = team('Removal Co');
       const userId = memberIds[0] as string;
-      const token = h.emulator.mintToken({
-        userId,
-        orgId: organizationId,
-        claimsVersion,
-        expiresInS: HOUR_S,
-      });
+      const token = tokenFor(userId, { claimsVersion });
       for (const variables of VARIANTS) {
         const before = await teamPage(token, organizationId, variables);
         expect(before.errors).toBeUndefined();
@@ -106,9 +101,9 @@ describe('a removed member', () => {
   ])(
     'is FORBIDDEN also when Clerk fails every read from before the removal on, through TTL + stale grace (%s)',
     async (_name, warmOwnList) => {
-      const { organizationId, adminToken, memberIds } = team('Outage Co');
+      const { organizationId, adminToken, memberIds, tokenFor } = team('Outage Co');
       const userId = memberIds[0] as string;
-      const token = h.emulator.mintToken({ userId, orgId: organizationId, expiresInS: HOUR_S });
+      const token = tokenFor(userId);
       // Warm what the server could later serve stale: the roster, the invitations, and maybe the member's own list.
       for (const variables of VARIANTS)
         expect((await teamPage(token, organizationId, variables)).errors).toBeUndefined();
@@ -146,9 +141,9 @@ describe('a removed member', () => {
   );
 
   it('removed and then added again (a new membership, its webhook): readable again with the same old token', async () => {
-    const { organizationId, memberIds } = team('Readmission Co');
+    const { organizationId, memberIds, tokenFor } = team('Readmission Co');
     const userId = memberIds[1] as string;
-    const token = h.emulator.mintToken({ userId, orgId: organizationId, expiresInS: HOUR_S });
+    const token = tokenFor(userId);
     expect((await teamPage(token, organizationId)).errors).toBeUndefined();
 
     await removeThroughClerk(organizationId, userId);
@@ -163,7 +158,7 @@ describe('a removed member', () => {
 
 describe('a new member', () => {
   it('whose token names the organization before the roster’s webhook arrived is let in (from their membership list)', async () => {
-    const { organizationId, adminToken } = team('Newcomer Co');
+    const { organizationId, adminToken, tokenFor } = team('Newcomer Co');
     expect((await teamPage(adminToken, organizationId)).data?.organization.members.totalCount).toBe(4);
     // Joined in Clerk; the webhook has not arrived (a store write sends none), so the cached roster lacks them.
     const newcomer = h.emulator.store.createUser({
@@ -174,7 +169,7 @@ describe('a new member', () => {
     h.emulator.store.addMembership(organizationId, newcomer.id, 'org:member');
     h.emulator.control.resetCounters();
 
-    const token = h.emulator.mintToken({ userId: newcomer.id, orgId: organizationId, expiresInS: HOUR_S });
+    const token = tokenFor(newcomer.id);
     const result = await teamPage(token, organizationId);
     expect(result.errors).toBeUndefined();
     expect(result.data?.organization.members).toMatchObject({ fromCache: true, totalCount: 4 });

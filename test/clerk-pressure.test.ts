@@ -13,6 +13,7 @@
 import { createServer, type Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/observability/logger.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, metricOf, startHarness } from './helpers/harness.js';
 
 const ROSTER = `query Roster($id: ID!) {
@@ -25,11 +26,10 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** A cold organization of `members` members, and its first member's token. */
 function organization(h: Harness, members = 2) {
-  const org = h.emulator.store.createOrganization({ name: `Org ${Math.random()}` });
-  const [first] = h.emulator.store.populate(org.id, members);
-  const token = h.emulator.mintToken({ userId: first?.userId as string, orgId: org.id, expiresInS: 600 });
-  return { id: org.id, token };
+  const team = seedTeam(h.emulator, { admins: 0, members, tokens: { expiresInS: 600 } });
+  return { id: team.organizationId, token: team.members[0]?.token as string };
 }
 
 function rosterQuery(h: Harness, org: { id: string; token: string }) {

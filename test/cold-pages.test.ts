@@ -5,6 +5,7 @@
  */
 import type { RequestLogEntry } from '@team-graphql/clerk-emulator';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, type HeldAnswer, startHarness } from './helpers/harness.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
@@ -59,11 +60,8 @@ async function page(
 
 /** A new organization of `size` members (the first an admin) and a token for that admin, with it active. */
 function organization(size: number, name: string) {
-  const org = h.emulator.store.createOrganization({ name });
-  const [admin] = h.emulator.store.populate(org.id, 1, 'org:admin');
-  h.emulator.store.populate(org.id, size - 1, 'org:member');
-  const token = h.emulator.mintToken({ userId: admin?.userId as string, orgId: org.id });
-  return { id: org.id, token };
+  const team = seedTeam(h.emulator, { name, members: size - 1 });
+  return { id: team.organizationId, token: team.admin.token };
 }
 
 const pageCalls = (organizationId: string): RequestLogEntry[] =>
@@ -185,14 +183,16 @@ describe('a cold page', () => {
     // waiting or under way. Counted for the user, the third organization's would already be refused.
     const user = h.emulator.store.createUser({ emailAddress: 'many.orgs@cold.test' });
     for (let i = 0; i < 4; i++) {
-      const org = h.emulator.store.createOrganization({ name: `Cold Share ${i}` });
-      h.emulator.store.populate(org.id, 2_999, 'org:member');
-      h.emulator.store.addMembership(org.id, user.id, 'org:admin');
+      const { organizationId: id, tokenFor } = seedTeam(h.emulator, {
+        name: `Cold Share ${i}`,
+        admins: 0,
+        members: 2_999,
+        join: [{ userId: user.id, role: 'org:admin' }],
+      });
       const underWay = [500, 1000, 1500, 2000].map((offset) =>
-        h.gate?.hold((path, query) => path.includes(org.id) && query.get('offset') === String(offset)),
+        h.gate?.hold((path, query) => path.includes(id) && query.get('offset') === String(offset)),
       );
-      const token = h.emulator.mintToken({ userId: user.id, orgId: org.id });
-      const cold = await page(token, { id: org.id, limit: 20, offset: 0 });
+      const cold = await page(tokenFor(user.id), { id, limit: 20, offset: 0 });
       expect(cold.totalCount).toBe(3_000);
       await Promise.all(underWay.map((hold) => hold?.answered));
       held.push(...underWay);
@@ -262,12 +262,15 @@ describe('a deep cold page past its deadline', () => {
   afterAll(() => d.close());
 
   it('is answered UPSTREAM_UNAVAILABLE while its own Clerk call is still held; the roster is read on', async () => {
-    const org = d.emulator.store.createOrganization({ name: 'Cold Deadline' });
-    const [admin] = d.emulator.store.populate(org.id, 1_200);
-    const token = d.emulator.mintToken({ userId: admin?.userId as string, orgId: org.id });
-    const own = d.gate?.hold((path, query) => path.includes(org.id) && query.get('limit') === '20');
+    const { organizationId: id, members } = seedTeam(d.emulator, {
+      name: 'Cold Deadline',
+      admins: 0,
+      members: 1_200,
+    });
+    const token = members[0]?.token;
+    const own = d.gate?.hold((path, query) => path.includes(id) && query.get('limit') === '20');
     try {
-      const result = await d.query(PAGE, { token, variables: { id: org.id, limit: 20, offset: 1_000 } });
+      const result = await d.query(PAGE, { token, variables: { id, limit: 20, offset: 1_000 } });
       expect(result.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
     } finally {
       own?.release();
@@ -275,13 +278,13 @@ describe('a deep cold page past its deadline', () => {
     // The roster read in the background was not the request's: it is stored, and the same page is then a hit.
     const whole = await d.query(PAGE, {
       token,
-      variables: { id: org.id, limit: 20, offset: 1_000, roles: ['org:member'] },
+      variables: { id, limit: 20, offset: 1_000, roles: ['org:member'] },
     });
     expect(whole.errors).toBeUndefined();
     const hit = await d.query<
       { organization: { members: Page } },
       { id: string; limit: number; offset: number }
-    >(PAGE, { token, variables: { id: org.id, limit: 20, offset: 1_000 } });
+    >(PAGE, { token, variables: { id, limit: 20, offset: 1_000 } });
     expect(hit.data?.organization.members).toMatchObject({ fromCache: true, totalCount: 1_200 });
   });
 });

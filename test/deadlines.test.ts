@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, metricOf, postSignedWebhook, startHarness } from './helpers/harness.js';
 
 const ROSTER = `query Roster($id: ID!, $forceRefresh: Boolean) {
@@ -23,14 +24,16 @@ interface Org {
 
 /** An organization in the emulator (no webhooks), and a token of `userId` (default: its first member) naming it. */
 function organization(h: Harness, members = 2, userId?: string): Org {
-  const org = h.emulator.store.createOrganization({ name: `Org ${Math.random()}` });
-  const userIds = h.emulator.store.populate(org.id, members).map((membership) => membership.userId);
-  if (userId) h.emulator.store.addMembership(org.id, userId);
-  const viewer = userId ?? (userIds[0] as string);
+  const team = seedTeam(h.emulator, {
+    admins: 0,
+    members,
+    join: userId ? [{ userId }] : [],
+    tokens: { expiresInS: 600 },
+  });
   return {
-    id: org.id,
-    token: h.emulator.mintToken({ userId: viewer, orgId: org.id, expiresInS: 600 }),
-    userIds,
+    id: team.organizationId,
+    token: team.tokenFor(userId ?? (team.memberIds[0] as string)),
+    userIds: team.memberIds,
   };
 }
 

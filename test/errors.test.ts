@@ -1,6 +1,7 @@
 /** Bad input and Clerk failures with nothing cached: clear codes, nothing cached, the process unharmed. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Page } from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
@@ -11,11 +12,10 @@ beforeAll(async () => {
 afterAll(() => h.close());
 afterEach(() => h.emulator.control.clearFaults());
 
-/** A fresh organization with one member and that member's token: nothing about it is cached yet. */
+/** A fresh organization of three members and the first one's token: nothing about it is cached yet. */
 function coldOrganization() {
-  const org = h.emulator.store.createOrganization({ name: `Cold ${Math.random()}` });
-  const [member] = h.emulator.store.populate(org.id, 3);
-  return { id: org.id, token: h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id }) };
+  const team = seedTeam(h.emulator, { admins: 0, members: 3 });
+  return { id: team.organizationId, token: team.members[0]?.token as string };
 }
 
 describe('bad input', () => {
@@ -108,16 +108,19 @@ describe('Clerk rate limiting us with nothing cached', () => {
   afterAll(() => limited.close());
 
   it('429 → RATE_LIMITED with retryAfterSeconds from Retry-After', async () => {
-    const org = limited.emulator.store.createOrganization({ name: 'Limited Co' });
-    const [member] = limited.emulator.store.populate(org.id, 1);
-    const token = limited.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
+    const { organizationId: id, members } = seedTeam(limited.emulator, {
+      name: 'Limited Co',
+      admins: 0,
+      members: 1,
+    });
+    const token = members[0]?.token;
     limited.emulator.control.injectFault({
       route: MEMBERSHIPS,
       kind: 'rateLimit',
       count: 1,
       retryAfterSeconds: 7,
     });
-    const result = await limited.query(Page, { token, variables: { id: org.id } });
+    const result = await limited.query(Page, { token, variables: { id } });
     expect(result.errors?.[0]?.extensions).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: 7 });
   });
 });

@@ -11,6 +11,7 @@ import { runInNewContext } from 'node:vm';
 import { print } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as documents from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, metricOf, startHarness } from './helpers/harness.js';
 
 let h: Harness | undefined;
@@ -22,26 +23,20 @@ afterEach(async () => {
 const counted = (harness: Harness, outcome: string) =>
   metricOf(harness.url, 'prepared_responses_total', { outcome });
 
-/** A member of a new organization of `size` members, with a session token. */
-function memberOf(harness: Harness, size: number) {
-  const organization = harness.emulator.store.createOrganization({ name: `Promises ${size}` });
-  const people = harness.emulator.store.populate(organization.id, size, 'org:member');
-  const tokens = people.map(({ userId }) =>
-    harness.emulator.mintToken({ userId, orgId: organization.id, expiresInS: 3600 }),
-  );
-  return { organizationId: organization.id, tokens };
-}
-
 describe('prepared answers keep nothing of the cache alive', () => {
   it('the roster an answer was built from is collected after the cache replaced it, while the answer is held', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     h = await startHarness({ emulator: { seed: 'empty' } });
     const harness = h;
-    const { organizationId, tokens } = memberOf(harness, 200);
+    const { organizationId, members } = seedTeam(harness.emulator, {
+      name: 'Promises 200',
+      admins: 0,
+      members: 200,
+    });
     const view = () =>
       harness.query(documents.TeamPage, {
-        token: tokens[0],
+        token: members[0]?.token,
         variables: { id: organizationId, limit: 20, includePending: true },
       });
     await view(); // cold: not kept
@@ -128,8 +123,12 @@ describe('a share of the prepared answers per viewer', () => {
       config: { preparedResponsesMax: 60, preparedResponsesPerViewer: 10 },
     });
     const harness = h;
-    const { organizationId, tokens } = memberOf(harness, 12);
-    const [attacker, ...victims] = tokens as [string, ...string[]];
+    const { organizationId, members } = seedTeam(harness.emulator, {
+      name: 'Promises 12',
+      admins: 0,
+      members: 12,
+    });
+    const [attacker, ...victims] = members.map((member) => member.token) as [string, ...string[]];
     const page = (token: string, limit: number, offset: number) =>
       harness.query(documents.Page, { token, variables: { id: organizationId, limit, offset } });
     await page(attacker, 1, 0); // the cold read

@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { type OperationDefinitionNode, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as documents from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, metricOf, startHarness } from './helpers/harness.js';
 
 const MANIFEST = fileURLToPath(new URL('./gql/persisted-documents.json', import.meta.url));
@@ -117,36 +118,22 @@ describe('fast path: prepared responses and trusted documents', () => {
     await new Promise<void>((resolve) => reference.listen(0, '127.0.0.1', resolve));
     referenceUrl = `http://127.0.0.1:${(reference.address() as AddressInfo).port}`;
 
-    const store = h.emulator.store;
-    const org = store.createOrganization({ name: 'Fast Co' });
-    organizationId = org.id;
-    const people = store.populate(org.id, 6, 'org:member');
-    const other = store.createOrganization({ name: 'Elsewhere' });
-    otherOrganizationId = other.id;
-    const [stranger] = store.populate(other.id, 1, 'org:admin');
-    memberId = people[0]?.userId as string;
-    const removedId = people[1]?.userId as string;
+    const team = seedTeam(h.emulator, { name: 'Fast Co', admins: 0, members: 6 });
+    organizationId = team.organizationId;
+    const elsewhere = seedTeam(h.emulator, { name: 'Elsewhere' });
+    otherOrganizationId = elsewhere.organizationId;
+    memberId = team.memberIds[0] as string;
+    const removedId = team.memberIds[1] as string;
     await h.clerk.organizations.createOrganizationInvitation({
       organizationId,
       emailAddress: 'pending@fast.test',
       role: 'org:member',
       inviterUserId: memberId,
     });
-    member = h.emulator.mintToken({
-      userId: memberId,
-      orgId: organizationId,
-      expiresInS: 3600,
-      sessionId: 'sess_fast',
-    });
-    removed = h.emulator.mintToken({ userId: removedId, orgId: organizationId, expiresInS: 3600 });
-    outsider = h.emulator.mintToken({
-      userId: stranger?.userId as string,
-      orgId: other.id,
-      expiresInS: 3600,
-    });
-    expired = h.emulator.mintToken({
-      userId: memberId,
-      orgId: organizationId,
+    member = team.tokenFor(memberId, { sessionId: 'sess_fast' });
+    removed = team.tokenFor(removedId);
+    outsider = elsewhere.admin.token;
+    expired = team.tokenFor(memberId, {
       sessionId: 'sess_fast',
       issuedAtS: Math.floor(Date.now() / 1000) - 7200,
       expiresInS: 60,
@@ -212,13 +199,16 @@ describe('fast path: prepared responses and trusted documents', () => {
     expect(await counted('hit')).toBe(hits);
 
     // A new organization: the first answer is a cold read (fromCache false), never replayed; the next ones are.
-    const org = h.emulator.store.createOrganization({ name: 'Cold Co' });
-    const [admin] = h.emulator.store.populate(org.id, 2, 'org:admin');
-    const token = h.emulator.mintToken({ userId: admin?.userId as string, orgId: org.id, expiresInS: 600 });
+    const { organizationId: id, admin } = seedTeam(h.emulator, {
+      name: 'Cold Co',
+      admins: 2,
+      tokens: { expiresInS: 600 },
+    });
+    const token = admin.token;
     const page: Case = {
       ...c,
       document: documents.Page as never,
-      variables: { id: org.id, limit: 5 },
+      variables: { id, limit: 5 },
       token,
     };
     const answers = [];
@@ -230,7 +220,7 @@ describe('fast path: prepared responses and trusted documents', () => {
     const withPending: Case = {
       ...page,
       document: documents.TeamPage as never,
-      variables: { id: org.id, limit: 5, includePending: true },
+      variables: { id, limit: 5, includePending: true },
     };
     const flags = [];
     for (let i = 0; i < 3; i++)
@@ -302,14 +292,19 @@ describe('fast path: prepared responses and trusted documents', () => {
   });
 
   it("a removed member's very next request after the webhook is FORBIDDEN, though a prepared answer exists", async () => {
-    const org = h.emulator.store.createOrganization({ name: 'Leaving Co' });
-    const [, leaving] = h.emulator.store.populate(org.id, 3, 'org:member');
-    const token = h.emulator.mintToken({ userId: leaving?.userId as string, orgId: org.id, expiresInS: 600 });
+    const { organizationId: id, members } = seedTeam(h.emulator, {
+      name: 'Leaving Co',
+      admins: 0,
+      members: 3,
+      tokens: { expiresInS: 600 },
+    });
+    const leaving = members[1];
+    const token = leaving?.token as string;
     const c: Case = {
       method: 'POST',
       form: 'documentId',
       document: documents.TeamPage as never,
-      variables: { id: org.id, limit: 20 },
+      variables: { id, limit: 20 },
       token,
       accept: undefined,
     };
@@ -320,7 +315,7 @@ describe('fast path: prepared responses and trusted documents', () => {
     expect(await counted('hit')).toBe(hits + 1); // the prepared answer exists and is used
 
     await h.clerk.organizations.deleteOrganizationMembership({
-      organizationId: org.id,
+      organizationId: id,
       userId: leaving?.userId as string,
     });
     await h.emulator.control.webhooksSettled();

@@ -7,6 +7,7 @@ import type { ClerkClient } from '@clerk/backend';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 import { subscribe } from './helpers/live.js';
 
@@ -207,9 +208,8 @@ describe('members(search, roles, orderBy)', () => {
   });
 
   it('refuses bad arguments with BAD_USER_INPUT before reading anything from Clerk', async () => {
-    const org = h.emulator.store.createOrganization({ name: 'Search Refusals' });
-    const [admin] = h.emulator.store.populate(org.id, 3, 'org:admin');
-    const own = h.emulator.mintToken({ userId: admin?.userId as string, orgId: org.id });
+    const { organizationId: id, admin } = seedTeam(h.emulator, { name: 'Search Refusals', admins: 3 });
+    const own = admin.token;
     countingSince = Date.now();
     const bad: [Args, string][] = [
       [{ search: 'x'.repeat(101) }, 'search'],
@@ -223,18 +223,18 @@ describe('members(search, roles, orderBy)', () => {
       [{ roles: Array.from({ length: 21 }, (_, i) => `org:role${i}`) }, 'roles'],
     ];
     for (const [args, argumentName] of bad) {
-      const result = await ask(args, org.id, own);
+      const result = await ask(args, id, own);
       expect(result.errors?.[0]?.extensions, JSON.stringify(args)).toMatchObject({
         code: 'BAD_USER_INPUT',
         argumentName,
       });
     }
     // An unknown order field is the schema's own refusal.
-    const unknownField = await ask({ orderBy: { field: 'SALARY' as 'NAME' } }, org.id, own);
+    const unknownField = await ask({ orderBy: { field: 'SALARY' as 'NAME' } }, id, own);
     expect(unknownField.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(rosterReadsOf(org.id)).toBe(0);
+    expect(rosterReadsOf(id)).toBe(0);
     // A blank search is no search; 100 characters are fine.
-    expect((await search({ search: '   ' }, org.id, own)).totalCount).toBe(3);
-    expect((await search({ search: 'x'.repeat(100) }, org.id, own)).totalCount).toBe(0);
+    expect((await search({ search: '   ' }, id, own)).totalCount).toBe(3);
+    expect((await search({ search: 'x'.repeat(100) }, id, own)).totalCount).toBe(0);
   });
 });

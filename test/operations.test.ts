@@ -1,6 +1,7 @@
 /** What operators see: metrics, logs, request IDs, health, and a graceful shutdown. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/observability/logger.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
 const logLines: string[] = [];
@@ -23,13 +24,16 @@ describe('/metrics', () => {
   it('exposes cache, Clerk and webhook metrics in Prometheus format', async () => {
     // The server is shared with the other tests of this file, which may run before this one: assert what this test
     // adds to each series, on an organization nobody else reads.
-    const org = h.emulator.store.createOrganization({ name: 'Metrics Co' });
-    const [member] = h.emulator.store.populate(org.id, 2);
-    const orgToken = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
+    const { organizationId: id, members } = seedTeam(h.emulator, {
+      name: 'Metrics Co',
+      admins: 0,
+      members: 2,
+    });
+    const orgToken = members[0]?.token;
     const before = await scrape();
 
-    await h.query(teamQuery, { token: orgToken, variables: { id: org.id } }); // miss: reads Clerk
-    await h.query(teamQuery, { token: orgToken, variables: { id: org.id } }); // hit
+    await h.query(teamQuery, { token: orgToken, variables: { id } }); // miss: reads Clerk
+    await h.query(teamQuery, { token: orgToken, variables: { id } }); // hit
     const response = await fetch(`${h.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const after = await response.text();
@@ -45,7 +49,7 @@ describe('/metrics', () => {
     // A Clerk write's webhook is counted. (Scraped apart from the reads above: it also starts a background re-read.)
     const user = h.emulator.store.createUser({ emailAddress: 'metrics@ops.test' });
     await h.clerk.organizations.createOrganizationMembership({
-      organizationId: org.id,
+      organizationId: id,
       userId: user.id,
       role: 'org:member',
     });

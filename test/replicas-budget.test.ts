@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TeamPage } from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { redisAvailable } from './helpers/redis.js';
 import { type Cluster, type Replica, startCluster } from './helpers/replicas.js';
 
@@ -31,10 +32,8 @@ describe.skipIf(!redisAvailable('replicas-budget.test.ts'))('three replicas, one
     // read); each query asks for the roster and the pending invitations, 2,000 Clerk calls in all, twice what Clerk
     // allows in 10 s.
     const teams = Array.from({ length: ORGANIZATIONS }, (_, index) => {
-      const org = emulator.store.createOrganization({ name: `Budget ${index}` });
-      const [member] = emulator.store.populate(org.id, 1, 'org:admin');
-      const userId = member?.userId as string;
-      return { id: org.id, token: emulator.mintToken({ userId, orgId: org.id, expiresInS: 3600 }) };
+      const team = seedTeam(emulator, { name: `Budget ${index}` });
+      return { id: team.organizationId, token: team.admin.token };
     });
     emulator.control.resetCounters();
 

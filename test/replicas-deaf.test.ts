@@ -16,17 +16,16 @@
  * Short heartbeats (100 ms) and `REDIS_OUTAGE_EVIDENCE_MS=1`: what a deaf replica read from Clerk before the removal
  * never counts after it, so the outcomes below do not depend on how fast the machine is.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../src/observability/logger.js';
 import { refusalOf } from '../src/shared-state/connection.js';
 import type { RedisDownReason } from '../src/shared-state/index.js';
 import { TeamPage } from './documents.js';
+import { seedTeam, type TeamPerson } from './helpers/fixtures.js';
 import { redisAvailable } from './helpers/redis.js';
 import { type Cluster, type Replica, startCluster, until } from './helpers/replicas.js';
 
-const HOUR_S = 3600;
 const DEAF = { redisHeartbeatMs: 100, redisOutageEvidenceMs: 1 };
 
 /** A silent logger that keeps each warning and error with its fields. */
@@ -43,20 +42,18 @@ function recordingLogger(
 
 const reasonOf = (replica: Replica): RedisDownReason | undefined => replica.app.shared?.health().reason;
 
+/** A team of an admin and two members, the first of whom a test removes; every token is issued before that. */
 function teamIn(cluster: Cluster, name: string) {
-  const { store } = cluster.emulator;
-  const org = store.createOrganization({ name: `${name} ${randomBytes(3).toString('hex')}` });
-  const [admin] = store.populate(org.id, 1, 'org:admin');
-  const [removed, stays] = store.populate(org.id, 2);
-  const token = (userId: string) => cluster.emulator.mintToken({ userId, orgId: org.id, expiresInS: HOUR_S });
+  const team = seedTeam(cluster.emulator, { name, members: 2 });
+  const [removed, stays] = team.members as [TeamPerson, TeamPerson];
   return {
-    id: org.id,
-    removedId: removed?.userId as string,
-    membershipId: removed?.id as string,
-    admin: token(admin?.userId as string),
+    id: team.organizationId,
+    removedId: removed.userId,
+    membershipId: removed.membershipId,
+    admin: team.admin.token,
     // Issued before the removal and naming the organization: on its own, a valid claim.
-    removed: token(removed?.userId as string),
-    stays: token(stays?.userId as string),
+    removed: removed.token,
+    stays: stays.token,
   };
 }
 

@@ -9,10 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TeamPage } from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { redisAvailable } from './helpers/redis.js';
 import { type Cluster, type Replica, startCluster, until } from './helpers/replicas.js';
-
-const HOUR_S = 3600;
 
 describe.skipIf(!redisAvailable('replicas-failure.test.ts'))('Redis killed and restarted under load', () => {
   let cluster: Cluster;
@@ -24,16 +23,10 @@ describe.skipIf(!redisAvailable('replicas-failure.test.ts'))('Redis killed and r
   }, 30_000);
   afterAll(() => cluster?.close());
 
+  /** An organization of `size` admins, and the first one's token. */
   function team(size: number) {
-    const { store } = cluster.emulator;
-    const org = store.createOrganization({ name: `Outage ${randomBytes(3).toString('hex')}` });
-    const [admin] = store.populate(org.id, size, 'org:admin');
-    const token = cluster.emulator.mintToken({
-      userId: admin?.userId as string,
-      orgId: org.id,
-      expiresInS: HOUR_S,
-    });
-    return { id: org.id, token };
+    const seeded = seedTeam(cluster.emulator, { name: 'Outage', admins: size });
+    return { id: seeded.organizationId, token: seeded.admin.token };
   }
 
   const everyReplica = (check: (replica: Replica) => Promise<boolean>) => () =>

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../src/observability/logger.js';
 import { LiveTeam, TeamPage } from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { subscribe } from './helpers/live.js';
 import { redisAvailable } from './helpers/redis.js';
 import { type Cluster, type Replica, startCluster, until } from './helpers/replicas.js';
@@ -46,21 +47,15 @@ describe.skipIf(!redisAvailable('replicas.test.ts'))('three replicas sharing Red
   }, 30_000);
   afterAll(() => cluster?.close());
 
+  /** An admin and `size - 1` members. */
   function team(name: string, size: number) {
-    const { store } = cluster.emulator;
-    const org = store.createOrganization({ name: `${name} ${randomBytes(3).toString('hex')}` });
-    const [admin] = store.populate(org.id, 1, 'org:admin');
-    const members = store.populate(org.id, size - 1);
+    const seeded = seedTeam(cluster.emulator, { name, members: size - 1 });
     return {
-      id: org.id,
-      adminId: admin?.userId as string,
-      adminToken: cluster.emulator.mintToken({
-        userId: admin?.userId as string,
-        orgId: org.id,
-        expiresInS: HOUR_S,
-      }),
-      memberIds: members.map((membership) => membership.userId),
-      token: (userId: string) => cluster.emulator.mintToken({ userId, orgId: org.id, expiresInS: HOUR_S }),
+      id: seeded.organizationId,
+      adminId: seeded.admin.userId,
+      adminToken: seeded.admin.token,
+      memberIds: seeded.memberIds,
+      token: (userId: string) => seeded.tokenFor(userId),
     };
   }
 

@@ -1,6 +1,7 @@
 /** Clerk faults injected through the emulator: stale-if-error, 429 back-off, timeouts, the request budget. */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Roster } from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
@@ -21,15 +22,10 @@ afterEach(() => {
   h.emulator.control.setLatency({ fixedMs: 0 });
 });
 
+/** A cold organization of `members` members, and its first member's token. */
 function organization(harness: Harness, members = 2) {
-  const org = harness.emulator.store.createOrganization({ name: `Org ${Math.random()}` });
-  const [first] = harness.emulator.store.populate(org.id, members);
-  const token = harness.emulator.mintToken({
-    userId: first?.userId as string,
-    orgId: org.id,
-    expiresInS: 600,
-  });
-  return { id: org.id, token };
+  const team = seedTeam(harness.emulator, { admins: 0, members, tokens: { expiresInS: 600 } });
+  return { id: team.organizationId, token: team.members[0]?.token as string };
 }
 
 const membershipReads = (harness: Harness, organizationId: string) =>

@@ -26,6 +26,7 @@ import {
 } from '../src/shared-state/shared-budget-store.js';
 import { UpstreamRateLimitedError } from '../src/team/errors.js';
 import type { TeamSource } from '../src/team/types.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { startHarness } from './helpers/harness.js';
 import { type RedisProcess, redisAvailable, startRedis } from './helpers/redis.js';
 
@@ -126,11 +127,10 @@ async function threeReplicas(redisUrl: string, emulator: RunningClerkEmulator, b
 }
 
 function organizations(emulator: RunningClerkEmulator, count: number): string[] {
-  return Array.from({ length: count }, (_, i) => {
-    const org = emulator.store.createOrganization({ name: `Budget org ${i} ${Math.random()}` });
-    emulator.store.populate(org.id, 2);
-    return org.id;
-  });
+  return Array.from(
+    { length: count },
+    (_, i) => seedTeam(emulator, { name: `Budget org ${i}`, admins: 0, members: 2 }).organizationId,
+  );
 }
 
 /** Resolves to the error a call failed with, or undefined. */
@@ -400,16 +400,14 @@ describe.skipIf(!run)('the app with REDIS_URL', () => {
       const metric = async () => (await fetch(`${h.url}/metrics`)).text();
       await vi.waitFor(async () => expect(await metric()).toContain('clerk_budget_mode{mode="shared"} 1'));
       const read = async () => {
-        const org = h.emulator.store.createOrganization({ name: `App org ${Math.random()}` });
-        const [member] = h.emulator.store.populate(org.id, 2);
-        const token = h.emulator.mintToken({
-          userId: member?.userId as string,
-          orgId: org.id,
-          expiresInS: 600,
+        const { organizationId: id, members } = seedTeam(h.emulator, {
+          admins: 0,
+          members: 2,
+          tokens: { expiresInS: 600 },
         });
         return h.query<{ organization: { members: { totalCount: number } } }, { id: string }>(
           'query($id: ID!) { organization(id: $id) { members { totalCount } } }',
-          { token, variables: { id: org.id } },
+          { token: members[0]?.token, variables: { id } },
         );
       };
       expect((await read()).data?.organization.members.totalCount).toBe(2);

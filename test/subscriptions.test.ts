@@ -19,10 +19,9 @@ import { FORBIDDEN_MESSAGE } from '../src/graphql/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import { LiveTeam } from './documents.js';
 import type { LiveTeamSubscription } from './gql/graphql.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, metricOf, postSignedWebhook, startHarness } from './helpers/harness.js';
 import { happened, type LiveEvent, type LiveSubscription, subscribe } from './helpers/live.js';
-
-const HOUR_S = 3600;
 
 type Live = LiveSubscription<LiveTeamSubscription>;
 type Event = LiveEvent<LiveTeamSubscription>;
@@ -41,20 +40,6 @@ function answerLog() {
     error: quiet,
   };
   return { logger, answers };
-}
-
-function teamOf(h: Harness, name: string, size = 4) {
-  const org = h.emulator.store.createOrganization({ name: `${name} ${randomBytes(3).toString('hex')}` });
-  const [admin] = h.emulator.store.populate(org.id, 1, 'org:admin');
-  const members = h.emulator.store.populate(org.id, size - 1);
-  const adminUserId = admin?.userId as string;
-  return {
-    organizationId: org.id,
-    adminUserId,
-    memberIds: members.map((membership) => membership.userId),
-    token: (userId: string, options: { sessionId?: string; expiresInS?: number } = {}) =>
-      h.emulator.mintToken({ userId, orgId: org.id, expiresInS: HOUR_S, ...options }),
-  };
 }
 
 function live(h: Harness, token: string | null, organizationId: string, includePending = false): Live {
@@ -103,9 +88,10 @@ describe('Clerk writes, one after another', () => {
   afterAll(() => h.close());
 
   it('each becomes exactly one event, with its reason and the new data, after its webhooks were answered', async () => {
-    const team = teamOf(h, 'Writes Co');
-    const { organizationId, adminUserId } = team;
-    const stream = track(live(h, team.token(adminUserId), organizationId, true));
+    const team = seedTeam(h.emulator, { name: 'Writes Co', members: 3 });
+    const { organizationId } = team;
+    const adminUserId = team.admin.userId;
+    const stream = track(live(h, team.tokenFor(adminUserId), organizationId, true));
     const initial = expectChange(await stream.next(), ['INITIAL']);
     expect(initial.members.totalCount).toBe(4);
     expect(initial.members.fromCache).toBe(false);
@@ -234,10 +220,10 @@ describe('live streams on a shared server', () => {
     );
 
   it('ten subscribers of one organization cost no Clerk read for a change patched from its webhook, and all get the event', async () => {
-    const team = teamOf(h, 'Crowd Co', 10);
+    const team = seedTeam(h.emulator, { name: 'Crowd Co', members: 9 });
     const { organizationId } = team;
-    const everyone = [team.adminUserId, ...team.memberIds];
-    const subscribers = everyone.map((userId) => track(live(h, team.token(userId), organizationId, true)));
+    const everyone = [team.admin.userId, ...team.memberIds];
+    const subscribers = everyone.map((userId) => track(live(h, team.tokenFor(userId), organizationId, true)));
     for (const subscriber of subscribers) expectChange(await subscriber.next(), ['INITIAL']);
 
     const from = h.emulator.control.requestLog().length;
@@ -260,11 +246,12 @@ describe('live streams on a shared server', () => {
   });
 
   it("removing a subscriber's own membership ends their stream FORBIDDEN; the others' streams go on", async () => {
-    const team = teamOf(h, 'Removal Co');
-    const { organizationId, adminUserId } = team;
+    const team = seedTeam(h.emulator, { name: 'Removal Co', members: 3 });
+    const { organizationId } = team;
+    const adminUserId = team.admin.userId;
     const leaver = team.memberIds[0] as string;
-    const theirs = track(live(h, team.token(leaver), organizationId));
-    const admins = track(live(h, team.token(adminUserId), organizationId));
+    const theirs = track(live(h, team.tokenFor(leaver), organizationId));
+    const admins = track(live(h, team.tokenFor(adminUserId), organizationId));
     expectChange(await theirs.next(), ['INITIAL']);
     expectChange(await admins.next(), ['INITIAL']);
 
@@ -287,11 +274,14 @@ describe('live streams on a shared server', () => {
   it.each(['session.ended', 'session.revoked', 'session.removed'])(
     '%s for the subscriber’s session ends that stream FORBIDDEN; their other session’s stream goes on',
     async (eventType) => {
-      const team = teamOf(h, 'Session Co');
-      const { organizationId, adminUserId } = team;
+      const team = seedTeam(h.emulator, { name: 'Session Co', members: 3 });
+      const { organizationId } = team;
+      const adminUserId = team.admin.userId;
       const sessionId = `sess_${randomBytes(8).toString('hex')}`;
-      const ending = track(live(h, team.token(adminUserId, { sessionId }), organizationId));
-      const other = track(live(h, team.token(adminUserId, { sessionId: `${sessionId}x` }), organizationId));
+      const ending = track(live(h, team.tokenFor(adminUserId, { sessionId }), organizationId));
+      const other = track(
+        live(h, team.tokenFor(adminUserId, { sessionId: `${sessionId}x` }), organizationId),
+      );
       expectChange(await ending.next(), ['INITIAL']);
       expectChange(await other.next(), ['INITIAL']);
 
@@ -316,9 +306,9 @@ describe('live streams on a shared server', () => {
   );
 
   it('deleting the organization ends every stream on it FORBIDDEN', async () => {
-    const team = teamOf(h, 'Doomed Co');
-    const subscribers = [team.adminUserId, ...team.memberIds.slice(0, 2)].map((userId) =>
-      track(live(h, team.token(userId), team.organizationId)),
+    const team = seedTeam(h.emulator, { name: 'Doomed Co', members: 3 });
+    const subscribers = [team.admin.userId, ...team.memberIds.slice(0, 2)].map((userId) =>
+      track(live(h, team.tokenFor(userId), team.organizationId)),
     );
     for (const subscriber of subscribers) expectChange(await subscriber.next(), ['INITIAL']);
     await h.clerk.organizations.deleteOrganization(team.organizationId);
@@ -329,15 +319,15 @@ describe('live streams on a shared server', () => {
   });
 
   it("deleting the user ends their streams FORBIDDEN (every organization); the others' go on", async () => {
-    const first = teamOf(h, 'User A Co');
-    const second = teamOf(h, 'User B Co');
+    const first = seedTeam(h.emulator, { name: 'User A Co', members: 3 });
+    const second = seedTeam(h.emulator, { name: 'User B Co', members: 3 });
     const user = first.memberIds[0] as string;
     // Behind the server's back (no webhook, so no event of its own): a member of both.
     h.emulator.store.addMembership(second.organizationId, user, 'org:member');
     const streamsOfUser = [first, second].map((team) =>
-      track(live(h, team.token(user), team.organizationId)),
+      track(live(h, team.tokenFor(user), team.organizationId)),
     );
-    const admin = track(live(h, first.token(first.adminUserId), first.organizationId));
+    const admin = track(live(h, first.tokenFor(first.admin.userId), first.organizationId));
     for (const stream of [...streamsOfUser, admin]) expectChange(await stream.next(), ['INITIAL']);
 
     await h.clerk.users.deleteUser(user);
@@ -349,9 +339,10 @@ describe('live streams on a shared server', () => {
   });
 
   it('a reconnect starts with the current state (INITIAL), changes made while away included', async () => {
-    const team = teamOf(h, 'Reconnect Co');
-    const { organizationId, adminUserId } = team;
-    const first = track(live(h, team.token(adminUserId), organizationId));
+    const team = seedTeam(h.emulator, { name: 'Reconnect Co', members: 3 });
+    const { organizationId } = team;
+    const adminUserId = team.admin.userId;
+    const first = track(live(h, team.tokenFor(adminUserId), organizationId));
     const before = expectChange(await first.next(), ['INITIAL']);
     first.dispose();
 
@@ -365,7 +356,7 @@ describe('live streams on a shared server', () => {
     });
     await h.emulator.control.webhooksSettled();
 
-    const again = track(live(h, team.token(adminUserId), organizationId));
+    const again = track(live(h, team.tokenFor(adminUserId), organizationId));
     const now = expectChange(await again.next(), ['INITIAL']);
     expect(now.members.totalCount).toBe(before.members.totalCount + 1);
     expect(userIds(now)[0]).toBe(user.id);
@@ -373,9 +364,9 @@ describe('live streams on a shared server', () => {
   });
 
   it('a non-member is refused FORBIDDEN at subscribe time (the stream completes); no token is a 401', async () => {
-    const team = teamOf(h, 'Closed Co');
-    const other = teamOf(h, 'Other Co');
-    const outsider = track(live(h, other.token(other.adminUserId), team.organizationId));
+    const team = seedTeam(h.emulator, { name: 'Closed Co', members: 3 });
+    const other = seedTeam(h.emulator, { name: 'Other Co', members: 3 });
+    const outsider = track(live(h, other.tokenFor(other.admin.userId), team.organizationId));
     expectForbidden(await outsider.next());
     expect(await outsider.ended).toEqual({ kind: 'complete' });
 
@@ -387,8 +378,8 @@ describe('live streams on a shared server', () => {
   });
 
   it('a client that goes away frees its stream (team_subscriptions_open counts it out)', async () => {
-    const team = teamOf(h, 'Leaving Co');
-    const stream = track(live(h, team.token(team.adminUserId), team.organizationId));
+    const team = seedTeam(h.emulator, { name: 'Leaving Co', members: 3 });
+    const stream = track(live(h, team.tokenFor(team.admin.userId), team.organizationId));
     expectChange(await stream.next(), ['INITIAL']);
     expect(h.app.liveStreams.watching(team.organizationId)).toBe(true);
     const open = h.app.liveStreams.stats().open;
@@ -402,11 +393,11 @@ describe('live streams on a shared server', () => {
   });
 
   it('a subscription asking for more than 1,000 members per event is refused QUERY_TOO_COMPLEX', async () => {
-    const team = teamOf(h, 'Big Ask Co');
+    const team = seedTeam(h.emulator, { name: 'Big Ask Co', members: 3 });
     const stream = track(
       subscribe(
         h.url,
-        team.token(team.adminUserId),
+        team.tokenFor(team.admin.userId),
         // Three members(limit: 500) in one event: 1,500 member objects.
         parse(`subscription ($id: ID!) { teamChanged(organizationId: $id) {
           a: members(limit: 500) { totalCount } b: members(limit: 500) { totalCount } c: members(limit: 500) { totalCount } } }`) as TypedDocumentNode<
@@ -434,10 +425,10 @@ describe('with refresh-ahead held back (no event for a minute after a webhook)',
     ['the organization deleted', 'organization'],
     ['the user deleted', 'user'],
   ] as const)('%s: FORBIDDEN as soon as the webhook is answered', async (_name, what) => {
-    const team = teamOf(h, 'Held Co');
+    const team = seedTeam(h.emulator, { name: 'Held Co', members: 3 });
     const { organizationId } = team;
     const userId = team.memberIds[0] as string;
-    const stream = track(live(h, team.token(userId), organizationId));
+    const stream = track(live(h, team.tokenFor(userId), organizationId));
     expectChange(await stream.next(), ['INITIAL']);
     if (what === 'membership')
       await h.clerk.organizations.deleteOrganizationMembership({ organizationId, userId });
@@ -456,11 +447,12 @@ describe('a removal whose webhook was lost', () => {
   afterAll(() => h.close());
 
   it('is caught at the next re-read: each event is re-authorized from its own snapshot, like a query', async () => {
-    const team = teamOf(h, 'Lost Co');
-    const { organizationId, adminUserId } = team;
+    const team = seedTeam(h.emulator, { name: 'Lost Co', members: 3 });
+    const { organizationId } = team;
+    const adminUserId = team.admin.userId;
     const leaver = team.memberIds[0] as string;
-    const theirs = track(live(h, team.token(leaver), organizationId));
-    const admins = track(live(h, team.token(adminUserId), organizationId));
+    const theirs = track(live(h, team.tokenFor(leaver), organizationId));
+    const admins = track(live(h, team.tokenFor(adminUserId), organizationId));
     expectChange(await theirs.next(), ['INITIAL']);
     expectChange(await admins.next(), ['INITIAL']);
 
@@ -499,11 +491,11 @@ describe('limits and lifetimes', () => {
   }
 
   it('refuses a user’s third stream and the process’s fourth with TOO_MANY_STREAMS; /metrics counts them', async () => {
-    const team = teamOf(h, 'Limits Co');
+    const team = seedTeam(h.emulator, { name: 'Limits Co', members: 3 });
     const [a, b, c] = team.memberIds as [string, string, string];
     const refusedBefore = await metric('team_subscriptions_refused_total');
     const open = async (userId: string) => {
-      const stream = track(live(h, team.token(userId), team.organizationId));
+      const stream = track(live(h, team.tokenFor(userId), team.organizationId));
       return { stream, first: await stream.next() };
     };
     const a1 = await open(a);
@@ -528,14 +520,14 @@ describe('limits and lifetimes', () => {
   });
 
   it('a stream completes (no error) when its token expires, so the client reconnects with a fresh one', async () => {
-    const team = teamOf(h, 'Expiry Co');
+    const team = seedTeam(h.emulator, { name: 'Expiry Co', members: 3 });
     // This suite's process limit is 3 streams: wait for another test's streams to be gone.
     await vi.waitFor(() => expect(h.app.liveStreams.stats().open).toBe(0), { timeout: 5000, interval: 10 });
     const expiredBefore = await metric('team_subscriptions_ended_total', { cause: 'expired' });
     // The same user on the same organization, once with a token that expires in 2 s and once with one that lasts an
     // hour (the server's maximum lifetime is 15 minutes): only the token can end the first before the second.
-    const expiring = track(live(h, team.token(team.adminUserId, { expiresInS: 2 }), team.organizationId));
-    const lasting = track(live(h, team.token(team.adminUserId), team.organizationId));
+    const expiring = track(live(h, team.tokenFor(team.admin.userId, { expiresInS: 2 }), team.organizationId));
+    const lasting = track(live(h, team.tokenFor(team.admin.userId), team.organizationId));
     expectChange(await expiring.next(), ['INITIAL']);
     expectChange(await lasting.next(), ['INITIAL']);
     expect(await expiring.ended).toEqual({ kind: 'complete' });
@@ -564,10 +556,10 @@ describe('a maximum lifetime', () => {
   afterAll(() => h.close());
 
   it('completes a stream after SUBSCRIPTION_MAX_LIFETIME_SECONDS, without an error', async () => {
-    const team = teamOf(h, 'Lifetime Co');
+    const team = seedTeam(h.emulator, { name: 'Lifetime Co', members: 3 });
     const expiredBefore = await metricOf(h.url, 'team_subscriptions_ended_total', { cause: 'expired' });
     // Its token lasts an hour: only the lifetime can end the stream.
-    const stream = track(live(h, team.token(team.adminUserId), team.organizationId));
+    const stream = track(live(h, team.tokenFor(team.admin.userId), team.organizationId));
     expectChange(await stream.next(), ['INITIAL']);
     expect(await stream.ended).toEqual({ kind: 'complete' });
     expect(stream.received).toHaveLength(1);
@@ -587,13 +579,13 @@ describe('an organization pushed out of the cache', () => {
   afterAll(() => h.close());
 
   it('is still re-read after its webhooks while someone watches it, and the event is served from the cache', async () => {
-    const watched = teamOf(h, 'Watched Co', 10);
-    const big = teamOf(h, 'Big Co', 35);
-    const stream = track(live(h, watched.token(watched.adminUserId), watched.organizationId));
+    const watched = seedTeam(h.emulator, { name: 'Watched Co', members: 9 });
+    const big = seedTeam(h.emulator, { name: 'Big Co', members: 34 });
+    const stream = track(live(h, watched.tokenFor(watched.admin.userId), watched.organizationId));
     expectChange(await stream.next(), ['INITIAL']);
     // Reading the big organization evicts the watched one.
     const evict = await h.query(`{ organization(id: "${big.organizationId}") { members { totalCount } } }`, {
-      token: big.token(big.adminUserId),
+      token: big.tokenFor(big.admin.userId),
     });
     expect(evict.errors).toBeUndefined();
     expect(h.app.cache.cachedParts(watched.organizationId)).toEqual({ roster: false, invitations: false });
@@ -615,8 +607,8 @@ describe('shutdown', () => {
   it('completes open streams (clients reconnect elsewhere) instead of cutting them', async () => {
     const h = await startHarness();
     try {
-      const team = teamOf(h, 'Shutdown Co');
-      const stream = track(live(h, team.token(team.adminUserId), team.organizationId));
+      const team = seedTeam(h.emulator, { name: 'Shutdown Co', members: 3 });
+      const stream = track(live(h, team.tokenFor(team.admin.userId), team.organizationId));
       expectChange(await stream.next(), ['INITIAL']);
       const closing = h.app.shutdown(5000);
       expect(await stream.ended).toEqual({ kind: 'complete' });

@@ -1,6 +1,7 @@
 /** organization(id).members over real HTTP against the emulator: contract fields, slices, cache behaviour. */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TeamPage } from './documents.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
@@ -112,65 +113,73 @@ describe('organization.members', () => {
   });
 
   it('includePending: false never reads invitations from Clerk; true does, once', async () => {
-    const org = h.emulator.store.createOrganization({ name: 'Pending Co' });
-    const [admin] = h.emulator.store.populate(org.id, 3, 'org:admin');
-    h.emulator.store.addInvitation(org.id, { emailAddress: 'new.hire@pending.test' });
-    const token = h.emulator.mintToken({ userId: admin?.userId as string, orgId: org.id });
+    const { organizationId: id, admin } = seedTeam(h.emulator, {
+      name: 'Pending Co',
+      admins: 3,
+      invitations: ['new.hire@pending.test'],
+    });
+    const token = admin.token;
     h.emulator.control.resetCounters();
 
-    const without = await h.query(TeamPage, { token, variables: { id: org.id, includePending: false } });
+    const without = await h.query(TeamPage, { token, variables: { id, includePending: false } });
     expect(without.data?.organization.members.pendingInvitations).toBeNull();
     expect(h.emulator.control.counters()[INVITATIONS] ?? 0).toBe(0);
 
-    const withPending = await h.query(TeamPage, { token, variables: { id: org.id, includePending: true } });
+    const withPending = await h.query(TeamPage, { token, variables: { id, includePending: true } });
     expect(
       withPending.data?.organization.members.pendingInvitations?.map((invitation) => invitation.email),
     ).toEqual(['new.hire@pending.test']);
     expect(withPending.data?.organization.members.fromCache).toBe(false);
-    await h.query(TeamPage, { token, variables: { id: org.id, includePending: true } });
+    await h.query(TeamPage, { token, variables: { id, includePending: true } });
     expect(h.emulator.control.counters()[INVITATIONS]).toBe(1);
     // This organization's roster reads: another test's roster may still be read in the background.
     const rosterReads = h.emulator.control
       .requestLog()
-      .filter((entry) => entry.route === MEMBERSHIPS && entry.path.includes(org.id));
+      .filter((entry) => entry.route === MEMBERSHIPS && entry.path.includes(id));
     expect(rosterReads).toHaveLength(1);
   });
 
   it('fromCache is false on a miss and true on the next query, with the same cachedAt', async () => {
-    const org = h.emulator.store.createOrganization({ name: 'Cache Co' });
-    const [member] = h.emulator.store.populate(org.id, 2);
-    const token = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
-    const miss = await h.query(TeamPage, { token, variables: { id: org.id } });
-    const hit = await h.query(TeamPage, { token, variables: { id: org.id } });
+    const { organizationId: id, members } = seedTeam(h.emulator, { name: 'Cache Co', admins: 0, members: 2 });
+    const token = members[0]?.token;
+    const miss = await h.query(TeamPage, { token, variables: { id } });
+    const hit = await h.query(TeamPage, { token, variables: { id } });
     expect(miss.data?.organization.members.fromCache).toBe(false);
     expect(hit.data?.organization.members.fromCache).toBe(true);
     expect(hit.data?.organization.members.cachedAt).toBe(miss.data?.organization.members.cachedAt);
   });
 
   it('forceRefresh reads Clerk again and shows changes made behind the cache', async () => {
-    const org = h.emulator.store.createOrganization({ name: 'Refresh Co' });
-    const [member] = h.emulator.store.populate(org.id, 1);
-    const token = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
-    await h.query(TeamPage, { token, variables: { id: org.id } });
-    h.emulator.store.populate(org.id, 1); // no webhook: only a forced read can see it
-    const cached = await h.query(TeamPage, { token, variables: { id: org.id } });
+    const { organizationId: id, members } = seedTeam(h.emulator, {
+      name: 'Refresh Co',
+      admins: 0,
+      members: 1,
+    });
+    const token = members[0]?.token;
+    await h.query(TeamPage, { token, variables: { id } });
+    h.emulator.store.populate(id, 1); // no webhook: only a forced read can see it
+    const cached = await h.query(TeamPage, { token, variables: { id } });
     expect(cached.data?.organization.members.totalCount).toBe(1);
-    const forced = await h.query(TeamPage, { token, variables: { id: org.id, forceRefresh: true } });
+    const forced = await h.query(TeamPage, { token, variables: { id, forceRefresh: true } });
     expect(forced.data?.organization.members.totalCount).toBe(2);
     expect(forced.data?.organization.members.fromCache).toBe(false);
-    const after = await h.query(TeamPage, { token, variables: { id: org.id } });
+    const after = await h.query(TeamPage, { token, variables: { id } });
     expect(after.data?.organization.members).toMatchObject({ totalCount: 2, fromCache: true });
   });
 
   it('200 concurrent queries on a cold organization cost one Clerk membership read sequence', async () => {
-    const org = h.emulator.store.createOrganization({ name: 'Herd Co' });
-    const members = h.emulator.store.populate(org.id, 1200); // three pages of 500
-    const token = h.emulator.mintToken({ userId: members[0]?.userId as string, orgId: org.id });
+    // Three pages of 500.
+    const { organizationId: id, members } = seedTeam(h.emulator, {
+      name: 'Herd Co',
+      admins: 0,
+      members: 1200,
+    });
+    const token = members[0]?.token;
     h.emulator.control.setLatency({ fixedMs: 50 });
     try {
-      const path = `/v1/organizations/${org.id}/memberships`;
+      const path = `/v1/organizations/${id}/memberships`;
       const results = await Promise.all(
-        Array.from({ length: 200 }, () => h.query(TeamPage, { token, variables: { id: org.id, limit: 5 } })),
+        Array.from({ length: 200 }, () => h.query(TeamPage, { token, variables: { id, limit: 5 } })),
       );
       expect(results.every((result) => result.data?.organization.members.totalCount === 1200)).toBe(true);
       const reads = h.emulator.control.requestLog().filter((entry) => entry.path === path);
@@ -191,23 +200,23 @@ describe('cache TTL', () => {
   it('reads Clerk again once the TTL has passed', async () => {
     // A fake wall clock (Date only: sockets and timers keep real time) is the cache's clock too.
     vi.useFakeTimers({ toFake: ['Date'] });
-    const org = short.emulator.store.createOrganization({ name: 'TTL Co' });
-    const [member] = short.emulator.store.populate(org.id, 1);
-    const token = short.emulator.mintToken({
-      userId: member?.userId as string,
-      orgId: org.id,
-      expiresInS: 120,
+    const { organizationId: id, members } = seedTeam(short.emulator, {
+      name: 'TTL Co',
+      admins: 0,
+      members: 1,
+      tokens: { expiresInS: 120 },
     });
-    const first = await short.query(TeamPage, { token, variables: { id: org.id } });
+    const token = members[0]?.token;
+    const first = await short.query(TeamPage, { token, variables: { id } });
     expect(first.data?.organization.members.fromCache).toBe(false);
     const readAt = Date.parse(first.data?.organization.members.cachedAt ?? '');
 
     vi.setSystemTime(readAt + 900); // within the 1-second TTL
-    const cached = await short.query(TeamPage, { token, variables: { id: org.id } });
+    const cached = await short.query(TeamPage, { token, variables: { id } });
     expect(cached.data?.organization.members.fromCache).toBe(true);
 
     vi.setSystemTime(readAt + 1100); // past it
-    const expired = await short.query(TeamPage, { token, variables: { id: org.id } });
+    const expired = await short.query(TeamPage, { token, variables: { id } });
     expect(expired.data?.organization.members.fromCache).toBe(false);
     expect(Date.parse(expired.data?.organization.members.cachedAt ?? '')).toBeGreaterThan(readAt);
   });
@@ -215,9 +224,8 @@ describe('cache TTL', () => {
 
 describe('invalidation during a slow in-flight read', () => {
   it('the next query sees data written after the invalidation, not the older in-flight read', async () => {
-    const org = h.emulator.store.createOrganization({ name: 'Race Co' });
-    const [member] = h.emulator.store.populate(org.id, 2);
-    const token = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id });
+    const { organizationId: id, members } = seedTeam(h.emulator, { name: 'Race Co', admins: 0, members: 2 });
+    const token = members[0]?.token;
     const newcomer = h.emulator.store.createUser({
       firstName: 'Late',
       lastName: 'Arrival',
@@ -225,16 +233,16 @@ describe('invalidation during a slow in-flight read', () => {
     });
 
     // Clerk answers the roster read from the data it holds before the write; the answer is held on its way back.
-    const held = h.gate?.hold((path) => path === `/v1/organizations/${org.id}/memberships`);
+    const held = h.gate?.hold((path) => path === `/v1/organizations/${id}/memberships`);
     if (!held) throw new Error('the harness gates Clerk');
-    const inFlight = h.query(TeamPage, { token, variables: { id: org.id } });
+    const inFlight = h.query(TeamPage, { token, variables: { id } });
     try {
       await held.answered;
       // While the read is in flight: change the data, and let the signed webhook reach the server and be processed.
       const processed = 'organizationMembership.created processed';
       const processedBefore = h.app.webhooks.outcomes().get(processed) ?? 0;
       await h.clerk.organizations.createOrganizationMembership({
-        organizationId: org.id,
+        organizationId: id,
         userId: newcomer.id,
         role: 'org:member',
       });
@@ -247,7 +255,7 @@ describe('invalidation during a slow in-flight read', () => {
     const old = await inFlight;
     expect(old.data?.organization.members.totalCount).toBe(2);
     // ...and was not stored over the invalidation.
-    const next = await h.query(TeamPage, { token, variables: { id: org.id } });
+    const next = await h.query(TeamPage, { token, variables: { id } });
     expect(next.data?.organization.members.totalCount).toBe(3);
     expect(next.data?.organization.members.members.map((m) => m.firstName)).toContain('Late');
   });

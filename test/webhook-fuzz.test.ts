@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
 let h: Harness;
@@ -14,10 +15,9 @@ beforeAll(async () => {
   // No refresh-ahead within a test's time: the query right after an accepted event must be the one that re-reads
   // (fromCache false), not find a copy a background re-read raced in first.
   h = await startHarness({ emulator: { seed: 'empty' }, config: { webhookRefreshDebounceMs: 60_000 } });
-  const org = h.emulator.store.createOrganization({ name: 'Fuzz Co' });
-  const [member] = h.emulator.store.populate(org.id, 2);
-  organizationId = org.id;
-  token = h.emulator.mintToken({ userId: member?.userId as string, orgId: org.id, expiresInS: 600 });
+  const team = seedTeam(h.emulator, { name: 'Fuzz Co', admins: 0, members: 2, tokens: { expiresInS: 600 } });
+  organizationId = team.organizationId;
+  token = team.members[0]?.token as string;
 });
 afterAll(() => h.close());
 

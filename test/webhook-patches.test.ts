@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { Webhook } from 'svix';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/observability/logger.js';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, metricOf, startHarness } from './helpers/harness.js';
 
 interface HeldDelivery {
@@ -125,18 +126,19 @@ interface Team {
   token: string;
   /** Members at the start (not the admin). */
   memberIds: string[];
+  /** A new token of anyone, with this organization active. */
+  tokenFor(userId: string): string;
 }
 
 /** A team created behind the server's back (store writes send no webhooks). */
 function team(name: string, members = 4): Team {
-  const org = h.emulator.store.createOrganization({ name: `${name} ${randomBytes(3).toString('hex')}` });
-  const [admin] = h.emulator.store.populate(org.id, 1, 'org:admin');
-  if (!admin) throw new Error('populate returned nobody');
+  const seeded = seedTeam(h.emulator, { name, members });
   return {
-    organizationId: org.id,
-    adminUserId: admin.userId,
-    token: h.emulator.mintToken({ userId: admin.userId, orgId: org.id, expiresInS: 3600 }),
-    memberIds: h.emulator.store.populate(org.id, members, 'org:member').map((m) => m.userId),
+    organizationId: seeded.organizationId,
+    adminUserId: seeded.admin.userId,
+    token: seeded.admin.token,
+    memberIds: seeded.memberIds,
+    tokenFor: (userId) => seeded.tokenFor(userId),
   };
 }
 
@@ -362,13 +364,13 @@ describe('deliveries out of order', () => {
     await flush(); // nothing held from another test
     const t = team('Late Co');
     const leaver = t.memberIds[0] as string;
-    const leaverToken = h.emulator.mintToken({ userId: leaver, orgId: t.organizationId, expiresInS: 3600 });
+    const leaverToken = t.tokenFor(leaver);
     // A new membership whose created is held back while its deleted goes through.
     await warm(t);
     const user = h.emulator.store.createUser({
       emailAddress: `late.${randomBytes(3).toString('hex')}@late.test`,
     });
-    const lateToken = h.emulator.mintToken({ userId: user.id, orgId: t.organizationId, expiresInS: 3600 });
+    const lateToken = t.tokenFor(user.id);
     await h.clerk.organizations.createOrganizationMembership({
       organizationId: t.organizationId,
       userId: user.id,

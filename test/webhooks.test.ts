@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClerkClient } from '@clerk/backend';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { seedTeam } from './helpers/fixtures.js';
 import { type Harness, postSignedWebhook, startHarness } from './helpers/harness.js';
 
 interface MemberView {
@@ -55,16 +56,18 @@ async function teamOf(h: Harness, team: Team, includePending = false): Promise<T
   return view;
 }
 
+/** An admin and `members - 1` members. */
 function createTeam(h: Harness, name: string, members = 3): Team {
-  const org = h.emulator.store.createOrganization({ name });
-  const [admin] = h.emulator.store.populate(org.id, 1, 'org:admin');
-  if (!admin) throw new Error('populate returned nobody');
-  const rest = h.emulator.store.populate(org.id, members - 1, 'org:member');
+  const team = seedTeam(h.emulator, {
+    name,
+    members: members - 1,
+    tokens: { claimsVersion: 2, expiresInS: 600 },
+  });
   return {
-    organizationId: org.id,
-    adminUserId: admin.userId,
-    memberUserIds: rest.map((membership) => membership.userId),
-    token: h.emulator.mintToken({ userId: admin.userId, orgId: org.id, claimsVersion: 2, expiresInS: 600 }),
+    organizationId: team.organizationId,
+    adminUserId: team.admin.userId,
+    memberUserIds: team.memberIds,
+    token: team.admin.token,
   };
 }
 

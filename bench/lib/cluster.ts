@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type ClerkEmulator, startClerkEmulator } from '@team-graphql/clerk-emulator';
-import { type RedisProcess, startRedis } from '../../test/helpers/redis.js';
 import { type Child, forkNode, freePort, startNode, waitForHttp } from './processes.js';
+import { type RedisProcess, startRedis } from './redis-server.js';
 import { type Entry, ROOT } from './stack.js';
 
 export interface ClusterReplica {

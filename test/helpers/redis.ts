@@ -1,95 +1,38 @@
 /**
- * A real Redis for the multi-replica suites: Debian's `redis-server`, started on a free port with persistence off
- * (`--save '' --appendonly no`), stopped by pid. Without `redis-server` a suite skips, saying how to install it;
- * under CI (`CI=true`) a missing server fails instead, because `.ci/run` installs it and must never skip these.
+ * Whether a Redis suite runs: the process itself is started by bench/lib/redis-server.ts (the cluster benchmarks
+ * start it too). Without `redis-server` a suite is skipped locally, with a warning naming the install command;
+ * under CI (`CI` set) it fails instead, because CI installs it and must never skip these suites.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer, Socket } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { REDIS_INSTALL_COMMAND, REDIS_SERVER } from '../../bench/lib/redis-server.js';
 
-export const REDIS_SERVER = 'redis-server';
+export { type RedisProcess, startRedis } from '../../bench/lib/redis-server.js';
 
-/** Whether a suite should run: true where redis-server exists, and always under CI (where its absence fails). */
-export function redisAvailable(suite: string): boolean {
-  if (process.env.CI) return true;
+export interface RedisAvailableOptions {
+  /** The executable looked for (a missing name shows what a machine without it sees). @default `redis-server` */
+  binary?: string;
+  /** Whether this is a CI run, where a missing server fails the suite. @default `Boolean(process.env.CI)` */
+  ci?: boolean;
+  /** Where the local skip is announced. @default `console.warn` */
+  warn?: (message: string) => void;
+}
+
+/**
+ * True where the executable runs. Where it does not: under CI it throws (the suite fails, naming the install
+ * command); locally it warns with the install command and returns false (the suite skips).
+ */
+export function redisAvailable(suite: string, options: RedisAvailableOptions = {}): boolean {
+  const binary = options.binary ?? REDIS_SERVER;
   try {
-    execFileSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' });
+    execFileSync(binary, ['--version'], { stdio: 'ignore' });
     return true;
   } catch {
-    console.warn(`${suite}: SKIPPED, ${REDIS_SERVER} is missing (apt-get install -y redis-server)`);
+    if (options.ci ?? Boolean(process.env.CI)) {
+      throw new Error(
+        `${suite}: ${binary} is missing, and CI never skips the Redis suites: ${REDIS_INSTALL_COMMAND}`,
+      );
+    }
+    (options.warn ?? console.warn)(`${suite}: SKIPPED, ${binary} is missing (${REDIS_INSTALL_COMMAND})`);
     return false;
   }
-}
-
-export interface RedisProcess {
-  url: string;
-  port: number;
-  pid: number;
-  /** Stops the server (SIGKILL: a test that kills Redis wants it gone at once, not after a save). */
-  stop(): Promise<void>;
-  /** Starts it again on the same port, empty (persistence is off). */
-  restart(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Resolves once the port accepts a PING and answers PONG. */
-async function waitForPong(port: number, child: ChildProcess): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-    const answered = await new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      socket.once('error', () => resolve(false));
-      socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-      socket.once('data', (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
-      });
-    });
-    if (answered) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error('redis-server did not answer PING');
-}
-
-export async function startRedis(): Promise<RedisProcess> {
-  const port = await freePort();
-  let child: ChildProcess;
-  const launch = async () => {
-    child = spawn(
-      REDIS_SERVER,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await waitForPong(port, child);
-  };
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  };
-  await launch();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    get pid() {
-      return child.pid ?? 0;
-    },
-    stop,
-    async restart() {
-      await stop();
-      await launch();
-    },
-  };
 }
