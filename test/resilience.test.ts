@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Roster } from './documents.js';
 import { seedTeam } from './helpers/fixtures.js';
-import { type Harness, startHarness } from './helpers/harness.js';
+import { type Harness, metricOf, startHarness } from './helpers/harness.js';
 
 const MEMBERSHIPS = 'GET /v1/organizations/{id}/memberships';
 
@@ -119,18 +119,33 @@ describe('protecting Clerk', () => {
   });
 
   it('forceRefresh is throttled by coalescing: 20 concurrent forced queries cost at most two Clerk reads', async () => {
-    const { id, token } = organization(h);
-    await h.query(Roster, { token, variables: { id } });
-    // Slow enough that the forced queries overlap: each joins the read under way if it began after the query
-    // arrived, else the one read queued behind it (at most one in flight and one queued per organization).
-    h.emulator.control.setLatency({ fixedMs: 100 });
-    const before = membershipReads(h, id);
-    const results = await Promise.all(
-      Array.from({ length: 20 }, () => h.query(Roster, { token, variables: { id, forceRefresh: true } })),
-    );
-    expect(results.every((result) => result.data?.organization.members.fromCache === false)).toBe(true);
-    expect(membershipReads(h, id) - before).toBeGreaterThanOrEqual(1);
-    expect(membershipReads(h, id) - before).toBeLessThanOrEqual(2);
+    // Clerk's answer to the first forced read is held until every forced query has joined a read: each joins the
+    // read under way if it began after the query arrived, else the one read queued behind it (at most one in flight
+    // and one queued per organization). Without the hold, a query arriving after both had settled would read again.
+    const gated = await startHarness({ emulator: { seed: 'empty' }, gateClerk: true });
+    try {
+      const { id, token } = organization(gated);
+      await gated.query(Roster, { token, variables: { id } });
+      const before = membershipReads(gated, id);
+      const joined = () =>
+        metricOf(gated.url, 'team_cache_reads_total', { part: 'members', outcome: 'inflight' });
+      const joinedBefore = await joined();
+      const held = gated.gate?.hold((path) => path === `/v1/organizations/${id}/memberships`);
+      const forced = Promise.all(
+        Array.from({ length: 20 }, () =>
+          gated.query(Roster, { token, variables: { id, forceRefresh: true } }),
+        ),
+      );
+      await held?.answered;
+      await vi.waitFor(async () => expect((await joined()) - joinedBefore).toBe(19), { timeout: 10_000 });
+      held?.release();
+      const results = await forced;
+      expect(results.every((result) => result.data?.organization.members.fromCache === false)).toBe(true);
+      expect(membershipReads(gated, id) - before).toBeGreaterThanOrEqual(1);
+      expect(membershipReads(gated, id) - before).toBeLessThanOrEqual(2);
+    } finally {
+      await gated.close();
+    }
   });
 
   it('a 429 stops calls on that route until Retry-After has passed', async () => {

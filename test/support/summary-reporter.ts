@@ -12,16 +12,21 @@ export default class SummaryReporter implements Reporter {
     if (sequence.shuffle) this.seed = sequence.seed;
   }
 
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>) {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>) {
     const counts = { passed: 0, failed: 0, skipped: 0 };
     for (const module of testModules) {
+      let failedTests = 0;
       for (const test of module.children.allTests()) {
         const { state } = test.result();
         if (state === 'passed') counts.passed++;
-        else if (state === 'failed') counts.failed++;
+        else if (state === 'failed') failedTests++;
         else counts.skipped++;
       }
+      // A file that failed outside its tests (while collecting them, or in a hook: a Redis suite under CI without
+      // redis-server) counts once, so this line never reads "0 failed" for a run that failed.
+      counts.failed += failedTests > 0 ? failedTests : module.state() === 'failed' ? 1 : 0;
     }
+    counts.failed += unhandledErrors.length;
     // The order is part of the result: a failure that depends on it is replayed with this seed.
     if (this.seed !== undefined) {
       process.stdout.write(
