@@ -12,7 +12,7 @@
  *   partial hang and a 429;
  * - the attacks of issue 19 at a low rate (./lib/soak-attacks.ts): junk requests, anonymous stalled webhook bodies,
  *   unique queries from one member of the big organization, junk session tokens (no CLERK_JWT_KEY: tokens are checked against the JWKS),
- *   and a removed member polling every replica: once with Redis up, once with Redis paused (SIGSTOP) for 6 s.
+ *   and a removed member polling every replica: once with Redis up, once with Redis paused (SIGSTOP) for 10 s.
  *
  * It prints its figures as JSON and exits non-zero if any target fails: a 5xx to any client, a socket error, a
  * settled heap (after full collections, ./lib/settled-heap.ts) that grew by more than half from warm to the end or
@@ -20,7 +20,8 @@
  * still open, junk tokens that cost more than a few JWKS fetches per replica, a stalled body held more than
  * 30 s, an `Origin: null` echoed as allowed, a removed member served later than 3 s after replica A's 2xx to the
  * removal webhook, or a stream with no event after its first. It also reports the legitimate viewers' fast-path
- * hit ratio over a window while the unique queries run. Default 60 s (a smoke run); the issue asks for a few minutes.
+ * hit ratio over a window while the unique queries run. Default 60 s; a few minutes (`--duration 300`) for a real
+ * soak; `--smoke` 30 s (what test/bench.test.ts runs).
  */
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,11 +49,16 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '3' },
     'big-members': { type: 'string', default: '30000' },
     'ttl-seconds': { type: 'string', default: '5' },
+    smoke: { type: 'boolean', default: false },
   },
+  strict: true,
 });
-const durationS = Math.max(60, Math.min(3600, Number(values.duration) || 60));
+/** `--smoke` (the test's run): every layer and attack for 30 s on a 2,000-member organization; the heap's verdict is
+ * printed but not judged (too short to tell a trend). */
+const SMOKE = values.smoke === true;
+const durationS = SMOKE ? 30 : Math.max(60, Math.min(3600, Number(values.duration) || 60));
 const REPLICAS = Math.max(2, Math.min(5, Number(values.replicas) || 3));
-const BIG_MEMBERS = Math.max(1000, Number(values['big-members']) || 30_000);
+const BIG_MEMBERS = SMOKE ? 2000 : Math.max(1000, Number(values['big-members']) || 30_000);
 const TTL_SECONDS = Math.max(1, Number(values['ttl-seconds']) || 5);
 const SMALL_ORGANIZATIONS = 20;
 /** A full hang this long: at CLERK_TIMEOUT_MS=1000, enough timed-out calls to open the circuit, and a probe inside it. */
@@ -411,7 +417,7 @@ async function main() {
     const checks = {
       noFiveXx: fiveXx === 0,
       noSocketErrors: socketErrors === 0,
-      heapFlat: heapFlat.every(Boolean),
+      heapFlat: SMOKE || heapFlat.every(Boolean),
       breakerOpenedAndClosed: breakerOpened && circuitsAtEnd.every((state) => state === 0),
       junkTokensCheap: jwksFetches <= 5 * REPLICAS,
       stalledBodiesEndedInSeconds:

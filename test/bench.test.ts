@@ -82,6 +82,16 @@ describe('benchmark entries (smoke mode)', () => {
     expect(output).toContain('| measured over 2 writes |');
   }, 75_000);
 
+  it.runIf(redisAvailable('soak smoke'))(
+    'npm run soak: every layer and attack at once, every check passes',
+    async () => {
+      const { code, output } = await runEntry(['bench/soak.ts', '--smoke'], 150_000);
+      expect(code, output.slice(-4000)).toBe(0);
+      expect(output).toContain('soak: OK');
+    },
+    170_000,
+  );
+
   it.runIf(redisAvailable('bench:replicas smoke'))(
     'npm run bench:replicas: three replicas answer without errors and see the changes',
     async () => {
