@@ -19,6 +19,12 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 
+/**
+ * Why Redis is not usable by this replica (`none`: it is): `refused` (authentication or ACL), `unreachable`,
+ * `silent` (connected, but the bus is not heard), `catching_up` (reloading what was said while away).
+ */
+export type RedisDownReason = 'none' | 'refused' | 'unreachable' | 'silent' | 'catching_up';
+
 export interface RedisConnectionOptions {
   url: string;
   /** Upper bound on one command (REDIS_TIMEOUT_MS). */

@@ -30,7 +30,15 @@ import type { CacheKind, TeamCache } from '../team/cache.js';
 import type { EventEffects, WebhookSharing } from '../team/effects.js';
 import type { Revocations } from '../team/revocations.js';
 import type { TeamSource } from '../team/types.js';
-import { createRedisClient, createRedisConnection, type RedisConnection } from './connection.js';
+import {
+  createRedisClient,
+  createRedisConnection,
+  type RedisConnection,
+  type RedisDownReason,
+} from './connection.js';
+
+export type { RedisDownReason };
+
 import { createCopyStore } from './copies.js';
 import { createSharedDedupe } from './dedupe.js';
 import { sharedKeys } from './keys.js';
@@ -79,9 +87,6 @@ export interface SharedReplica {
    */
   applyEffects(effects: EventEffects): string[];
 }
-
-/** Why Redis is not usable by this replica (`none`: it is). */
-export type RedisDownReason = 'none' | 'refused' | 'unreachable' | 'silent' | 'catching_up';
 
 export interface SharedState {
   /** The bus's and the shared data's connections (for operators and tests). */

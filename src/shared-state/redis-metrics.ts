@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CacheKind } from '../team/cache.js';
-import type { RedisDownReason } from './index.js';
+import type { RedisDownReason } from './connection.js';
 import type { BusMessage } from './redis-bus.js';
 import type { SharedReadOutcome } from './shared-source.js';
 
