@@ -30,9 +30,9 @@ export interface TokenVerifierOptions {
    */
   deadlineMs?: number;
   authorizedParties: string[];
-  /** Tolerance for clock differences with Clerk, as verifyToken applies it. Default 5 s (Clerk's default). */
+  /** Tolerance for clock differences with Clerk, as verifyToken applies it (Clerk's own default). @default 5000 */
   clockSkewMs?: number;
-  /** How many verified tokens to remember. Default 10,000. */
+  /** How many verified tokens to remember. @default 10000 */
   maxCachedTokens?: number;
   now?: () => number;
 }

@@ -28,9 +28,9 @@ export const ANY = '*';
 export interface RevocationsOptions {
   /** How long a record is kept; at least the cache TTL plus its stale grace. */
   retentionMs: number;
-  /** Records kept at most; past that the oldest one becomes the floor (see above). Default 100,000. */
+  /** Records kept at most; past that the oldest one becomes the floor (see above). @default 100000 */
   maxRecords?: number;
-  /** Injectable clock; defaults to a late-bound Date.now (so faked Dates move it too). */
+  /** Injectable clock. @default a late-bound Date.now (so faked Dates move it too) */
   now?: () => number;
   /**
    * Several replicas: undefined while every removal reaches this replica; otherwise the epoch ms at or before which
