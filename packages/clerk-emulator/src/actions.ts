@@ -45,6 +45,9 @@ export interface InvitationInput {
 const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 export class Actions {
+  /** Clerk's organization_minimum_permissions_needed check; off by default (see `minimumPermissionsCheck`). */
+  minimumPermissionsCheck = false;
+
   constructor(
     private readonly store: Store,
     private readonly webhooks: WebhookDispatcher,
@@ -113,7 +116,7 @@ export class Actions {
    * an organization that never had a manager (store setup) stays writable.
    */
   private requireAnotherManager(organizationId: string, userId: string, role: string): void {
-    if (!roleCanManageMemberships(role)) return;
+    if (!this.minimumPermissionsCheck || !roleCanManageMemberships(role)) return;
     const another = this.store
       .membershipsAscending(organizationId)
       .some((m) => m.userId !== userId && roleCanManageMemberships(m.role));
