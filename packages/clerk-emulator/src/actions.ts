@@ -7,12 +7,15 @@ import {
   acceptedInvitationJson,
   deletedObjectJson,
   invitationJson,
+  isKnownRole,
   type Json,
+  listJson,
   membershipJson,
   organizationJson,
+  roleCanManageMemberships,
   userJson,
 } from './serialize.js';
-import type { Metadata, Store } from './store.js';
+import type { Metadata, Store, StoredInvitation } from './store.js';
 import type { HttpRequestInfo, WebhookDispatcher, WebhookEvent } from './webhooks.js';
 
 /** What the webhook envelope reports when a write comes from the control API rather than a /v1 call. */
@@ -21,16 +24,30 @@ export const CONTROL_REQUEST: HttpRequestInfo = {
   userAgent: 'clerk-emulator-control',
 };
 
-const ROLE_PATTERN = /^org:[A-Za-z0-9_:-]+$/;
-
+/** A role the instance defines, else Clerk's OrganizationRoleNotFound (404 resource_not_found). */
 export function validateRole(role: string, param = 'role'): string {
-  if (!ROLE_PATTERN.test(role)) {
-    throw clerkErrors.paramValue(param, `${param} must be a role key such as org:admin or org:member.`);
-  }
+  if (!isKnownRole(role)) throw clerkErrors.roleNotFound(param);
   return role;
 }
 
+/** Clerk's documented limit of the bulk invitation endpoint (OpenAPI `maxItems: 10`). */
+export const BULK_INVITATIONS_MAX = 10;
+
+export interface InvitationInput {
+  emailAddress: string;
+  role: string;
+  inviterUserId?: string;
+  expiresInDays?: number;
+  publicMetadata?: Metadata;
+  privateMetadata?: Metadata;
+}
+
+const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
 export class Actions {
+  /** Clerk's organization_minimum_permissions_needed check; off by default (see `minimumPermissionsCheck`). */
+  minimumPermissionsCheck = false;
+
   constructor(
     private readonly store: Store,
     private readonly webhooks: WebhookDispatcher,
@@ -49,6 +66,10 @@ export class Actions {
   ): Json {
     const org = this.store.requireOrganization(organizationId);
     validateRole(input.role);
+    if (this.store.getMembership(org.id, input.userId)) {
+      throw clerkErrors.alreadyMember(this.store.getUser(input.userId)?.emailAddress);
+    }
+    this.requireSeats(org.id, 1);
     const membership = this.store.addMembership(org.id, input.userId, input.role);
     if (input.publicMetadata) membership.publicMetadata = input.publicMetadata;
     if (input.privateMetadata) membership.privateMetadata = input.privateMetadata;
@@ -60,6 +81,8 @@ export class Actions {
   updateMembership(organizationId: string, userId: string, role: string, request: HttpRequestInfo): Json {
     const org = this.store.requireOrganization(organizationId);
     validateRole(role);
+    const current = this.store.requireMembership(org.id, userId);
+    if (!roleCanManageMemberships(role)) this.requireAnotherManager(org.id, current.userId, current.role);
     const membership = this.store.updateMembershipRole(org.id, userId, role);
     const json = membershipJson(this.store, membership);
     this.emit([{ type: 'organizationMembership.updated', data: json }], request);
@@ -68,6 +91,8 @@ export class Actions {
 
   deleteMembership(organizationId: string, userId: string, request: HttpRequestInfo): Json {
     const org = this.store.requireOrganization(organizationId);
+    const current = this.store.requireMembership(org.id, userId);
+    this.requireAnotherManager(org.id, current.userId, current.role);
     const membership = this.store.removeMembership(org.id, userId);
     const json = membershipJson(this.store, membership);
     this.emit([{ type: 'organizationMembership.deleted', data: json }], request);
@@ -76,31 +101,50 @@ export class Actions {
 
   // ---- invitations ----
 
-  createInvitation(
-    organizationId: string,
-    input: {
-      emailAddress: string;
-      role: string;
-      inviterUserId?: string;
-      expiresInDays?: number;
-      publicMetadata?: Metadata;
-      privateMetadata?: Metadata;
-    },
-    request: HttpRequestInfo,
-  ): Json {
-    const org = this.store.requireOrganization(organizationId);
+  /**
+   * Seats: members plus pending invitations may not exceed `max_allowed_memberships` (0 = unlimited) after adding
+   * `adding` more, else Clerk's organization_membership_quota_exceeded (403).
+   */
+  private requireSeats(organizationId: string, adding: number): void {
+    const max = this.store.requireOrganization(organizationId).maxAllowedMemberships;
+    if (max > 0 && this.store.seatsUsed(organizationId) + adding > max) throw clerkErrors.quotaExceeded(max);
+  }
+
+  /**
+   * A member whose role holds org:sys_memberships:manage may lose it (demotion, removal) only while another member
+   * holds it, else Clerk's organization_minimum_permissions_needed. A member without it changes nothing here, so
+   * an organization that never had a manager (store setup) stays writable.
+   */
+  private requireAnotherManager(organizationId: string, userId: string, role: string): void {
+    if (!this.minimumPermissionsCheck || !roleCanManageMemberships(role)) return;
+    const another = this.store
+      .membershipsAscending(organizationId)
+      .some((m) => m.userId !== userId && roleCanManageMemberships(m.role));
+    if (!another) throw clerkErrors.minimumPermissionsNeeded();
+  }
+
+  /** Validates one invitation against the organization as it stands (and the earlier items of a batch). */
+  private checkInvitation(organizationId: string, input: InvitationInput, batchEmails: Set<string>): string {
     validateRole(input.role);
     const email = input.emailAddress.trim();
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
-      throw clerkErrors.paramFormat('email_address', 'a valid email address');
-    }
+    if (!EMAIL_PATTERN.test(email)) throw clerkErrors.paramFormat('email_address', 'a valid email address');
     if (input.expiresInDays !== undefined && (input.expiresInDays < 1 || input.expiresInDays > 365)) {
       throw clerkErrors.paramValue('expires_in_days', 'expires_in_days must be between 1 and 365.');
     }
+    if (input.inviterUserId) this.store.requireUser(input.inviterUserId);
     const existing = this.store.findUserByEmail(email);
-    if (existing && this.store.getMembership(org.id, existing.id)) throw clerkErrors.alreadyMember();
-    if (this.store.hasPendingInvitation(org.id, email)) throw clerkErrors.duplicateInvitation();
-    const invitation = this.store.addInvitation(org.id, {
+    if (existing && this.store.getMembership(organizationId, existing.id))
+      throw clerkErrors.alreadyMember(email);
+    const key = email.toLowerCase();
+    if (batchEmails.has(key) || this.store.hasPendingInvitation(organizationId, email)) {
+      throw clerkErrors.duplicateInvitation();
+    }
+    batchEmails.add(key);
+    return email;
+  }
+
+  private addInvitation(organizationId: string, email: string, input: InvitationInput): StoredInvitation {
+    return this.store.addInvitation(organizationId, {
       emailAddress: email,
       role: input.role,
       inviterUserId: input.inviterUserId ?? null,
@@ -108,9 +152,38 @@ export class Actions {
       publicMetadata: input.publicMetadata ?? null,
       privateMetadata: input.privateMetadata ?? null,
     });
+  }
+
+  createInvitation(organizationId: string, input: InvitationInput, request: HttpRequestInfo): Json {
+    const org = this.store.requireOrganization(organizationId);
+    const email = this.checkInvitation(org.id, input, new Set());
+    this.requireSeats(org.id, 1);
+    const invitation = this.addInvitation(org.id, email, input);
     const json = invitationJson(this.store, invitation);
     this.emit([{ type: 'organizationInvitation.created', data: json }], request);
     return json;
+  }
+
+  /**
+   * `POST /v1/organizations/{id}/invitations/bulk`: 1..10 invitations, all or none. Every item is checked (and the
+   * seats for all of them) before any is created; the answer is the list `{data, total_count}` in request order,
+   * and each invitation emits its own organizationInvitation.created.
+   */
+  createInvitationsBulk(organizationId: string, inputs: InvitationInput[], request: HttpRequestInfo): Json {
+    const org = this.store.requireOrganization(organizationId);
+    if (inputs.length === 0) throw clerkErrors.requestBodyInvalid();
+    if (inputs.length > BULK_INVITATIONS_MAX) throw clerkErrors.bulkSizeExceeded(BULK_INVITATIONS_MAX);
+    const batchEmails = new Set<string>();
+    const emails = inputs.map((input) => this.checkInvitation(org.id, input, batchEmails));
+    this.requireSeats(org.id, inputs.length);
+    const data = inputs.map((input, index) =>
+      invitationJson(this.store, this.addInvitation(org.id, emails[index] as string, input)),
+    );
+    this.emit(
+      data.map((json) => ({ type: 'organizationInvitation.created', data: json })),
+      request,
+    );
+    return listJson(data, data.length);
   }
 
   revokeInvitation(organizationId: string, invitationId: string, request: HttpRequestInfo): Json {
@@ -138,7 +211,7 @@ export class Actions {
     const events: WebhookEvent[] = [];
     let user = userId ? this.store.requireUser(userId) : this.store.findUserByEmail(invitation.emailAddress);
     if (user && this.store.getMembership(invitation.organizationId, user.id))
-      throw clerkErrors.alreadyMember();
+      throw clerkErrors.alreadyMember(user.emailAddress);
     if (!user) {
       user = this.store.createUser({ emailAddress: invitation.emailAddress });
       events.push({ type: 'user.created', data: userJson(user) });

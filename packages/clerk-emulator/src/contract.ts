@@ -37,6 +37,13 @@ export interface StartEmulatorOptions {
    * so that tokens minted before a restart still verify after it.
    */
   signingKeyPem?: string;
+  /**
+   * Refuse a role change or removal that would leave an organization without a member holding
+   * `org:sys_memberships:manage`, as Clerk does (400 `organization_minimum_permissions_needed`). Default false:
+   * the server's suites and benches toggle the roles of organizations with a single admin freely; turn it on (or
+   * call `control.setMinimumPermissionsCheck(true)`) to test last-admin handling against Clerk's answer.
+   */
+  minimumPermissionsCheck?: boolean;
 }
 
 export interface MintTokenOptions {
@@ -203,6 +210,8 @@ export interface EmulatorControl {
   /** Accepts a pending invitation as a user (creating the user if needed); emits the webhooks Clerk emits. */
   acceptInvitation(invitationId: string, userId?: string): Promise<{ membershipId: string; userId: string }>;
   setRateLimit(setting: RateLimitSetting): void;
+  /** Turns Clerk's last-manager check (`organization_minimum_permissions_needed`) on or off; see the start option. */
+  setMinimumPermissionsCheck(enabled: boolean): void;
 }
 
 export interface ClerkEmulator {

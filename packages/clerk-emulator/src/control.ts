@@ -75,6 +75,9 @@ export function createControl(deps: ControlDeps): ExtendedControl {
     webhooksSettled() {
       return webhooks.settled();
     },
+    setMinimumPermissionsCheck(enabled: boolean) {
+      actions.minimumPermissionsCheck = enabled;
+    },
     async acceptInvitation(invitationId: string, userId?: string) {
       return actions.acceptInvitation(invitationId, userId);
     },
@@ -282,6 +285,12 @@ export function createControlHandler(deps: ControlDeps, control: ExtendedControl
         if (!('setting' in body)) throw new ControlError(400, 'setting is required');
         control.setRateLimit(rateLimitSetting(body.setting));
         return ok({ setting: rateLimitJson(knobs.getRateLimit()) });
+      },
+
+      'POST /__emulator/minimum-permissions-check': (body) => {
+        if (typeof body.enabled !== 'boolean') throw new ControlError(400, 'enabled must be a boolean');
+        control.setMinimumPermissionsCheck(body.enabled);
+        return ok({ enabled: body.enabled });
       },
 
       'POST /__emulator/organizations': (body) => {

@@ -102,31 +102,87 @@ export const clerkErrors = {
         'The service is temporarily unavailable, please try again later.',
       ),
     ),
-  alreadyMember: () =>
+  /**
+   * The organization errors below follow Clerk's Backend API error index
+   * (https://clerk.com/docs/guides/development/errors/backend-api, "Organizations" and "Requests").
+   */
+  alreadyMember: (identifier = 'The user') =>
     single(
       400,
       errorItem(
         'already_a_member_in_organization',
         'already a member',
-        'The user is already a member of this organization.',
+        `${identifier} is already a member of the organization.`,
       ),
     ),
+  /** A second pending invitation to one email address (OrganizationInvitationNotUnique, 400). */
   duplicateInvitation: () =>
     single(
       400,
       errorItem(
-        'duplicate_record',
-        'duplicate invitation',
-        'There is already a pending invitation for this email address in this organization.',
+        'organization_invitation_not_unique',
+        'organization invitation not unique',
+        'Organizations cannot have duplicate pending invitations for an email address.',
       ),
     ),
+  /**
+   * Revoking (or accepting) an invitation that is not pending. Clerk's error index lists
+   * OrganizationInvitationNotPending with status 404 (Frontend API index; the Backend API revoke route answers the
+   * same code, and its OpenAPI responses list 404).
+   */
   invitationNotPending: () =>
+    single(
+      404,
+      errorItem(
+        'organization_invitation_not_pending',
+        'not pending',
+        "The organization invitation is not in the 'pending' status.",
+      ),
+    ),
+  /** Members + pending invitations would exceed `max_allowed_memberships` (OrganizationMembershipQuotaExceeded, 403). */
+  quotaExceeded: (max: number) =>
+    single(
+      403,
+      errorItem(
+        'organization_membership_quota_exceeded',
+        'organization membership quota exceeded',
+        `You have reached your limit of ${max} organization memberships, including outstanding invitations.`,
+      ),
+    ),
+  /** A write would leave no member holding org:sys_memberships:manage (OrganizationMinimumPermissionsNeeded, 400). */
+  minimumPermissionsNeeded: () =>
     single(
       400,
       errorItem(
-        'organization_invitation_not_pending',
-        'invitation is not pending',
-        'Only pending organization invitations can be changed.',
+        'organization_minimum_permissions_needed',
+        'minimum organization permissions needed',
+        'There has to be at least one organization member with the minimum required permissions',
+      ),
+    ),
+  /** A role key the instance does not define (OrganizationRoleNotFound, 404 resource_not_found). */
+  roleNotFound: (param = 'role') =>
+    single(
+      404,
+      errorItem('resource_not_found', 'not found', 'Organization role not found', { param_name: param }),
+    ),
+  /** More items than a bulk endpoint takes (BulkSizeExceeded, 400). */
+  bulkSizeExceeded: (max: number) =>
+    single(
+      400,
+      errorItem(
+        'bulk_size_exceeded',
+        'bulk size exceeded',
+        `Parameters exceed the maximum allowed bulk processing size of ${max}.`,
+      ),
+    ),
+  /** A body of the wrong shape for the route (InvalidRequestBody, 400). */
+  requestBodyInvalid: () =>
+    single(
+      400,
+      errorItem(
+        'request_body_invalid',
+        'Request body invalid',
+        'The request body is invalid. Please consult the API documentation for more information.',
       ),
     ),
   identifierExists: (param: string) =>
@@ -135,14 +191,5 @@ export const clerkErrors = {
       errorItem('form_identifier_exists', 'is taken', `That ${param} is taken. Please try another.`, {
         param_name: param,
       }),
-    ),
-  quotaExceeded: () =>
-    single(
-      403,
-      errorItem(
-        'organization_membership_quota_exceeded',
-        'membership quota exceeded',
-        'You have reached the limit of members for this organization.',
-      ),
     ),
 };

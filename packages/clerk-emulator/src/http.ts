@@ -89,6 +89,23 @@ function readBody(req: IncomingMessage): Promise<RawBody> {
   });
 }
 
+/** A JSON array body (bulk routes): each element must be an object; anything else → 400 request_body_invalid. */
+export function parseArrayBody(raw: RawBody): Body[] {
+  if (raw.tooLarge) throw clerkErrors.malformed('The request body is too large.');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.text);
+  } catch {
+    throw clerkErrors.malformed();
+  }
+  if (!Array.isArray(parsed)) throw clerkErrors.requestBodyInvalid();
+  for (const item of parsed) {
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw clerkErrors.requestBodyInvalid();
+  }
+  return parsed as Body[];
+}
+
 /** JSON (or form-encoded) request body → object; empty → {}; anything else → 400 malformed_request. */
 export function parseBody(raw: RawBody): { body: Body; fromForm: boolean } {
   if (raw.tooLarge) throw clerkErrors.malformed('The request body is too large.');
@@ -189,14 +206,20 @@ export function createEmulatorServer(options: EmulatorServerOptions): EmulatorSe
       if (!match?.route) throw clerkErrors.routeNotFound();
       const route = match.route;
       let body: Body = {};
+      let items: Body[] = [];
       if (route.body) {
         const parsed = parseBody(raw);
         body = validateBody(parsed.body, route.body, parsed.fromForm);
+      }
+      if (route.itemBody) {
+        const spec = route.itemBody;
+        items = parseArrayBody(raw).map((item) => validateBody(item, spec));
       }
       const result = route.handle({
         params: match.params,
         query: entry.query,
         body,
+        items,
         request: requestInfo(req),
       });
       sendJson(res, 200, result);

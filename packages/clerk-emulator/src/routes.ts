@@ -40,6 +40,8 @@ export interface RequestContext {
   query: Query;
   /** Validated against the route's body spec ({} when the route takes none). */
   body: Body;
+  /** Validated elements of a JSON array body, for routes with an `itemBody` spec ([] otherwise). */
+  items: Body[];
   request: HttpRequestInfo;
 }
 
@@ -51,6 +53,8 @@ export interface Route {
   key: string;
   segments: Segment[];
   body?: BodySpec;
+  /** The body is a JSON array whose elements each follow this spec (bulk routes). */
+  itemBody?: BodySpec;
   handle(ctx: RequestContext): unknown;
 }
 
@@ -67,6 +71,11 @@ function route(key: string, handle: (ctx: RequestContext) => unknown, body?: Bod
     .filter(Boolean)
     .map((part) => (part.startsWith('{') && part.endsWith('}') ? { param: part.slice(1, -1) } : part));
   return { method, key, segments, handle, ...(body ? { body } : {}) };
+}
+
+/** A route whose body is a JSON array of objects, each checked against `itemBody`. */
+function bulkRoute(key: string, handle: (ctx: RequestContext) => unknown, itemBody: BodySpec): Route {
+  return { ...route(key, handle), itemBody };
 }
 
 export type RouteMatch = { route: Route; params: Record<string, string> } | { route: undefined; key: string };
@@ -336,23 +345,27 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
     notify: { type: 'boolean', nullable: true },
   };
 
-  const createInvitation = (ctx: RequestContext) => {
-    const org = store.requireOrganization(param(ctx, 'id'));
-    const b = ctx.body;
+  const invitationInput = (b: Body) => {
     const inviter = str(b, 'inviter_user_id');
     if (inviter && !store.getUser(inviter)) throw clerkErrors.notFound();
-    return actions.createInvitation(
-      org.id,
-      {
-        emailAddress: str(b, 'email_address') ?? '',
-        role: str(b, 'role') ?? '',
-        ...(inviter ? { inviterUserId: inviter } : {}),
-        ...(typeof b.expires_in_days === 'number' ? { expiresInDays: b.expires_in_days } : {}),
-        ...(metadata(b, 'public_metadata') ? { publicMetadata: metadata(b, 'public_metadata') } : {}),
-        ...(metadata(b, 'private_metadata') ? { privateMetadata: metadata(b, 'private_metadata') } : {}),
-      },
-      ctx.request,
-    );
+    return {
+      emailAddress: str(b, 'email_address') ?? '',
+      role: str(b, 'role') ?? '',
+      ...(inviter ? { inviterUserId: inviter } : {}),
+      ...(typeof b.expires_in_days === 'number' ? { expiresInDays: b.expires_in_days } : {}),
+      ...(metadata(b, 'public_metadata') ? { publicMetadata: metadata(b, 'public_metadata') } : {}),
+      ...(metadata(b, 'private_metadata') ? { privateMetadata: metadata(b, 'private_metadata') } : {}),
+    };
+  };
+
+  const createInvitation = (ctx: RequestContext) => {
+    const org = store.requireOrganization(param(ctx, 'id'));
+    return actions.createInvitation(org.id, invitationInput(ctx.body), ctx.request);
+  };
+
+  const createInvitationsBulk = (ctx: RequestContext) => {
+    const org = store.requireOrganization(param(ctx, 'id'));
+    return actions.createInvitationsBulk(org.id, ctx.items.map(invitationInput), ctx.request);
   };
 
   const getInvitation = (ctx: RequestContext) => {
@@ -493,6 +506,7 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
     ),
     route('GET /v1/organizations/{id}/invitations', listInvitations),
     route('POST /v1/organizations/{id}/invitations', createInvitation, invitationSpec),
+    bulkRoute('POST /v1/organizations/{id}/invitations/bulk', createInvitationsBulk, invitationSpec),
     route('GET /v1/organizations/{id}/invitations/{invitation_id}', getInvitation),
     route(
       'POST /v1/organizations/{id}/invitations/{invitation_id}/revoke',

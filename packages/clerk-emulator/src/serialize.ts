@@ -3,17 +3,31 @@ import type { Store, StoredInvitation, StoredMembership, StoredOrganization, Sto
 
 export type Json = Record<string, unknown>;
 
-const SYSTEM_PERMISSIONS: Record<string, string[]> = {
+/** The system permission that lets a member invite, change roles and remove members. */
+export const MEMBERSHIPS_MANAGE = 'org:sys_memberships:manage';
+
+/**
+ * The instance's roles and their system permissions, as Clerk's default role set defines them: org:admin holds
+ * every system permission (the six keys of `OrganizationSystemPermissionKey` in Clerk's types; the two
+ * org:sys_billing:* keys exist only with Billing enabled, which the emulator does not model), org:member holds
+ * "Read members" only.
+ */
+const ROLE_PERMISSIONS: Record<string, readonly string[]> = {
   'org:admin': [
     'org:sys_profile:manage',
     'org:sys_profile:delete',
     'org:sys_memberships:read',
-    'org:sys_memberships:manage',
+    MEMBERSHIPS_MANAGE,
     'org:sys_domains:read',
     'org:sys_domains:manage',
   ],
   'org:member': ['org:sys_memberships:read'],
 };
+
+/** Whether the instance defines this role key (writes naming another role answer 404 resource_not_found). */
+export function isKnownRole(role: string): boolean {
+  return Object.hasOwn(ROLE_PERMISSIONS, role);
+}
 
 export function roleName(role: string): string {
   const key = role.startsWith('org:') ? role.slice(4) : role;
@@ -21,8 +35,13 @@ export function roleName(role: string): string {
   return words ? words[0]?.toUpperCase() + words.slice(1) : role;
 }
 
+/** A role's permissions; a role set up directly in the store that the instance does not define reads members. */
 export function rolePermissions(role: string): string[] {
-  return [...(SYSTEM_PERMISSIONS[role] ?? ['org:sys_memberships:read'])];
+  return [...(ROLE_PERMISSIONS[role] ?? ['org:sys_memberships:read'])];
+}
+
+export function roleCanManageMemberships(role: string): boolean {
+  return rolePermissions(role).includes(MEMBERSHIPS_MANAGE);
 }
 
 export function organizationJson(store: Store, org: StoredOrganization): Json {

@@ -373,6 +373,11 @@ export class Store implements EmulatorStore {
     return count;
   }
 
+  /** Seats taken: members plus pending invitations (what Clerk counts against `max_allowed_memberships`). */
+  seatsUsed(organizationId: string): number {
+    return this.membersCount(organizationId) + this.pendingInvitationsCount(organizationId);
+  }
+
   // ---- memberships ----
 
   addMembership(organizationId: string, userId: string, role = 'org:member'): StoredMembership {
@@ -380,7 +385,7 @@ export class Store implements EmulatorStore {
     this.requireUser(userId);
     if (state.byUser.has(userId)) throw clerkErrors.alreadyMember();
     const max = state.org.maxAllowedMemberships;
-    if (max > 0 && state.members.length >= max) throw clerkErrors.quotaExceeded();
+    if (max > 0 && state.members.length >= max) throw clerkErrors.quotaExceeded(max);
     const at = this.now();
     const membership: StoredMembership = {
       id: this.ids.next('orgmem'),

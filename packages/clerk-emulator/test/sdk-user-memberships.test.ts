@@ -109,12 +109,14 @@ describe('users.getOrganizationMembershipList (SDK)', () => {
 
   it('a removed membership leaves the list', async () => {
     const { user, organizations } = userInOrganizations(2);
+    // The user is the only admin of the first organization, which Clerk would refuse to leave without one
+    // (organization_minimum_permissions_needed): remove the member role in the second.
     await clerk.organizations.deleteOrganizationMembership({
-      organizationId: organizations[0]?.id as string,
+      organizationId: organizations[1]?.id as string,
       userId: user.id,
     });
     const list = await clerk.users.getOrganizationMembershipList({ userId: user.id });
-    expect(list.data.map((m) => m.organization.id)).toEqual([organizations[1]?.id]);
+    expect(list.data.map((m) => m.organization.id)).toEqual([organizations[0]?.id]);
   });
 
   it('limit 501: 422 form_param_value_invalid', async () => {
