@@ -197,7 +197,8 @@ async function main() {
   });
 
   // ---- data: one organization of SUBSCRIBERS members, a token each, and 3 pending invitations.
-  const organizationId = await emu.createOrganization('Bench Live', SUBSCRIBERS);
+  // Two admins: the target's role toggles, and Clerk refuses to demote an organization's last admin.
+  const organizationId = await emu.createOrganization('Bench Live', SUBSCRIBERS, 2);
   const memberIds: string[] = [];
   for (let offset = 0; memberIds.length < SUBSCRIBERS; offset += 500) {
     const page = await clerk.organizations.getOrganizationMembershipList({

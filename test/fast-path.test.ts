@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { isClerkAPIResponseError } from '@clerk/backend/errors';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import fc from 'fast-check';
 import { type OperationDefinitionNode, print } from 'graphql';
@@ -376,12 +377,21 @@ describe('fast path: prepared responses and trusted documents', () => {
         });
         const user = roster.data.filter((m) => m.publicUserData?.userId !== memberId)[n % 3]?.publicUserData
           ?.userId;
+        // Clerk refuses to demote the last admin: a refused write changes nothing, and the property still holds.
         if (user)
-          await h.clerk.organizations.updateOrganizationMembership({
-            organizationId,
-            userId: user,
-            role: n % 2 ? 'org:admin' : 'org:member',
-          });
+          await h.clerk.organizations
+            .updateOrganizationMembership({
+              organizationId,
+              userId: user,
+              role: n % 2 ? 'org:admin' : 'org:member',
+            })
+            .catch((error: unknown) => {
+              if (
+                !isClerkAPIResponseError(error) ||
+                error.errors[0]?.code !== 'organization_minimum_permissions_needed'
+              )
+                throw error;
+            });
       },
     };
     const step = fc.oneof(

@@ -43,8 +43,13 @@ export class EmulatorClient {
     return this.call<EmulatorInfo>('GET', '/__emulator');
   }
 
-  async createOrganization(name: string, members: number): Promise<string> {
-    const created = await this.call<{ id: string }>('POST', '/__emulator/organizations', { name, members });
+  /** An organization of `members` members, the first `admins` of them admins (Clerk keeps one at least). */
+  async createOrganization(name: string, members: number, admins = 0): Promise<string> {
+    const created = await this.call<{ id: string }>('POST', '/__emulator/organizations', {
+      name,
+      members,
+      admins,
+    });
     return created.id;
   }
 

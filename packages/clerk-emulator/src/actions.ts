@@ -45,8 +45,8 @@ export interface InvitationInput {
 const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 export class Actions {
-  /** Clerk's organization_minimum_permissions_needed check; off by default (see `minimumPermissionsCheck`). */
-  minimumPermissionsCheck = false;
+  /** Clerk's organization_minimum_permissions_needed check; on by default, as in Clerk (see `minimumPermissionsCheck`). */
+  minimumPermissionsCheck = true;
 
   constructor(
     private readonly store: Store,

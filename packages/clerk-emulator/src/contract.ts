@@ -39,9 +39,9 @@ export interface StartEmulatorOptions {
   signingKeyPem?: string;
   /**
    * Refuse a role change or removal that would leave an organization without a member holding
-   * `org:sys_memberships:manage`, as Clerk does (400 `organization_minimum_permissions_needed`). Default false:
-   * the server's suites and benches toggle the roles of organizations with a single admin freely; turn it on (or
-   * call `control.setMinimumPermissionsCheck(true)`) to test last-admin handling against Clerk's answer.
+   * `org:sys_memberships:manage`, as Clerk does (400 `organization_minimum_permissions_needed`). Off only for a
+   * test that means to break that rule (`control.setMinimumPermissionsCheck(false)` at run time).
+   * @default true
    */
   minimumPermissionsCheck?: boolean;
 }

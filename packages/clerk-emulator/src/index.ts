@@ -73,7 +73,7 @@ export async function startClerkEmulator(options: StartEmulatorOptions = {}): Pr
     options.webhookRetryDelaysMs ?? DEFAULT_WEBHOOK_RETRY_DELAYS_MS,
   );
   const actions = new Actions(store, webhooks);
-  actions.minimumPermissionsCheck = options.minimumPermissionsCheck ?? false;
+  actions.minimumPermissionsCheck = options.minimumPermissionsCheck ?? true;
 
   const mintToken = (mint: MintTokenOptions): string => {
     const org = mint.orgId ? store.getOrganization(mint.orgId) : undefined;

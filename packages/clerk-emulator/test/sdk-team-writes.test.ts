@@ -560,35 +560,34 @@ describe('the last member holding org:sys_memberships:manage', () => {
     }
   });
 
-  it('the check is opt-in (off by default, so suites may toggle a sole admin) and switches at run time through the control API', async () => {
+  it('the check is on by default, as in Clerk, and switches at run time through the control API', async () => {
     const plain = await startClerkEmulator({ seed: 'empty' });
     try {
       const org = plain.store.createOrganization({ name: 'Sole admin' });
       const user = plain.store.createUser({ emailAddress: 'sole.admin@example.test' });
       plain.store.addMembership(org.id, user.id, 'org:admin');
       const sdk = sdkFor(plain);
+      const refused = await clerkError(
+        sdk.organizations.updateOrganizationMembership({
+          organizationId: org.id,
+          userId: user.id,
+          role: 'org:member',
+        }),
+      );
+      expect(refused.errors[0]?.code).toBe('organization_minimum_permissions_needed');
+
+      const toggled = await fetch(`${plain.url}/__emulator/minimum-permissions-check`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ enabled: false }),
+      });
+      expect(toggled.status).toBe(200);
       const demoted = await sdk.organizations.updateOrganizationMembership({
         organizationId: org.id,
         userId: user.id,
         role: 'org:member',
       });
       expect(demoted.role).toBe('org:member');
-      await sdk.organizations.updateOrganizationMembership({
-        organizationId: org.id,
-        userId: user.id,
-        role: 'org:admin',
-      });
-
-      const toggled = await fetch(`${plain.url}/__emulator/minimum-permissions-check`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ enabled: true }),
-      });
-      expect(toggled.status).toBe(200);
-      const err = await clerkError(
-        sdk.organizations.deleteOrganizationMembership({ organizationId: org.id, userId: user.id }),
-      );
-      expect(err.errors[0]?.code).toBe('organization_minimum_permissions_needed');
     } finally {
       await plain.close();
     }
