@@ -34,7 +34,8 @@ async function main() {
       `  Redis:     ${cluster.redisUrl}${cluster.redis ? ' (started here, persistence off)' : ' (REDIS_URL)'}`,
       `  Emulator:  ${emulator.url} (webhooks to replica A only)`,
       ...cluster.replicas.map(
-        (replica) => `  Replica ${replica.name}: ${replica.url}/graphql   metrics: ${replica.url}/metrics`,
+        (replica) =>
+          `  Replica ${replica.name}: ${replica.url}/graphql   metrics: ${replica.adminUrl}/metrics`,
       ),
       `  Demo token (acme admin, 24 h): ${token}`,
       '',

@@ -29,8 +29,8 @@ const bigPage = (n: number) => `# ${n}
 query Big($id: ID!, $offset: Int) { organization(id: $id) { members(limit: 500, offset: $offset) {
   members { userId firstName lastName email imageUrl role createdAt } } } }`;
 
-async function metric(url: string, outcome: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+async function metric(adminUrl: string, outcome: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
   const line = text
     .split('\n')
     .find((each) => each.startsWith(`prepared_responses_total{outcome="${outcome}"}`));
@@ -43,7 +43,7 @@ async function main() {
   const people = emulator.store.populate(organization.id, 2000, 'org:member');
   const tokenOf = (index: number) =>
     emulator.mintToken({ userId: people[index]?.userId as string, orgId: organization.id, expiresInS: 3600 });
-  const { url } = await startEmulatedServer(emulator);
+  const { url, adminUrl } = await startEmulatedServer(emulator);
   const post = async (token: string, query: string, variables: Record<string, unknown>) => {
     const response = await fetch(`${url}/graphql`, {
       method: 'POST',
@@ -59,7 +59,7 @@ async function main() {
   let victimRequests = 0;
   let attackRequests = 0;
   const phase = async (name: string, withAttacker: boolean) => {
-    const hits = await metric(url, 'hit');
+    const hits = await metric(adminUrl, 'hit');
     victimRequests = 0;
     attackRequests = 0;
     const until = Date.now() + SECONDS * 1000;
@@ -79,7 +79,7 @@ async function main() {
       }
     };
     await Promise.all([...Array.from({ length: 8 }, victimLane), ...Array.from({ length: 4 }, attackLane)]);
-    const victimHits = (await metric(url, 'hit')) - hits;
+    const victimHits = (await metric(adminUrl, 'hit')) - hits;
     const result = {
       phase: name,
       seconds: SECONDS,

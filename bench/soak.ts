@@ -98,8 +98,8 @@ async function settledHeaps(replicas: readonly ClusterReplica[]): Promise<number
 }
 
 /** A /metrics series summed over the label sets that match `labels` (a substring of the braces' content). */
-async function metric(url: string, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+async function metric(adminUrl: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     const match = /^([a-z_]+)(?:\{([^}]*)\})? ([\d.e+-]+)$/.exec(line);
@@ -124,7 +124,7 @@ async function preparedOutcomes(
 }
 
 const sumOver = async (replicas: readonly ClusterReplica[], name: string, labels = '') =>
-  (await Promise.all(replicas.map((replica) => metric(replica.url, name, labels)))).reduce(
+  (await Promise.all(replicas.map((replica) => metric(replica.adminUrl, name, labels)))).reduce(
     (a, b) => a + b,
     0,
   );
@@ -153,6 +153,7 @@ async function main() {
   });
   const { emulator, replicas } = cluster;
   const urls = replicas.map((replica) => replica.url);
+  const adminUrls = replicas.map((replica) => replica.adminUrl);
   const redisPid = cluster.redis?.pid;
   try {
     const tokenOf = (userId: string, orgId: string) =>
@@ -215,7 +216,9 @@ async function main() {
     let stopping = false;
     const circuitSamples: { at: number; states: number[] }[] = [];
     const sampler = setInterval(() => {
-      void Promise.all(urls.map((url) => metric(url, 'clerk_circuit_state', 'route="memberships"'))).then(
+      void Promise.all(
+        adminUrls.map((adminUrl) => metric(adminUrl, 'clerk_circuit_state', 'route="memberships"')),
+      ).then(
         (states) => circuitSamples.push({ at: Date.now(), states }),
         () => {},
       );
@@ -380,7 +383,7 @@ async function main() {
     await sleep(2000 + BREAKER_COOLDOWN_MS);
     for (const url of urls) await autocannon({ url, connections: 2, amount: requests.length, requests });
     const circuitsAtEnd = await Promise.all(
-      urls.map((url) => metric(url, 'clerk_circuit_state', 'route="memberships"')),
+      adminUrls.map((adminUrl) => metric(adminUrl, 'clerk_circuit_state', 'route="memberships"')),
     );
     clearInterval(sampler);
     const heapEnd = await settledHeaps(replicas);

@@ -34,6 +34,10 @@ async function main() {
     logger: createLogger(config.logLevel),
     port: config.port,
     host: config.host,
+    adminPort: config.adminPort,
+    adminHost: config.adminHost,
+    shutdownDelayMs: config.shutdownDelayMs,
+    shutdownGraceMs: config.shutdownGraceMs,
   });
   process.on('message', (request: ServerRequest) => {
     if (request.type !== 'heap') return;

@@ -28,7 +28,7 @@ import { createTeamYoga } from './graphql/yoga.js';
 import { type BodyGuard, createBodyGuard } from './http/body-guard.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { createHttpHandler } from './http/handler.js';
-import { createShutdown } from './http/shutdown.js';
+import { createShutdown, type Shutdown } from './http/shutdown.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import {
@@ -46,11 +46,20 @@ import { createWebhookRoute, DEDUPE_WINDOW_MS, type WebhookRoute } from './webho
 
 /**
  * What an app is built from: the configuration (src/config.ts supplies every value, defaults included) less what
- * only the entries use (where to listen, the log level, the embedded emulator).
+ * only the entries use (where to listen, how long a signal's shutdown waits, the log level, the embedded emulator).
  */
 export type AppConfig = Omit<
   Config,
-  'port' | 'host' | 'logLevel' | 'clerkSecretKey' | 'clerkEmulatorPort' | 'clerkEmulatorLatencyMs'
+  | 'port'
+  | 'host'
+  | 'adminPort'
+  | 'adminHost'
+  | 'shutdownDelayMs'
+  | 'shutdownGraceMs'
+  | 'logLevel'
+  | 'clerkSecretKey'
+  | 'clerkEmulatorPort'
+  | 'clerkEmulatorLatencyMs'
 > & {
   /** Required here: the development entry supplies the emulator's key when none is configured. */
   clerkSecretKey: string;
@@ -73,7 +82,10 @@ export interface AppOptions {
 }
 
 export interface App {
+  /** The public listener: /graphql, /webhooks/clerk and the probes. */
   server: Server;
+  /** The admin listener: /metrics and the probes, on its own port (`ADMIN_PORT`). */
+  adminServer: Server;
   cache: TeamCache;
   /** The policy every Clerk call goes through (queue, budget, breakers). */
   upstream: Upstream;
@@ -92,10 +104,10 @@ export interface App {
    */
   withoutFastPath: (request: IncomingMessage, response: ServerResponse) => void;
   /**
-   * /readyz turns 503, new requests are refused, in-flight ones finish (up to graceMs), then all is closed
-   * (src/http/shutdown.ts).
+   * /readyz turns 503, requests are still served for `delayMs`, then new ones are refused, live streams complete,
+   * in-flight requests finish (up to `graceMs`), and all is closed (src/http/shutdown.ts).
    */
-  shutdown(graceMs?: number): Promise<void>;
+  shutdown: Shutdown;
 }
 
 export function createApp({ config, logger, graphiql, allowLocalhostOrigins = false }: AppOptions): App {
@@ -322,8 +334,12 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   });
   const server = createServer(http.handle);
   answerClientErrors(server);
+  const adminServer = createServer(http.admin);
+  answerClientErrors(adminServer);
   const shutdown = createShutdown({
     server,
+    adminServer,
+    stopReadiness: http.stopReadiness,
     stopAccepting: http.stopAccepting,
     endLongRequests() {
       webhookEffects.close();
@@ -342,6 +358,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
 
   return {
     server,
+    adminServer,
     cache,
     upstream,
     revocations,

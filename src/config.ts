@@ -6,6 +6,21 @@
 export interface Config {
   port: number;
   host: string;
+  /**
+   * Port of the admin listener: /metrics (only there), /healthz and /readyz. `0` picks a free one.
+   * @default 9464 (the Prometheus exporter port OpenTelemetry's exporter uses)
+   */
+  adminPort: number;
+  /** Interface the admin listener binds. @default HOST's value (a scraper reaches it where it reaches the pod) */
+  adminHost: string;
+  /**
+   * After SIGTERM, how long /readyz answers 503 while requests are still served, so load balancers stop sending
+   * before the listener closes. A second signal ends the wait early.
+   * @default 5000 (0 in the development entry: nothing balances load in front of `npm start`)
+   */
+  shutdownDelayMs: number;
+  /** Once the listener has closed, how long requests in flight may take to finish before their connections close. */
+  shutdownGraceMs: number;
   /** `production` hides GraphiQL and introspection unless switched on, and masks error details. */
   production: boolean;
   /** Absent only in the development entry, which then runs the embedded Clerk emulator. */
@@ -191,9 +206,14 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     problems.push('REDIS_KEY_PREFIX must be 1 to 64 letters, digits or . : _ - { }');
   }
 
+  const host = read('HOST') ?? (development && clerkSecretKey === undefined ? '127.0.0.1' : '0.0.0.0');
   const config: Config = {
     port: integer('PORT', 4000, 0, 65535),
-    host: read('HOST') ?? (development && clerkSecretKey === undefined ? '127.0.0.1' : '0.0.0.0'),
+    host,
+    adminPort: integer('ADMIN_PORT', 9464, 0, 65535),
+    adminHost: read('ADMIN_HOST') ?? host,
+    shutdownDelayMs: integer('SHUTDOWN_DELAY_MS', development ? 0 : 5000, 0, 600_000),
+    shutdownGraceMs: integer('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     production,
     clerkSecretKey,
     clerkApiUrl,
@@ -244,6 +264,9 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
         ? 'CLERK_SECRET_KEY is required when NODE_ENV=production (the embedded emulator is for development)'
         : 'CLERK_SECRET_KEY is required: this build talks to Clerk only (for the embedded emulator, run `npm start` from a checkout)',
     );
+  }
+  if (config.adminPort !== 0 && config.adminPort === config.port) {
+    problems.push('ADMIN_PORT must differ from PORT: /metrics is served on its own listener');
   }
   if (config.corsOrigins.includes('null')) {
     // Sandboxed iframes and file: pages send `Origin: null`: allowing it allows all of them.

@@ -48,13 +48,21 @@ async function main() {
   }
   const logger = createLogger(config.logLevel);
   if (config.clerkSecretKey) {
-    const { port } = await startServer({
+    const { port, adminPort } = await startServer({
       config: { ...config, clerkSecretKey: config.clerkSecretKey },
       logger,
       port: config.port,
       host: config.host,
+      adminPort: config.adminPort,
+      adminHost: config.adminHost,
+      shutdownDelayMs: config.shutdownDelayMs,
+      shutdownGraceMs: config.shutdownGraceMs,
     });
-    logger.info('server listening', { url: `http://localhost:${port}/graphql`, clerk: config.clerkApiUrl });
+    logger.info('server listening', {
+      url: `http://localhost:${port}/graphql`,
+      metrics: `http://localhost:${adminPort}/metrics`,
+      clerk: config.clerkApiUrl,
+    });
     return;
   }
 
@@ -74,7 +82,7 @@ async function main() {
   });
   const webhookSecret = config.clerkWebhookSigningSecret ?? `whsec_${randomBytes(24).toString('base64')}`;
 
-  const { port } = await startServer({
+  const { port, adminPort } = await startServer({
     config: {
       ...config,
       clerkSecretKey: emulator.secretKey,
@@ -87,6 +95,10 @@ async function main() {
     logger,
     port: config.port,
     host: config.host,
+    adminPort: config.adminPort,
+    adminHost: config.adminHost,
+    shutdownDelayMs: config.shutdownDelayMs,
+    shutdownGraceMs: config.shutdownGraceMs,
     graphiql: {
       defaultQuery: DEFAULT_QUERY(demo.acme.organizationId),
       defaultHeaders: { Authorization: `Bearer ${demoToken}` },
@@ -104,7 +116,11 @@ async function main() {
   });
 
   const localUrl = `http://localhost:${port}`;
-  logger.info('server listening', { url: `${localUrl}/graphql`, clerk: 'emulator' });
+  logger.info('server listening', {
+    url: `${localUrl}/graphql`,
+    metrics: `http://localhost:${adminPort}/metrics`,
+    clerk: 'emulator',
+  });
   process.stdout.write(
     [
       '',
@@ -112,6 +128,7 @@ async function main() {
       '  NO CLERK_SECRET_KEY: running against the embedded Clerk EMULATOR (demo data).',
       `  Emulator:  ${emulator.url} (secret key ${emulator.secretKey}, ${config.clerkEmulatorLatencyMs} ms latency)`,
       `  GraphiQL:  ${localUrl}/graphql  (Authorization header prefilled)`,
+      `  Metrics:   http://localhost:${adminPort}/metrics  (the admin port, ADMIN_PORT)`,
       `  Demo token (acme admin, valid 24 h, also after a restart):`,
       `  ${demoToken}`,
       '  Live updates: run the "LiveTeam" tab in GraphiQL, then add a member through the emulator (Clerk API):',

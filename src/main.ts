@@ -17,18 +17,26 @@ async function main() {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
-  const { port } = await startServer({
+  const { port, adminPort } = await startServer({
     config: { ...config, clerkSecretKey: config.clerkSecretKey as string },
     logger,
     port: config.port,
     host: config.host,
+    adminPort: config.adminPort,
+    adminHost: config.adminHost,
+    shutdownDelayMs: config.shutdownDelayMs,
+    shutdownGraceMs: config.shutdownGraceMs,
   });
   if (!config.clerkWebhookSigningSecret) {
     logger.warn(
       'CLERK_WEBHOOK_SIGNING_SECRET is not set: /webhooks/clerk answers 503 and freshness relies on the cache TTL alone',
     );
   }
-  logger.info('server listening', { url: `http://localhost:${port}/graphql`, clerk: config.clerkApiUrl });
+  logger.info('server listening', {
+    url: `http://localhost:${port}/graphql`,
+    metrics: `http://localhost:${adminPort}/metrics`,
+    clerk: config.clerkApiUrl,
+  });
 }
 
 main().catch(exitOnStartFailure);

@@ -189,7 +189,7 @@ describe('an outsider probing organization IDs', () => {
   });
   afterAll(() => probe.close());
 
-  const metric = (name: string, labels?: Record<string, string>) => metricOf(probe.url, name, labels);
+  const metric = (name: string, labels?: Record<string, string>) => metricOf(probe.adminUrl, name, labels);
 
   it('2,000 random IDs and every organization they are not in: all the same FORBIDDEN, one Clerk call, no roster cached', async () => {
     const { emulator } = probe;

@@ -38,7 +38,7 @@ function rosterQuery(h: Harness, org: { id: string; token: string }) {
 
 /** Calls the upstream policy refused without asking Clerk, for this reason, as /metrics counts them. */
 const refusals = (h: Harness, reason: string) =>
-  metricOf(h.url, 'clerk_calls_refused_total', { route: 'memberships', reason });
+  metricOf(h.adminUrl, 'clerk_calls_refused_total', { route: 'memberships', reason });
 
 /** Beyond the test's own timeout (30 s): an answer that waited for its deadline never arrives in time. */
 const UNREACHABLE_DEADLINE_MS = 60_000;
@@ -185,7 +185,7 @@ describe('a hanging Clerk with a warm cache', () => {
       expect(logs.filter((line) => line.msg?.toString().startsWith('Clerk circuit opened'))).toMatchObject([
         { level: 'warn', route: 'memberships' },
       ]);
-      const metrics = await (await fetch(`${h.url}/metrics`)).text();
+      const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
       expect(metrics).toMatch(/^clerk_circuit_state\{route="memberships"\} 2$/m);
       expect(metrics).toMatch(/^clerk_circuit_state\{route="invitations"\} 0$/m);
 
@@ -233,7 +233,7 @@ describe('a hanging Clerk with a warm cache', () => {
       expect(logs.map((line) => line.msg)).toContain(
         'Clerk circuit closed: calls on this route are made again',
       );
-      expect(await (await fetch(`${h.url}/metrics`)).text()).toMatch(
+      expect(await (await fetch(`${h.adminUrl}/metrics`)).text()).toMatch(
         /^clerk_circuit_state\{route="memberships"\} 0$/m,
       );
     } finally {

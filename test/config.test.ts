@@ -88,6 +88,37 @@ describe('configuration', () => {
     expect(loadConfig({ HOST: '0.0.0.0' }, { development: true }).host).toBe('0.0.0.0');
   });
 
+  it('serves /metrics on its own port, bound where HOST binds unless ADMIN_HOST says otherwise', () => {
+    expect(loadConfig({ CLERK_SECRET_KEY: 'sk_test_x' })).toMatchObject({
+      adminPort: 9464,
+      adminHost: '0.0.0.0',
+    });
+    expect(loadConfig({}, { development: true })).toMatchObject({ adminPort: 9464, adminHost: '127.0.0.1' });
+    expect(
+      loadConfig({ CLERK_SECRET_KEY: 'sk_test_x', ADMIN_PORT: '0', ADMIN_HOST: '127.0.0.1' }),
+    ).toMatchObject({ adminPort: 0, adminHost: '127.0.0.1', host: '0.0.0.0' });
+    expect(() => loadConfig({ CLERK_SECRET_KEY: 'sk_test_x', PORT: '8080', ADMIN_PORT: '8080' })).toThrow(
+      /ADMIN_PORT must differ from PORT/,
+    );
+    // Both 0: two free ports, never the same one.
+    expect(loadConfig({ CLERK_SECRET_KEY: 'sk_test_x', PORT: '0', ADMIN_PORT: '0' }).adminPort).toBe(0);
+  });
+
+  it('waits for load balancers on a signal in production, not in `npm start`; in-flight requests get 10 s', () => {
+    expect(loadConfig({ CLERK_SECRET_KEY: 'sk_test_x' })).toMatchObject({
+      shutdownDelayMs: 5000,
+      shutdownGraceMs: 10_000,
+    });
+    expect(loadConfig({}, { development: true })).toMatchObject({
+      shutdownDelayMs: 0,
+      shutdownGraceMs: 10_000,
+    });
+    expect(
+      loadConfig({ SHUTDOWN_DELAY_MS: '15000', SHUTDOWN_GRACE_MS: '30000' }, { development: true }),
+    ).toMatchObject({ shutdownDelayMs: 15_000, shutdownGraceMs: 30_000 });
+    expect(() => loadConfig({ SHUTDOWN_DELAY_MS: '-1' }, { development: true })).toThrow(/SHUTDOWN_DELAY_MS/);
+  });
+
   it('gives the Redis settings their values without REDIS_URL too: an app is always handed every value', () => {
     expect(loadConfig({}, { development: true })).toMatchObject({
       redisUrl: undefined,

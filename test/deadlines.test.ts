@@ -56,7 +56,7 @@ const readsOf = (h: Harness, organizationId: string) =>
 
 /** Calls the upstream policy refused without asking Clerk, for this reason, as /metrics counts them. */
 const refusals = (h: Harness, reason: string) =>
-  metricOf(h.url, 'clerk_calls_refused_total', { route: 'memberships', reason });
+  metricOf(h.adminUrl, 'clerk_calls_refused_total', { route: 'memberships', reason });
 
 /** POSTs a hand-signed Clerk event to the server's webhook route, as Svix would; returns the route's status. */
 async function deliver(h: Harness, event: { type: string; data: Record<string, unknown> }) {
@@ -92,7 +92,7 @@ async function addMember(h: Harness, organizationId: string) {
 
 /** Metric value from /metrics (0 when the series is absent). */
 async function metric(h: Harness, series: string) {
-  const text = await (await fetch(`${h.url}/metrics`)).text();
+  const text = await (await fetch(`${h.adminUrl}/metrics`)).text();
   const line = text.split('\n').find((each) => each.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
@@ -387,7 +387,7 @@ describe('a waiter past its deadline, and reads nobody waits for', () => {
 
   /** Requests that joined a read under way, as /metrics counts them. */
   const joined = (harness: Harness) =>
-    metricOf(harness.url, 'team_cache_reads_total', { part: 'members', outcome: 'inflight' });
+    metricOf(harness.adminUrl, 'team_cache_reads_total', { part: 'members', outcome: 'inflight' });
 
   it('joining a slow read, it gets the stale copy at its deadline; the read goes on and is stored', async () => {
     const { org, held } = await backgroundReadHeld(h);

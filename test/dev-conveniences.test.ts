@@ -83,7 +83,7 @@ describe('CORS', () => {
     await new Promise<void>((resolve) => devApp.server.listen(0, '127.0.0.1', resolve));
     devUrl = `http://127.0.0.1:${(devApp.server.address() as AddressInfo).port}`;
   });
-  afterAll(() => devApp.shutdown(100));
+  afterAll(() => devApp.shutdown({ graceMs: 100 }));
 
   const preflight = (url: string, origin: string) =>
     fetch(`${url}/graphql`, {

@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 const counted = (harness: Harness, outcome: string) =>
-  metricOf(harness.url, 'prepared_responses_total', { outcome });
+  metricOf(harness.adminUrl, 'prepared_responses_total', { outcome });
 
 describe('prepared answers keep nothing of the cache alive', () => {
   it('the roster an answer was built from is collected after the cache replaced it, while the answer is held', async () => {
@@ -52,7 +52,7 @@ describe('prepared answers keep nothing of the cache alive', () => {
     const replaced = await harness.app.cache.getRoster(organizationId);
     expect(replaced.fromCache).toBe(false);
     // The prepared answer is still held (nobody asked since: it was never found out of date).
-    expect(await metricOf(harness.url, 'prepared_responses')).toBeGreaterThanOrEqual(1);
+    expect(await metricOf(harness.adminUrl, 'prepared_responses')).toBeGreaterThanOrEqual(1);
 
     for (let i = 0; i < 5; i++) {
       gc();
@@ -152,8 +152,10 @@ describe('a share of the prepared answers per viewer', () => {
     expect(victimHits / victimAsks).toBe(1);
     // Its own entries went: the attacker holds its share, no more.
     expect(
-      await metricOf(harness.url, 'prepared_responses_evicted_total', { reason: 'viewer_share' }),
+      await metricOf(harness.adminUrl, 'prepared_responses_evicted_total', { reason: 'viewer_share' }),
     ).toBeGreaterThan(200);
-    expect(await metricOf(harness.url, 'prepared_responses_evicted_total', { reason: 'store_full' })).toBe(0);
+    expect(
+      await metricOf(harness.adminUrl, 'prepared_responses_evicted_total', { reason: 'store_full' }),
+    ).toBe(0);
   }, 60_000);
 });

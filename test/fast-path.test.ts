@@ -525,7 +525,7 @@ describe('prepared responses: bounded', () => {
     await h?.close();
   });
 
-  const metric = (name: string, outcome?: string) => metricOf(h.url, name, outcome ? { outcome } : {});
+  const metric = (name: string, outcome?: string) => metricOf(h.adminUrl, name, outcome ? { outcome } : {});
 
   it('keeps at most PREPARED_RESPONSES_MAX, least recently used out first, counted in /metrics', async () => {
     const acme = h.emulator.demo?.acme;

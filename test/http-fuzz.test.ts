@@ -344,7 +344,7 @@ describe('CORS never allows Origin: null', () => {
       const loopback = await preflight(url, 'http://localhost:5173');
       expect(loopback.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     } finally {
-      await app.shutdown(100);
+      await app.shutdown({ graceMs: 100 });
       await h.close();
     }
   });

@@ -34,7 +34,7 @@ describe('/metrics', () => {
 
     await h.query(teamQuery, { token: orgToken, variables: { id } }); // miss: reads Clerk
     await h.query(teamQuery, { token: orgToken, variables: { id } }); // hit
-    const response = await fetch(`${h.url}/metrics`);
+    const response = await fetch(`${h.adminUrl}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const after = await response.text();
     const added = (series: string, from = before, to = after) =>
@@ -61,8 +61,65 @@ describe('/metrics', () => {
   });
 });
 
+describe('the admin port', () => {
+  it('serves /metrics there only: the public port answers 404; the probes answer on both', async () => {
+    const admin = await fetch(`${h.adminUrl}/metrics`);
+    expect(admin.status).toBe(200);
+    expect(await admin.text()).toMatch(/^http_responses_total\{/m);
+    const onPublic = await fetch(`${h.url}/metrics`);
+    expect(onPublic.status).toBe(404);
+    expect(await onPublic.text()).not.toMatch(/http_responses_total/);
+    for (const base of [h.url, h.adminUrl]) {
+      for (const path of ['/healthz', '/readyz']) {
+        const probe = await fetch(`${base}${path}`);
+        expect(probe.status, `${base}${path}`).toBe(200);
+        await probe.arrayBuffer();
+      }
+    }
+    // Nothing else is served there: no GraphQL, no webhooks.
+    for (const path of ['/graphql', '/webhooks/clerk', '/']) {
+      const other = await fetch(`${h.adminUrl}${path}`, { method: 'POST', body: '{}' });
+      expect(other.status, path).toBe(404);
+      await other.arrayBuffer();
+    }
+  });
+});
+
+describe('live streams', () => {
+  it('carry the headers that keep proxies from buffering them', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${token}`,
+      },
+      body: JSON.stringify({
+        query: `subscription { teamChanged(organizationId: "${organizationId}") { reasons } }`,
+      }),
+      signal: controller.signal,
+    });
+    try {
+      expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(response.headers.get('x-accel-buffering')).toBe('no');
+      expect(response.headers.get('cache-control')).toBe('no-cache');
+    } finally {
+      controller.abort();
+    }
+    // A plain query's answer is not a stream: no such header.
+    const plain = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ viewer { userId } }' }),
+    });
+    expect(plain.headers.get('x-accel-buffering')).toBeNull();
+    await plain.arrayBuffer();
+  });
+});
+
 async function scrape() {
-  return (await fetch(`${h.url}/metrics`)).text();
+  return (await fetch(`${h.adminUrl}/metrics`)).text();
 }
 
 /** The value of one series (`name{labels}` exactly as exposed) in a Prometheus text page; 0 when absent. */
@@ -126,7 +183,7 @@ describe('graceful shutdown', () => {
         answered = true;
       });
     await held.answered;
-    const shutdown = draining.app.shutdown(5000);
+    const shutdown = draining.app.shutdown({ graceMs: 5000 });
     // New requests: refused at the socket once the listener is closed, or 503 on a kept-alive connection.
     const readyDuringShutdown = await fetch(`${draining.url}/readyz`).then(
       (response) => response.status,

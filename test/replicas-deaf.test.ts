@@ -262,7 +262,7 @@ describe.skipIf(!redisAvailable('replicas-deaf.test.ts'))('Redis refuses a repli
       const ready = await fetch(`${replica.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.json()).toEqual({ status: 'waiting for Redis', reason: 'refused' });
-      expect(await (await fetch(`${replica.url}/metrics`)).text()).toMatch(
+      expect(await (await fetch(`${replica.adminUrl}/metrics`)).text()).toMatch(
         /^redis_up\{reason="refused"\} 0$/m,
       );
     }

@@ -15,7 +15,7 @@ describe('without REDIS_URL', () => {
 
   it('builds no Redis layer and exposes no redis_ metrics', async () => {
     expect(h.app.shared).toBeUndefined();
-    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
     expect(metrics).not.toMatch(/^redis_/m);
   });
 });

@@ -128,7 +128,7 @@ describe('protecting Clerk', () => {
       await gated.query(Roster, { token, variables: { id } });
       const before = membershipReads(gated, id);
       const joined = () =>
-        metricOf(gated.url, 'team_cache_reads_total', { part: 'members', outcome: 'inflight' });
+        metricOf(gated.adminUrl, 'team_cache_reads_total', { part: 'members', outcome: 'inflight' });
       const joinedBefore = await joined();
       const held = gated.gate?.hold((path) => path === `/v1/organizations/${id}/memberships`);
       const forced = Promise.all(
@@ -223,7 +223,7 @@ describe('protecting Clerk', () => {
       expect(arrivals).toHaveLength(1000);
       // Precondition: the flood outran the budget, so our throttle had calls to hold back (on a machine too slow to
       // outrun it, a missing throttle would pass the check below).
-      const metrics = await (await fetch(`${flood.url}/metrics`)).text();
+      const metrics = await (await fetch(`${flood.adminUrl}/metrics`)).text();
       expect(metrics).toMatch(/^clerk_rate_limit_waits_total\{route="memberships"\} [1-9]/m);
       // Sliding window over arrival times: never more than the budget within countedMs.
       let busiest = 0;

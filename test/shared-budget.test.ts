@@ -397,7 +397,7 @@ describe.skipIf(!run)('the app with REDIS_URL', () => {
     const redis = await startRedis();
     const h = await startHarness({ emulator: { seed: 'empty' }, config: { redisUrl: redis.url } });
     try {
-      const metric = async () => (await fetch(`${h.url}/metrics`)).text();
+      const metric = async () => (await fetch(`${h.adminUrl}/metrics`)).text();
       await vi.waitFor(async () => expect(await metric()).toContain('clerk_budget_mode{mode="shared"} 1'));
       const read = async () => {
         const { organizationId: id, members } = seedTeam(h.emulator, {

@@ -17,7 +17,11 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(CLERK_|CACHE_|WEBHOOK_|GRAPHIQL_|INTROSPECTION_|CORS_|PORT$|HOST$|LOG_LEVEL$|NODE_ENV$)/.test(key))
+    if (
+      /^(CLERK_|CACHE_|WEBHOOK_|GRAPHIQL_|INTROSPECTION_|CORS_|ADMIN_|SHUTDOWN_|PORT$|HOST$|LOG_LEVEL$|NODE_ENV$)/.test(
+        key,
+      )
+    )
       continue;
     env[key] = value;
   }
@@ -25,6 +29,7 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     ...env,
     PORT: '0',
     HOST: '127.0.0.1',
+    ADMIN_PORT: '0',
     CLERK_EMULATOR_PORT: '0',
     CLERK_EMULATOR_LATENCY_MS: '0',
     ...extra,
@@ -142,6 +147,12 @@ async function exerciseZeroConfigStart(app: Running) {
     expect(probe.status, path).toBe(200);
     await probe.arrayBuffer();
   }
+  // Metrics on the admin port the banner prints, not on the public one.
+  const [, metricsUrl = ''] = app.stdout().match(/Metrics:\s+(http:\/\/\S+\/metrics)/) ?? [];
+  const metrics = await fetch(metricsUrl);
+  expect(metrics.status).toBe(200);
+  expect(await metrics.text()).toMatch(/^http_responses_total\{/m);
+  expect((await fetch(`${base}/metrics`)).status).toBe(404);
 
   app.child.kill('SIGTERM');
   expect(await app.exited).toEqual({ code: 0, signal: null });

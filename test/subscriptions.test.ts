@@ -481,7 +481,7 @@ describe('limits and lifetimes', () => {
   });
   afterAll(() => h.close());
 
-  const metric = (name: string, labels?: Record<string, string>) => metricOf(h.url, name, labels);
+  const metric = (name: string, labels?: Record<string, string>) => metricOf(h.adminUrl, name, labels);
 
   function expectRefused(event: Event, limit: 'user' | 'process') {
     expect(event.data ?? null).toBeNull();
@@ -557,13 +557,13 @@ describe('a maximum lifetime', () => {
 
   it('completes a stream after SUBSCRIPTION_MAX_LIFETIME_SECONDS, without an error', async () => {
     const team = seedTeam(h.emulator, { name: 'Lifetime Co', members: 3 });
-    const expiredBefore = await metricOf(h.url, 'team_subscriptions_ended_total', { cause: 'expired' });
+    const expiredBefore = await metricOf(h.adminUrl, 'team_subscriptions_ended_total', { cause: 'expired' });
     // Its token lasts an hour: only the lifetime can end the stream.
     const stream = track(live(h, team.tokenFor(team.admin.userId), team.organizationId));
     expectChange(await stream.next(), ['INITIAL']);
     expect(await stream.ended).toEqual({ kind: 'complete' });
     expect(stream.received).toHaveLength(1);
-    expect(await metricOf(h.url, 'team_subscriptions_ended_total', { cause: 'expired' })).toBe(
+    expect(await metricOf(h.adminUrl, 'team_subscriptions_ended_total', { cause: 'expired' })).toBe(
       expiredBefore + 1,
     );
     expect(h.app.liveStreams.stats().open).toBe(0);
@@ -610,7 +610,7 @@ describe('shutdown', () => {
       const team = seedTeam(h.emulator, { name: 'Shutdown Co', members: 3 });
       const stream = track(live(h, team.tokenFor(team.admin.userId), team.organizationId));
       expectChange(await stream.next(), ['INITIAL']);
-      const closing = h.app.shutdown(5000);
+      const closing = h.app.shutdown({ graceMs: 5000 });
       expect(await stream.ended).toEqual({ kind: 'complete' });
       await closing;
     } finally {

@@ -192,7 +192,7 @@ const fullReads = (organizationId: string) =>
           entry.path === `/v1/organizations/${organizationId}/invitations`),
     ).length;
 
-const metric = (name: string) => metricOf(h.url, name);
+const metric = (name: string) => metricOf(h.adminUrl, name);
 
 /** Warms roster and invitations, and checks the next answer is a cache hit. */
 async function warm(t: Team) {

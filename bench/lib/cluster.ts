@@ -13,6 +13,8 @@ import { type Entry, ROOT } from './stack.js';
 export interface ClusterReplica {
   name: string;
   url: string;
+  /** Its admin listener: /metrics. */
+  adminUrl: string;
   child: Child;
 }
 
@@ -63,10 +65,14 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
   const ports: number[] = [];
   for (let index = 0; index < count; index++)
     ports.push(options.basePort ? options.basePort + index : await freePort());
+  // Free ports always: the admin port is not for browsers, nobody types it.
+  const adminPorts: number[] = [];
+  for (let index = 0; index < count; index++) adminPorts.push(await freePort());
   const entry = options.entry ?? 'src';
   const prefix = `cluster-${randomBytes(3).toString('hex')}:`;
   const replicas = ports.map((port, index) => {
     const name = String.fromCharCode(65 + index);
+    const adminPort = adminPorts[index] as number;
     const child = (options.ipc ? forkNode : startNode)({
       name: `replica ${name}`,
       nodeArgs: [...(entry === 'src' ? ['--import', 'tsx'] : []), ...(options.extraNodeArgs ?? [])],
@@ -74,6 +80,9 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
       env: {
         PORT: String(port),
         HOST: '127.0.0.1',
+        ADMIN_PORT: String(adminPort),
+        // Nothing balances load in front of these replicas: a stop need not wait for one to notice.
+        SHUTDOWN_DELAY_MS: '0',
         LOG_LEVEL: options.logLevel ?? 'warn',
         CLERK_SECRET_KEY: emulator.secretKey,
         CLERK_API_URL: emulator.url,
@@ -86,7 +95,7 @@ export async function startReplicaCluster(options: ReplicaClusterOptions = {}): 
       cwd: ROOT,
       echo: options.echo ?? false,
     });
-    return { name, url: `http://127.0.0.1:${port}`, child };
+    return { name, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}`, child };
   });
   await Promise.all(replicas.map((replica) => waitForHttp(`${replica.url}/readyz`, replica.child)));
   emulator.control.addWebhookEndpoint({

@@ -18,9 +18,11 @@ export interface EmulatedServerOptions {
 export async function startEmulatedServer(
   emulator: ClerkEmulator,
   options: EmulatedServerOptions = {},
-): Promise<{ url: string; server: Child }> {
+): Promise<{ url: string; adminUrl: string; server: Child }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const adminPort = await freePort();
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const server = forkNode({
     name: 'server',
     nodeArgs: ['--import', 'tsx', ...(options.nodeArgs ?? [])],
@@ -29,6 +31,9 @@ export async function startEmulatedServer(
       NODE_ENV: 'production',
       PORT: String(port),
       HOST: '127.0.0.1',
+      ADMIN_PORT: String(adminPort),
+      // Nothing balances load in front of a benchmark: a stop need not wait for one to notice.
+      SHUTDOWN_DELAY_MS: '0',
       LOG_LEVEL: 'warn',
       CLERK_SECRET_KEY: emulator.secretKey,
       CLERK_API_URL: emulator.url,
@@ -40,5 +45,5 @@ export async function startEmulatedServer(
     echo: true,
   });
   await waitForHttp(`${url}/readyz`, server);
-  return { url, server };
+  return { url, adminUrl, server };
 }

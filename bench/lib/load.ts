@@ -139,25 +139,25 @@ export function steadyLoad(
  * the emulator's counters and the changes in the cache's read counters (the raw record of a row).
  */
 export async function measured(
-  { load, stack }: { load: LoadRunner; stack: { emu: EmulatorClient; serverUrl: string } },
+  { load, stack }: { load: LoadRunner; stack: { emu: EmulatorClient; adminUrl: string } },
   scenario: LoadScenario,
   extra?: { start(): void; stop(): Promise<void> },
 ) {
   let before = new Map<string, number>();
   const result = await load.run(scenario, async () => {
     await stack.emu.resetCounters();
-    before = await cacheReads(stack.serverUrl);
+    before = await cacheReads(stack.adminUrl);
     extra?.start();
   });
   const counters = await stack.emu.counters();
   await extra?.stop();
-  const reads = diff(await cacheReads(stack.serverUrl), before);
+  const reads = diff(await cacheReads(stack.adminUrl), before);
   return { result, counters, cacheReads: reads };
 }
 
-/** The server's `team_cache_reads_total`, by `part:outcome` (e.g. `members:hit`). */
-async function cacheReads(serverUrl: string): Promise<Map<string, number>> {
-  const response = await fetch(`${serverUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+/** The server's `team_cache_reads_total` (from its admin listener), by `part:outcome` (e.g. `members:hit`). */
+async function cacheReads(adminUrl: string): Promise<Map<string, number>> {
+  const response = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
   const text = await response.text();
   const reads = new Map<string, number>();
   for (const line of text.split('\n')) {

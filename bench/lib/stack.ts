@@ -43,6 +43,8 @@ export interface Stack {
   emu: EmulatorClient;
   server: Child;
   serverUrl: string;
+  /** The server's admin listener: /metrics. */
+  adminUrl: string;
   publicKeyPem: string;
 }
 
@@ -51,7 +53,11 @@ function serverEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value === undefined) continue;
-    if (/^(CLERK_|CACHE_|WEBHOOK_|GRAPHIQL_|INTROSPECTION_|CORS_|LOG_LEVEL$|PORT$|HOST$|NODE_ENV$)/.test(key))
+    if (
+      /^(CLERK_|CACHE_|WEBHOOK_|GRAPHIQL_|INTROSPECTION_|CORS_|LOG_LEVEL$|PORT$|HOST$|ADMIN_|SHUTDOWN_|NODE_ENV$)/.test(
+        key,
+      )
+    )
       continue;
     env[key] = value;
   }
@@ -93,10 +99,11 @@ export interface StackOptions {
 
 export async function startStack(launch: Launch, options: StackOptions = {}): Promise<Stack> {
   const { extraNodeArgs = [], seed = 'demo' } = options;
-  const [emulatorPort, serverPort] = [await freePort(), await freePort()];
+  const [emulatorPort, serverPort, adminPort] = [await freePort(), await freePort(), await freePort()];
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
   const serverUrl = `http://127.0.0.1:${serverPort}`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const { keyFile, publicKeyPem, remove: removeKeyFile } = signingKeyFile();
 
   const emulator = startNode({
@@ -130,6 +137,9 @@ export async function startStack(launch: Launch, options: StackOptions = {}): Pr
       NODE_ENV: 'production',
       PORT: String(serverPort),
       HOST: '127.0.0.1',
+      ADMIN_PORT: String(adminPort),
+      // Nothing balances load in front of a benchmark: a stop need not wait for one to notice.
+      SHUTDOWN_DELAY_MS: '0',
       LOG_LEVEL: 'warn',
       CLERK_SECRET_KEY: SECRET_KEY,
       CLERK_API_URL: emulatorUrl,
@@ -153,7 +163,7 @@ export async function startStack(launch: Launch, options: StackOptions = {}): Pr
   if (info.public_key_pem.trim() !== publicKeyPem.trim()) {
     throw new Error('the emulator does not sign with the key it was given (--key-file)');
   }
-  return { emulator, emu, server, serverUrl, publicKeyPem };
+  return { emulator, emu, server, serverUrl, adminUrl, publicKeyPem };
 }
 
 export async function startCeiling(

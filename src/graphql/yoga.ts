@@ -22,6 +22,7 @@ import { useKnownOperationTypes } from './plugins/use-known-operation-types.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useRequestParser } from './plugins/use-request-parser.js';
 import { useSharedEvents } from './plugins/use-shared-events.js';
+import { useStreamHeaders } from './plugins/use-stream-headers.js';
 import { useUnexpectedErrorLog } from './plugins/use-unexpected-error-log.js';
 import { useVariableErrors } from './plugins/use-variable-errors.js';
 import { schema } from './schema.js';
@@ -152,6 +153,8 @@ export function createTeamYoga<Extra extends object = Record<never, never>>(
       // operation runs, never whether, so their place decides nothing.
       useCompiledQueries(),
       useSharedEvents(),
+      // Response headers only (live streams unbuffered by proxies): its place decides nothing.
+      useStreamHeaders(),
       // Ahead of the checks that can stop execution, so its onExecuteDone runs for every execution (a refusal's
       // errors carry codes and are not logged).
       useUnexpectedErrorLog({ logger }),

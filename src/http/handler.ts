@@ -1,6 +1,7 @@
 /**
- * The request listener: routes /graphql, /webhooks/clerk, /healthz, /readyz and /metrics, and does for every request
- * what does not depend on its route. It gives each one an ID (the caller's `X-Request-ID` when well-formed, else a
+ * The request listeners. The public one routes /graphql, /webhooks/clerk, /healthz and /readyz; the admin one
+ * (its own port, kept from the internet) /metrics, /healthz and /readyz. Both do for every request what does not
+ * depend on its route. It gives each one an ID (the caller's `X-Request-ID` when well-formed, else a
  * new one, echoed in the response), counts each response by route and status, writes the access log at
  * `LOG_LEVEL=debug`, refuses a GraphQL body from its Content-Length before a byte of it is read, and dates the
  * request's one deadline. What answers GraphQL (the fast path, Yoga) is handed in as functions: this module only
@@ -51,11 +52,21 @@ export interface HttpHandlerOptions {
 }
 
 export interface HttpHandler {
-  /** The server's request listener: the fast path first, where there is one. */
+  /** The public listener: the fast path first, where there is one. /metrics is not served here (404). */
   handle(request: IncomingMessage, response: ServerResponse): void;
   /** The same handling with the fast path off: every /graphql request through Yoga. */
   withoutFastPath(request: IncomingMessage, response: ServerResponse): void;
-  /** From now on every request but /healthz is answered 503 with `Connection: close` (/readyz included). */
+  /** The admin listener: /metrics, /healthz and /readyz; anything else 404. */
+  admin(request: IncomingMessage, response: ServerResponse): void;
+  /**
+   * From now on /readyz answers 503 on both listeners, while every other request is still served: load balancers
+   * stop sending before the listener closes.
+   */
+  stopReadiness(): void;
+  /**
+   * From now on every request to the public listener but /healthz is answered 503 with `Connection: close`
+   * (/readyz included). The admin listener keeps serving /metrics until it closes.
+   */
   stopAccepting(): void;
 }
 
@@ -72,10 +83,12 @@ function json(response: ServerResponse, status: number, body: unknown, headers: 
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   const { graphql, fastPath, graphiqlPage, webhooks, bodies, metrics, logger } = options;
   let accepting = true;
+  let ready = true;
   /** One line per request at LOG_LEVEL=debug; off otherwise, so cache hits do not pay for it. */
   const accessLog = logger.enabled('debug');
 
-  const handle = (request: IncomingMessage, response: ServerResponse, fast: boolean) => {
+  /** Gives the request its ID, counts and logs its response; returns its path. */
+  const begin = (request: IncomingMessage, response: ServerResponse): { path: string; requestId: string } => {
     const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
     const given = request.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -94,20 +107,23 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         });
       }
     });
+    return { path, requestId };
+  };
 
-    if (!accepting && path !== '/healthz') {
-      return json(response, 503, { error: 'Shutting down.' }, { connection: 'close' });
-    }
+  const probe = (path: '/healthz' | '/readyz', response: ServerResponse) => {
+    if (path === '/healthz') return json(response, 200, { status: 'ok' });
+    if (!ready) return json(response, 503, { status: 'shutting down' });
+    const notReady = options.notReady?.();
+    if (notReady) return json(response, 503, notReady);
+    return json(response, 200, { status: 'ready' });
+  };
+
+  const admin = (request: IncomingMessage, response: ServerResponse) => {
+    const { path, requestId } = begin(request, response);
     switch (path) {
-      case WEBHOOK_PATH:
-        return webhooks.handle(request, response);
       case '/healthz':
-        return json(response, 200, { status: 'ok' });
-      case '/readyz': {
-        const notReady = options.notReady?.();
-        if (notReady) return json(response, 503, notReady);
-        return json(response, 200, { status: 'ready' });
-      }
+      case '/readyz':
+        return probe(path, response);
       case '/metrics':
         return void metrics.registry.metrics().then(
           (text) => {
@@ -119,6 +135,25 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
             json(response, 500, { error: 'Metrics collection failed.' });
           },
         );
+      default:
+        return json(response, 404, { error: 'Not found.' });
+    }
+  };
+
+  const handle = (request: IncomingMessage, response: ServerResponse, fast: boolean) => {
+    const { path, requestId } = begin(request, response);
+    if (!accepting && path !== '/healthz') {
+      return json(response, 503, { error: 'Shutting down.' }, { connection: 'close' });
+    }
+    switch (path) {
+      case WEBHOOK_PATH:
+        return webhooks.handle(request, response);
+      case '/healthz':
+      case '/readyz':
+        return probe(path, response);
+      case '/metrics':
+        // The admin listener's only: metrics name organizations' load and this process's internals.
+        return json(response, 404, { error: 'Not found: /metrics is served on the admin port.' });
       default: {
         if (graphiqlPage?.wants(request)) {
           return void graphiqlPage.serve(request, response).catch((error: unknown) => {
@@ -141,7 +176,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   return {
     handle: (request, response) => handle(request, response, true),
     withoutFastPath: (request, response) => handle(request, response, false),
+    admin,
+    stopReadiness() {
+      ready = false;
+    },
     stopAccepting() {
+      ready = false;
       accepting = false;
     },
   };

@@ -23,7 +23,10 @@ export interface GraphQLResponse<TData> {
 }
 
 export interface Harness {
+  /** The public listener: /graphql, /webhooks/clerk, the probes. */
   url: string;
+  /** The admin listener: /metrics and the probes. */
+  adminUrl: string;
   emulator: ClerkEmulator;
   /** The real Clerk SDK pointed at the emulator: writes through it emit the webhooks Clerk would. */
   clerk: ClerkClient;
@@ -77,7 +80,7 @@ interface Hold {
   released: Promise<void>;
 }
 
-async function startClerkGate(target: string): Promise<ClerkGate & { url: string }> {
+export async function startClerkGate(target: string): Promise<ClerkGate & { url: string }> {
   const holds: Hold[] = [];
   const releases: (() => void)[] = [];
   const forward = (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) =>
@@ -237,13 +240,16 @@ export function postSignedWebhook(url: string, body: string, delivery: SignedDel
   });
 }
 
-/** A series of the server's `GET /metrics`, summed over the label sets that match `labels` (0 when absent). */
+/**
+ * A series of the server's `GET /metrics` (at `adminUrl`, the admin listener), summed over the label sets that match
+ * `labels` (0 when absent).
+ */
 export async function metricOf(
-  url: string,
+  adminUrl: string,
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     const match = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
@@ -280,6 +286,16 @@ export async function queryGraphQL<TData, TVariables extends Record<string, unkn
   return { status: response.status, headers: response.headers, ...body };
 }
 
+/** Listens with an app's public and admin listeners on free loopback ports; returns their base URLs. */
+export async function listenBoth(app: App): Promise<[url: string, adminUrl: string]> {
+  const urls: string[] = [];
+  for (const server of [app.server, app.adminServer]) {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  }
+  return urls as [string, string];
+}
+
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const emulator = await startClerkEmulator({ seed: 'demo', ...options.emulator });
@@ -291,12 +307,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.config,
   };
   const app = createApp({ config, logger: options.logger ?? createLogger('silent') });
-  await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const [url, adminUrl] = await listenBoth(app);
   emulator.control.addWebhookEndpoint({ url: `${url}/webhooks/clerk`, secret: webhookSecret });
 
   return {
     url,
+    adminUrl,
     emulator,
     clerk: createClerkClient({
       secretKey: emulator.secretKey,
@@ -309,7 +325,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(gate ? { gate } : {}),
     query: (document, options) => queryGraphQL(url, document, options),
     async close() {
-      await app.shutdown(100);
+      await app.shutdown({ graceMs: 100 });
       await gate?.close();
       await emulator.close();
     },

@@ -10,19 +10,27 @@
  * redis-server process is SIGKILLed and every replica's connections see it die.
  */
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { type ClerkClient, createClerkClient } from '@clerk/backend';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { ClerkEmulator, StartEmulatorOptions } from '@team-graphql/clerk-emulator';
 import { startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
-import { type GraphQLResponse, metricOf, postSignedWebhook, queryGraphQL, testAppConfig } from './harness.js';
+import {
+  type GraphQLResponse,
+  listenBoth,
+  metricOf,
+  postSignedWebhook,
+  queryGraphQL,
+  testAppConfig,
+} from './harness.js';
 import { type RedisProcess, startRedis } from './redis.js';
 
 export interface Replica {
   name: string;
   url: string;
+  /** The admin listener: /metrics and the probes. */
+  adminUrl: string;
   app: App;
   query<TData, TVariables extends Record<string, unknown>>(
     document: TypedDocumentNode<TData, TVariables> | string,
@@ -81,20 +89,20 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
   async function addReplica(name: string, own: Partial<AppConfig> = {}): Promise<Replica> {
     const app = createApp({ config: { ...config, ...own }, logger });
-    await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const [url, adminUrl] = await listenBoth(app);
     const replica: Replica = {
       name,
       url,
+      adminUrl,
       app,
       query: (document, options) => queryGraphQL(url, document, options),
-      metric: (metricName, labels) => metricOf(url, metricName, labels),
+      metric: (metricName, labels) => metricOf(adminUrl, metricName, labels),
       async deliver(type, data, messageId = `msg_${randomBytes(8).toString('hex')}`) {
         const body = JSON.stringify({ type, data, object: 'event' });
         const response = await postSignedWebhook(url, body, { id: messageId, secret: webhookSecret });
         return { status: response.status, body: await response.json() };
       },
-      close: () => app.shutdown(100),
+      close: () => app.shutdown({ graceMs: 100 }),
     };
     replicas.push(replica);
     return replica;
