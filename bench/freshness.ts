@@ -34,7 +34,14 @@ async function main() {
   // Zero-config: no Clerk key (the embedded emulator), free ports for the server and the emulator.
   const { CLERK_SECRET_KEY: _key, ...environment } = process.env;
   const server = spawn(process.execPath, ['--import', 'tsx', 'src/dev.ts'], {
-    env: { ...environment, PORT: '0', HOST: '127.0.0.1', CLERK_EMULATOR_PORT: '0', LOG_LEVEL: 'warn' },
+    env: {
+      ...environment,
+      PORT: '0',
+      ADMIN_PORT: '0',
+      HOST: '127.0.0.1',
+      CLERK_EMULATOR_PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   process.on('exit', () => server.kill('SIGTERM'));

@@ -96,8 +96,16 @@ async function connectionCounter() {
   let most = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
-    open++;
-    most = Math.max(most, open);
+    // Counted a turn later, and uncounted on the client's FIN: when the server drops a socket and opens the next one
+    // at once, the proxy may see the new connection before the old one's end in the same poll of the event loop, and
+    // would count a fifth socket the server never held.
+    let counted = false;
+    setImmediate(() => {
+      if (closed) return;
+      counted = true;
+      open++;
+      most = Math.max(most, open);
+    });
     const upstream = new Socket();
     sockets.add(client).add(upstream);
     upstream.connect(targetPort, '127.0.0.1');
@@ -106,12 +114,13 @@ async function connectionCounter() {
     const close = () => {
       if (closed) return;
       closed = true;
-      open--;
+      if (counted) open--;
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
     };
+    client.on('end', close);
     for (const socket of [client, upstream]) {
       socket.on('close', close);
       socket.on('error', close);

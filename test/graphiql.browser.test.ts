@@ -23,7 +23,12 @@ const SCREENSHOT = '/tmp/graphiql.png';
 const LIVE_SCREENSHOT = '/tmp/graphiql-live.png';
 
 /** `npm start` without Clerk keys, on ephemeral ports; resolves once the banner is printed. */
-function startServer(): Promise<{ child: ChildProcess; graphiqlUrl: string; emulatorUrl: string }> {
+function startServer(): Promise<{
+  child: ChildProcess;
+  graphiqlUrl: string;
+  emulatorUrl: string;
+  output: () => string;
+}> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (/^(CLERK_|CACHE_|GRAPHIQL_|PORT$|HOST$|NODE_ENV$)/.test(key)) continue;
@@ -32,6 +37,7 @@ function startServer(): Promise<{ child: ChildProcess; graphiqlUrl: string; emul
   Object.assign(env, {
     PORT: '0',
     HOST: '127.0.0.1',
+    ADMIN_PORT: '0',
     CLERK_EMULATOR_PORT: '0',
     CLERK_EMULATOR_LATENCY_MS: '0',
   });
@@ -51,7 +57,7 @@ function startServer(): Promise<{ child: ChildProcess; graphiqlUrl: string; emul
       const graphiql = out.match(/GraphiQL:\s+(http:\/\/\S+\/graphql)/);
       const emulator = out.match(/Emulator:\s+(http:\/\/\S+)/);
       if (graphiql?.[1] && emulator?.[1] && /Demo token[^\n]*\n[^\n]+\n/.test(out)) {
-        resolve({ child, graphiqlUrl: graphiql[1], emulatorUrl: emulator[1] });
+        resolve({ child, graphiqlUrl: graphiql[1], emulatorUrl: emulator[1], output: () => out + err });
       }
     });
     child.once('exit', (code, signal) =>
@@ -213,11 +219,19 @@ describe.skipIf(!runsInBrowser)(
           .locator('button.graphiql-execute-button, button[aria-label^="Execute query"]')
           .first()
           .click({ timeout: 20_000 });
-        await page.waitForFunction(
-          () => document.querySelector('.graphiql-response')?.textContent?.includes('"INITIAL"') ?? false,
-          undefined,
-          { timeout: 20_000 },
-        );
+        await page
+          .waitForFunction(
+            () => document.querySelector('.graphiql-response')?.textContent?.includes('"INITIAL"') ?? false,
+            undefined,
+            { timeout: 20_000 },
+          )
+          .catch(async (error: unknown) => {
+            // What the page showed instead, for the report.
+            throw new Error(
+              `no INITIAL event: ${(error as Error).message}\npane: ${(await paneText()).slice(0, 2000)}\n` +
+                `page errors: ${pageErrors.join(' | ')}\nserver: ${server?.output().slice(-3000)}`,
+            );
+          });
         expect(await paneText()).toContain(`"totalCount": ${members.totalCount}`);
 
         // A Clerk write in the emulator: its webhook, the re-read, and the event on the page.
