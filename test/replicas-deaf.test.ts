@@ -58,6 +58,20 @@ function teamIn(cluster: Cluster, name: string) {
 }
 
 /** Codes of the answers to the removed member: every one must be FORBIDDEN (anything else was served). */
+/** Removes the member in Clerk and waits for its webhook's delivery attempts (retries included) to settle. */
+async function removeAndSettle(cluster: Cluster, t: ReturnType<typeof teamIn>) {
+  const deliveriesBefore = cluster.emulator.control.deliveries().length;
+  await cluster.clerk.organizations.deleteOrganizationMembership({
+    organizationId: t.id,
+    userId: t.removedId,
+  });
+  await cluster.emulator.control.webhooksSettled();
+  return cluster.emulator.control
+    .deliveries()
+    .slice(deliveriesBefore)
+    .filter((attempt) => attempt.eventType === 'organizationMembership.deleted');
+}
+
 async function answersTo(replicas: Replica[], id: string, token: string, perReplica: number) {
   const results = await Promise.all(
     replicas.flatMap((replica) =>
@@ -127,16 +141,7 @@ describe.skipIf(!redisAvailable('replicas-deaf.test.ts'))(
         try {
           // Silent first; then each reconnects its bus (and may be waiting for that): either way, it is deaf.
           await until(() => replicas.every((replica) => replica.app.shared?.health().up === false));
-          const deliveriesBefore = cluster.emulator.control.deliveries().length;
-          await cluster.clerk.organizations.deleteOrganizationMembership({
-            organizationId: t.id,
-            userId: t.removedId,
-          });
-          await cluster.emulator.control.webhooksSettled();
-          const attempts = cluster.emulator.control
-            .deliveries()
-            .slice(deliveriesBefore)
-            .filter((attempt) => attempt.eventType === 'organizationMembership.deleted');
+          const attempts = await removeAndSettle(cluster, t);
           expect(attempts.length).toBeGreaterThan(0);
           // Effects that could not be published: never a 2xx, so Clerk keeps retrying.
           expect(attempts.filter((attempt) => attempt.status >= 200 && attempt.status < 300)).toEqual([]);
@@ -176,16 +181,7 @@ describe.skipIf(!redisAvailable('replicas-deaf.test.ts'))(
       await until(() => replicas.every((replica) => reasonOf(replica) === 'unreachable'));
 
       // The removal in Clerk: its webhook goes to A, which cannot tell the others, and Clerk retries it.
-      const deliveriesBefore = cluster.emulator.control.deliveries().length;
-      await cluster.clerk.organizations.deleteOrganizationMembership({
-        organizationId: t.id,
-        userId: t.removedId,
-      });
-      await cluster.emulator.control.webhooksSettled();
-      const attempts = cluster.emulator.control
-        .deliveries()
-        .slice(deliveriesBefore)
-        .filter((attempt) => attempt.eventType === 'organizationMembership.deleted');
+      const attempts = await removeAndSettle(cluster, t);
       // Every attempt, retries included, is a 503: a retry is not a "duplicate" of a delivery never published.
       expect(attempts.map((attempt) => attempt.status)).toEqual(attempts.map(() => 503));
       expect(attempts.length).toBeGreaterThan(1);
