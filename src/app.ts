@@ -6,6 +6,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createClerkClient } from '@clerk/backend';
+import { createAuditLog } from './actions/audit-log.js';
+import { createOrganizationLocks } from './actions/organization-locks.js';
+import { createRoleSet } from './actions/role-set.js';
+import { createTeamActions } from './actions/team-actions.js';
 import { createKeySet } from './auth/jwks.js';
 import { createTokenVerifier } from './auth/verifier.js';
 import { installClerkHttp } from './clerk/http-agent.js';
@@ -13,6 +17,7 @@ import { createClerkKeyReader } from './clerk/keys.js';
 import { createClerkSource } from './clerk/source.js';
 import { createSharedBudget } from './clerk/upstream/shared-budget.js';
 import { createUpstream, currentCallSignal, type Upstream, type UpstreamObserver } from './clerk/upstream.js';
+import { createClerkWriter } from './clerk/writes.js';
 import type { Config } from './config.js';
 import { createFastPath } from './fast-path/fast-path.js';
 import { createPreparedResponses } from './fast-path/prepared-responses.js';
@@ -170,6 +175,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     observer: logCircuitChanges(metrics.upstream, logger, config.clerkBreakerCooldownMs),
   });
   const clerkSource = createClerkSource({ clerk, upstream });
+  const clerkWriter = createClerkWriter({ clerk, upstream });
 
   // --- The team cache.
   const cache = createTeamCache({
@@ -234,8 +240,23 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   });
 
   // --- GraphQL: Yoga, and the fast path in front of it.
+  // Team actions (mutations): their writes are applied here as their webhooks will be, live subscribers told at
+  // once, and the other replicas told through Redis, before the mutation answers.
+  const actions = createTeamActions({
+    cache,
+    writer: clerkWriter,
+    roles: createRoleSet(clerkWriter, config.cacheTtlSeconds * 1000),
+    locks: createOrganizationLocks(shared?.actions.lease),
+    audit: createAuditLog(logger),
+    async publish(effects) {
+      const touched = webhookEffects.apply(effects, { settleNow: true });
+      await shared?.actions.published(effects, touched);
+    },
+  });
+
   const yoga = createTeamYoga<PreparedContext>({
     cache,
+    actions,
     // The fast path's: a request whose answer may be kept records what it reads (the answer's inputs).
     cacheFor: recordingCacheFor(cache),
     revocations,

@@ -35,8 +35,16 @@ const read = <T>(value: T, readStartedAt: number): CacheRead<T> => ({
 
 const membershipIn = (organizationId: string) => ({
   membershipId: `mem_${organizationId}`,
-  organization: { id: organizationId, name: organizationId, slug: null, imageUrl: null, membersCount: null },
+  organization: {
+    id: organizationId,
+    name: organizationId,
+    slug: null,
+    imageUrl: null,
+    membersCount: null,
+    maxAllowedMemberships: null,
+  },
   role: 'org:member',
+  permissions: [],
   createdAt: '2024-01-01T00:00:00.000Z',
 });
 

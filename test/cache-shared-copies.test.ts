@@ -25,6 +25,7 @@ const roster = (organizationId: string, size: number): Roster =>
       email: null,
       imageUrl: null,
       role: 'org:member',
+      permissions: [],
       createdAt: '2026-01-01T00:00:00.000Z',
     })),
   );

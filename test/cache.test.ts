@@ -31,6 +31,7 @@ const member = (userId: string, firstName = 'Ada'): Member => ({
   email: `${userId}@example.test`,
   imageUrl: null,
   role: 'org:member',
+  permissions: [],
   createdAt: '2026-01-01T00:00:00.000Z',
 });
 
@@ -122,8 +123,16 @@ function scriptedSource({ sendAtOnce = true }: { sendAtOnce?: boolean } = {}) {
 
 const membershipIn = (organizationId: string): UserMembership => ({
   membershipId: `orgmem_${organizationId}`,
-  organization: { id: organizationId, name: organizationId, slug: null, imageUrl: null, membersCount: 3 },
+  organization: {
+    id: organizationId,
+    name: organizationId,
+    slug: null,
+    imageUrl: null,
+    membersCount: 3,
+    maxAllowedMemberships: null,
+  },
   role: 'org:member',
+  permissions: [],
   createdAt: '2026-01-01T00:00:00.000Z',
 });
 

@@ -18,6 +18,7 @@ function member(
     email,
     imageUrl: null,
     role: 'org:member',
+    permissions: [],
     // Newest first, like Clerk: later members get earlier dates here, so the roster's order is by join date desc.
     createdAt: new Date(Date.UTC(2026, 0, 1) - sequence * 60_000).toISOString(),
     ...extra,

@@ -4,8 +4,8 @@
  * subscriptions.test.ts).
  */
 import { describe, expect, it } from 'vitest';
+import { asClerkEvent, effectsOf, MalformedEventError } from '../src/clerk/events.js';
 import { ANY } from '../src/team/revocations.js';
-import { asClerkEvent, effectsOf, MalformedEventError } from '../src/webhooks/events.js';
 
 const orgMembership = {
   object: 'organization_membership',
@@ -158,6 +158,7 @@ describe('payload → patch (only when the payload holds every field the roster 
     object: 'organization_membership',
     id: 'orgmem_1',
     role: 'org:admin',
+    permissions: ['org:sys_memberships:manage', 'org:sys_memberships:read'],
     organization: { id: 'org_1' },
     public_user_data: {
       user_id: 'user_1',
@@ -197,6 +198,7 @@ describe('payload → patch (only when the payload holds every field the roster 
             email: 'ana@example.test',
             imageUrl: null,
             role: 'org:admin',
+            permissions: ['org:sys_memberships:manage', 'org:sys_memberships:read'],
             createdAt: '2023-11-14T22:13:20.000Z',
             version: 1_700_000_001_000,
           },
@@ -208,6 +210,7 @@ describe('payload → patch (only when the payload holds every field the roster 
   it.each([
     ['without updated_at', { ...membership, updated_at: undefined }],
     ['with a string date', { ...membership, created_at: '2023-11-14' }],
+    ['without permissions (Clerk always sends them)', { ...membership, permissions: undefined }],
     [
       'without image_url',
       { ...membership, public_user_data: { ...membership.public_user_data, image_url: undefined } },
@@ -265,6 +268,7 @@ describe('payload → patch (only when the payload holds every field the roster 
       status: 'pending',
       created_at: 1_700_000_000_000,
       updated_at: 1_700_000_000_000,
+      expires_at: 1_702_592_000_000,
     };
     expect(
       effectsOf({ type: 'organizationInvitation.created', data: invitation }).patches?.[0]?.delta,
@@ -277,6 +281,7 @@ describe('payload → patch (only when the payload holds every field the roster 
         role: 'org:member',
         status: 'pending',
         createdAt: '2023-11-14T22:13:20.000Z',
+        expiresAt: '2023-12-14T22:13:20.000Z',
         version: 1_700_000_000_000,
       },
     });

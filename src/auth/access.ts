@@ -30,7 +30,12 @@ import type { CacheRead } from '../team/cache.js';
 import { UpstreamUnavailableError } from '../team/errors.js';
 import { ANY, type Revocations } from '../team/revocations.js';
 import type { Roster, UserMembership, UserMemberships } from '../team/types.js';
-import { AccessDeniedError, AuthenticationError, InvalidArgumentError } from './errors.js';
+import {
+  AccessDeniedError,
+  AuthenticationError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+} from './errors.js';
 import type { Viewer } from './viewer.js';
 
 /** Clerk organization IDs; anything else would be spliced into a Clerk URL path, so it is refused up front. */
@@ -164,4 +169,46 @@ export async function currentMemberships({
   return value.memberships.filter(
     (membership) => revocations.revokedAt(viewer.userId, membership.organization.id, 'read') < readStartedAt,
   );
+}
+
+/**
+ * Team actions: the caller's permissions in an organization, from a roster read (not served stale) newer than any
+ * removal recorded for them, and than what this replica cannot confirm. System permissions such as
+ * `org:sys_memberships:manage` are never in Clerk's session tokens: only a membership says what its member may do,
+ * and a demotion's or removal's webhook patches the roster, so write rights end with it. Call it after
+ * `authorizeOrganization` (which decides membership without reading the organization for a non-member).
+ * Throws `AccessDeniedError` when the roster does not hold the caller, `UpstreamUnavailableError` when it is stale
+ * or too old to count (the caller reads it again first: `rosterTooOld`).
+ */
+export function permissionsInRoster(
+  { viewer: caller, revocations }: Pick<AccessInputs, 'viewer' | 'revocations'>,
+  organizationId: string,
+  roster: CacheRead<Roster>,
+): readonly string[] {
+  const viewer = requireViewer(caller);
+  if (roster.stale || rosterTooOld({ viewer, revocations }, organizationId, roster)) {
+    throw new UpstreamUnavailableError('Clerk could not be read to confirm your permissions', undefined);
+  }
+  const member = roster.value.byUserId.get(viewer.userId);
+  if (!member) throw new AccessDeniedError(organizationId);
+  return member.permissions;
+}
+
+/** A roster read at or before a removal of the caller (or what this replica cannot confirm) says nothing of them. */
+export function rosterTooOld(
+  { viewer: caller, revocations }: Pick<AccessInputs, 'viewer' | 'revocations'>,
+  organizationId: string,
+  roster: CacheRead<Roster>,
+): boolean {
+  const viewer = requireViewer(caller);
+  return roster.readStartedAt <= revocations.revokedAt(viewer.userId, organizationId, 'read');
+}
+
+/** Refuses (FORBIDDEN) a member whose permissions lack `permission`. */
+export function requirePermission(
+  permissions: readonly string[],
+  permission: string,
+  organizationId: string,
+): void {
+  if (!permissions.includes(permission)) throw new PermissionDeniedError(organizationId, permission);
 }

@@ -30,6 +30,20 @@ export class AccessDeniedError extends Error {
   }
 }
 
+/**
+ * A member who may read the organization but not do this (their membership lacks `permission`). Told apart from
+ * `AccessDeniedError` in the message only: a member already knows the organization exists.
+ */
+export class PermissionDeniedError extends Error {
+  constructor(
+    readonly organizationId: string,
+    readonly permission: string,
+  ) {
+    super(`Your membership in ${organizationId} lacks ${permission}`);
+    this.name = 'PermissionDeniedError';
+  }
+}
+
 /** An argument that cannot name anything we would look up (refused before any read); `message` is for the caller. */
 export class InvalidArgumentError extends Error {
   constructor(

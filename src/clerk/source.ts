@@ -4,6 +4,7 @@
  */
 import type { ClerkClient } from '@clerk/backend';
 import { OrganizationNotFoundError } from '../team/errors.js';
+import { internPermissions } from '../team/permissions.js';
 import {
   createRoster,
   createUserMemberships,
@@ -189,6 +190,7 @@ function toOrganizationSummary(membership: ClerkMembership): OrganizationSummary
     slug: organization.slug || null,
     imageUrl: organization.imageUrl || null,
     membersCount: typeof organization.membersCount === 'number' ? organization.membersCount : null,
+    maxAllowedMemberships: maxAllowedMemberships(organization.maxAllowedMemberships),
   };
 }
 
@@ -197,6 +199,7 @@ function toUserMembership(membership: ClerkMembership): UserMembership {
     membershipId: membership.id,
     organization: toOrganizationSummary(membership),
     role: membership.role,
+    permissions: internPermissions(membership.permissions ?? []),
     createdAt: new Date(membership.createdAt).toISOString(),
   };
 }
@@ -213,6 +216,7 @@ function toMember(membership: ClerkMembership): Member | undefined {
     email: user.identifier || null,
     imageUrl: user.imageUrl || null,
     role: membership.role,
+    permissions: internPermissions(membership.permissions ?? []),
     createdAt: new Date(membership.createdAt).toISOString(),
     version: membership.updatedAt,
   };
@@ -225,8 +229,21 @@ function toInvitation(invitation: ClerkInvitation): Invitation {
     role: invitation.role,
     status: invitation.status ?? 'pending',
     createdAt: new Date(invitation.createdAt).toISOString(),
+    expiresAt: timestampOrNull(invitation.expiresAt),
     version: invitation.updatedAt,
   };
+}
+
+/** Clerk's `max_allowed_memberships`: 0 (or nothing) means unlimited. */
+export function maxAllowedMemberships(value: unknown): number | null {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : null;
+}
+
+/** A Clerk timestamp (epoch ms) as RFC 3339; null when absent or not a time. */
+export function timestampOrNull(value: unknown): string | null {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0
+    ? new Date(value).toISOString()
+    : null;
 }
 
 /** Pages read while the roster changes can overlap; keep the first sighting of each membership. */

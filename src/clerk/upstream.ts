@@ -34,7 +34,15 @@ export type { Priority } from './upstream/queue.js';
  * breaker. `memberships` reads an organization's roster, `invitations` its pending invitations, `user_memberships`
  * one user's own membership list, `jwks` the keys that sign session tokens. Add a route here (one place).
  */
-export const UPSTREAM_ROUTES = ['memberships', 'invitations', 'user_memberships', 'jwks'] as const;
+export const UPSTREAM_ROUTES = [
+  'memberships',
+  'invitations',
+  'user_memberships',
+  'jwks',
+  'organization_roles',
+  'membership_writes',
+  'invitation_writes',
+] as const;
 export type UpstreamRoute = (typeof UPSTREAM_ROUTES)[number];
 
 export type CallOutcome = 'ok' | 'not_found' | 'rate_limited' | 'timeout' | 'error';
@@ -64,6 +72,13 @@ export interface CallOptions {
    * signal's reason. A call already under way is not interrupted (the SDK takes no signal), only no longer retried.
    */
   signal?: AbortSignal;
+  /**
+   * false for a write: a failure whose outcome is unknown (no answer, a 5xx) is never retried here, since the
+   * write may have happened; only the caller can find out (team actions reconcile). Refusals before sending and
+   * 429s (Clerk did nothing) are the same as for reads.
+   * @default true
+   */
+  retryable?: boolean;
 }
 
 export interface UpstreamObserver {
@@ -524,11 +539,12 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         caller: callOptions.caller,
         signal: callOptions.signal,
       };
+      const retries = callOptions.retryable === false ? 0 : maxRetries;
       for (let retry = 0; ; retry++) {
         try {
           return await attempt(route, request, call);
         } catch (error) {
-          if (retry >= maxRetries || !isRetryable(error) || call.signal?.aborted || closed) throw error;
+          if (retry >= retries || !isRetryable(error) || call.signal?.aborted || closed) throw error;
           const backoff = random() * backoffBaseMs * 2 ** retry;
           // A retry that could not start in time is not worth the wait: the caller gets this failure now.
           if (now() + backoff > call.deadline - MIN_CALL_MS) throw error;

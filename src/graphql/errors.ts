@@ -3,16 +3,20 @@
  * translated here is an internal error and stays masked by Yoga ("Unexpected error.").
  */
 import { GraphQLError } from 'graphql';
+import { WriteRateLimitedError } from '../actions/team-actions.js';
 import {
   AccessDeniedError,
   AuthenticationError,
   InvalidArgumentError,
   KeySetUnavailableError,
+  PermissionDeniedError,
 } from '../auth/errors.js';
 import {
+  ActionRefusedError,
   OrganizationNotFoundError,
   UpstreamRateLimitedError,
   UpstreamUnavailableError,
+  WriteOutcomeUnknownError,
 } from '../team/errors.js';
 
 export type ErrorCode =
@@ -21,7 +25,14 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'BAD_USER_INPUT'
   | 'UPSTREAM_UNAVAILABLE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  // Team actions' refusals (the change was not made; see docs/team-actions.md for what a frontend does on each).
+  | 'LAST_ADMIN'
+  | 'SEATS_EXHAUSTED'
+  | 'ALREADY_MEMBER'
+  | 'ALREADY_INVITED'
+  | 'NOT_FOUND'
+  | 'INVITATION_NOT_PENDING';
 
 /** Non-members and unknown organizations get the same answer, so IDs cannot be probed. */
 export const FORBIDDEN_MESSAGE = 'You are not a member of this organization, or it does not exist.';
@@ -59,6 +70,28 @@ export function toGraphQLError(error: unknown): unknown {
   // Not a member and no such organization read the same, whoever found it out.
   if (error instanceof AccessDeniedError || error instanceof OrganizationNotFoundError) return forbidden();
   if (error instanceof InvalidArgumentError) return badUserInput(error.message, error.argumentName);
+  if (error instanceof PermissionDeniedError) {
+    return new GraphQLError(
+      `Your role in this organization does not allow this (it needs ${error.permission}).`,
+      { extensions: { code: 'FORBIDDEN', permission: error.permission } },
+    );
+  }
+  if (error instanceof ActionRefusedError) {
+    const code: ErrorCode = error.code === 'UNKNOWN_ROLE' ? 'BAD_USER_INPUT' : error.code;
+    return new GraphQLError(error.message, { extensions: { code } });
+  }
+  if (error instanceof WriteRateLimitedError) {
+    return new GraphQLError(`Too many changes (${error.limit}): retry in ${error.retryAfterSeconds} s.`, {
+      extensions: { code: 'RATE_LIMITED', retryAfterSeconds: error.retryAfterSeconds, limit: error.limit },
+    });
+  }
+  if (error instanceof WriteOutcomeUnknownError) {
+    // Retrying with the same Idempotency-Key finds out what happened, and never writes twice.
+    return new GraphQLError(
+      'Clerk did not confirm the change: it may or may not have happened. Retry with the same Idempotency-Key.',
+      { extensions: { code: 'UPSTREAM_UNAVAILABLE', outcome: 'UNKNOWN' } },
+    );
+  }
   if (error instanceof UpstreamRateLimitedError) {
     return new GraphQLError('Clerk is rate limiting us and nothing usable is cached. Retry later.', {
       extensions: { code: 'RATE_LIMITED', retryAfterSeconds: error.retryAfterSeconds ?? null },

@@ -6,8 +6,10 @@ import { builder } from './builder.js';
 import './types/organization.js';
 import './types/viewer.js';
 import './types/team-changed.js';
+import './types/team-actions.js';
 
 builder.queryType({});
+builder.mutationType({});
 builder.subscriptionType({});
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -5,6 +5,7 @@
  */
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
+import type { TeamActions } from '../actions/team-actions.js';
 import { type Authentication, authenticate, bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
 import type { Logger } from '../observability/logger.js';
 import type { LiveStreams } from '../subscriptions/live-streams.js';
@@ -47,6 +48,8 @@ export interface ServerContext {
  */
 export interface YogaOptions<Extra extends object = Record<never, never>> {
   cache: TeamCache;
+  /** Team actions (mutations). */
+  actions: TeamActions;
   /**
    * The cache one request's reads go through, chosen from its server context once the caller is verified: the
    * assembly wraps the cache for requests whose reads must be recorded (the fast path's prepared responses).
@@ -181,17 +184,26 @@ export function createTeamYoga<Extra extends object = Record<never, never>>(
         const { viewer } = authentication;
         // Verified (or absent) by now: reading it again cannot throw.
         const token = bearerTokenFrom(authorization);
-        return {
-          viewer,
-          team: createTeamLoaders(options.cacheFor ? options.cacheFor(initial) : options.cache, {
+        const snapshot = () =>
+          createTeamLoaders(options.cacheFor ? options.cacheFor(initial) : options.cache, {
             requestedAt,
             deadline,
             caller: viewer?.userId,
-          }),
+          });
+        const context: GraphQLContext = {
+          viewer,
+          team: snapshot(),
           revocations: options.revocations,
           live,
           tokenExpiresAt: () => (token ? expiryOf(token) : null),
+          actions: options.actions,
+          request: { requestId: initial.requestId, requestedAt, deadline },
+          // Yoga copies these fields onto its own context object: `this` is the one resolvers hold.
+          renewTeamSnapshot(this: GraphQLContext) {
+            this.team = snapshot();
+          },
         };
+        return context;
       } catch (error) {
         throw toGraphQLError(error);
       }

@@ -7,6 +7,7 @@
  * Envelope: `[FORMAT, fetchedAt, readStartedAt, payload]`.
  */
 import type { CacheKind } from '../team/cache.js';
+import { internPermissions } from '../team/permissions.js';
 import {
   createRoster,
   createUserMemberships,
@@ -20,7 +21,7 @@ import {
 } from '../team/types.js';
 
 /** Bump when a tuple changes: older copies then decode as misses. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 export type CopyValue = Roster | PendingInvitations | UserMemberships;
 
@@ -29,7 +30,7 @@ export interface DecodedCopy extends SharedCopy {
 }
 
 type Nullable = string | null;
-type OrganizationTuple = [string, string, Nullable, Nullable, number | null];
+type OrganizationTuple = [string, string, Nullable, Nullable, number | null, number | null];
 
 const organizationTuple = (o: OrganizationSummary): OrganizationTuple => [
   o.id,
@@ -37,6 +38,7 @@ const organizationTuple = (o: OrganizationSummary): OrganizationTuple => [
   o.slug,
   o.imageUrl,
   o.membersCount,
+  o.maxAllowedMemberships,
 ];
 const fromOrganizationTuple = (t: OrganizationTuple): OrganizationSummary => ({
   id: t[0],
@@ -44,6 +46,7 @@ const fromOrganizationTuple = (t: OrganizationTuple): OrganizationSummary => ({
   slug: t[2],
   imageUrl: t[3],
   membersCount: t[4],
+  maxAllowedMemberships: t[5],
 });
 
 export function encodeCopy(kind: CacheKind, value: CopyValue, copy: SharedCopy): string {
@@ -61,6 +64,7 @@ export function encodeCopy(kind: CacheKind, value: CopyValue, copy: SharedCopy):
         m.imageUrl,
         m.role,
         m.createdAt,
+        m.permissions,
       ]),
     ];
   } else if (kind === 'invitations') {
@@ -70,6 +74,7 @@ export function encodeCopy(kind: CacheKind, value: CopyValue, copy: SharedCopy):
       i.role,
       i.status,
       i.createdAt,
+      i.expiresAt,
     ]);
   } else {
     payload = (value as UserMemberships).memberships.map((m) => [
@@ -77,6 +82,7 @@ export function encodeCopy(kind: CacheKind, value: CopyValue, copy: SharedCopy):
       organizationTuple(m.organization),
       m.role,
       m.createdAt,
+      m.permissions,
     ]);
   }
   return JSON.stringify([FORMAT, copy.fetchedAt, copy.readStartedAt, payload]);
@@ -85,13 +91,16 @@ export function encodeCopy(kind: CacheKind, value: CopyValue, copy: SharedCopy):
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isNullable = (v: unknown): v is Nullable => v === null || typeof v === 'string';
 const isTuple = (v: unknown, length: number): v is unknown[] => Array.isArray(v) && v.length === length;
+const isCount = (v: unknown): v is number | null => v === null || typeof v === 'number';
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isOrganization = (v: unknown): v is OrganizationTuple =>
-  isTuple(v, 5) &&
+  isTuple(v, 6) &&
   isString(v[0]) &&
   isString(v[1]) &&
   isNullable(v[2]) &&
   isNullable(v[3]) &&
-  (v[4] === null || typeof v[4] === 'number');
+  isCount(v[4]) &&
+  isCount(v[5]);
 
 /** The copy, or undefined when the text is not a copy of this kind in this format. */
 export function decodeCopy(kind: CacheKind, id: string, text: string): DecodedCopy | undefined {
@@ -118,7 +127,14 @@ function decodePayload(kind: CacheKind, id: string, payload: unknown): CopyValue
       return undefined;
     const members: Member[] = [];
     for (const t of payload[1] as unknown[]) {
-      if (!isTuple(t, 8) || !isString(t[0]) || !isString(t[1]) || !isString(t[6]) || !isString(t[7]))
+      if (
+        !isTuple(t, 9) ||
+        !isString(t[0]) ||
+        !isString(t[1]) ||
+        !isString(t[6]) ||
+        !isString(t[7]) ||
+        !isStrings(t[8])
+      )
         return undefined;
       if (!isNullable(t[2]) || !isNullable(t[3]) || !isNullable(t[4]) || !isNullable(t[5])) return undefined;
       members.push({
@@ -129,6 +145,7 @@ function decodePayload(kind: CacheKind, id: string, payload: unknown): CopyValue
         email: t[4],
         imageUrl: t[5],
         role: t[6],
+        permissions: internPermissions(t[8]),
         createdAt: t[7],
       });
     }
@@ -138,7 +155,7 @@ function decodePayload(kind: CacheKind, id: string, payload: unknown): CopyValue
   if (kind === 'invitations') {
     const invitations: Invitation[] = [];
     for (const t of payload as unknown[]) {
-      if (!isTuple(t, 5) || !t.every(isString)) return undefined;
+      if (!isTuple(t, 6) || !t.slice(0, 5).every(isString) || !isNullable(t[5])) return undefined;
       const [invitationId, email, role, status, createdAt] = t as string[];
       invitations.push({
         id: invitationId as string,
@@ -146,18 +163,27 @@ function decodePayload(kind: CacheKind, id: string, payload: unknown): CopyValue
         role: role as string,
         status: status as string,
         createdAt: createdAt as string,
+        expiresAt: t[5],
       });
     }
     return { organizationId: id, invitations };
   }
   const memberships = [];
   for (const t of payload as unknown[]) {
-    if (!isTuple(t, 4) || !isString(t[0]) || !isOrganization(t[1]) || !isString(t[2]) || !isString(t[3]))
+    if (
+      !isTuple(t, 5) ||
+      !isString(t[0]) ||
+      !isOrganization(t[1]) ||
+      !isString(t[2]) ||
+      !isString(t[3]) ||
+      !isStrings(t[4])
+    )
       return undefined;
     memberships.push({
       membershipId: t[0],
       organization: fromOrganizationTuple(t[1]),
       role: t[2],
+      permissions: internPermissions(t[4]),
       createdAt: t[3],
     });
   }

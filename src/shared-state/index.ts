@@ -23,6 +23,7 @@
  * when older), never from a token's claim; when the bus is back it invalidates everything, reads the revocation
  * records, and trusts its cache again.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
@@ -30,6 +31,7 @@ import type { CacheKind, TeamCache } from '../team/cache.js';
 import type { EventEffects, WebhookSharing } from '../team/effects.js';
 import type { Revocations } from '../team/revocations.js';
 import type { TeamSource } from '../team/types.js';
+import type { OrganizationLease } from '../team/writer.js';
 import {
   createRedisClient,
   createRedisConnection,
@@ -42,6 +44,7 @@ export type { RedisDownReason };
 import { createCopyStore } from './copies.js';
 import { createSharedDedupe } from './dedupe.js';
 import { sharedKeys } from './keys.js';
+import { createOrganizationLease } from './organization-lease.js';
 import { createSharedBus } from './redis-bus.js';
 import { createSharedStateMetrics } from './redis-metrics.js';
 import { type BudgetStore, createSharedBudgetStore } from './shared-budget-store.js';
@@ -106,6 +109,12 @@ export interface SharedState {
   shareReads(source: TeamSource): TeamSource;
   /** The webhook route's shared dedupe and publishing. */
   readonly webhooks: WebhookSharing;
+  /** Team actions: one at a time per organization across replicas, and their effects told to the others. */
+  readonly actions: {
+    lease: OrganizationLease;
+    /** As a webhook's (`webhooks.applied` without a delivery ID): true once told, false when owed. */
+    published(effects: EventEffects, touched: string[]): Promise<boolean>;
+  };
   /** Connects the bus to this replica. Call once. */
   attach(replica: SharedReplica): void;
   /** Closes every connection: call after the Clerk budget's gate has closed (it leaves through `budgetStore`). */
@@ -310,6 +319,10 @@ export function createSharedState(options: SharedStateOptions): SharedState {
     webhooks: {
       claim: (messageId) => dedupe.claim(messageId),
       applied: publishEffects,
+    },
+    actions: {
+      lease: createOrganizationLease(connection, keys, logger),
+      published: (effects, touched) => publishEffects(effects, touched),
     },
     attach(attached) {
       // Called in the same tick as createSharedState (see app.ts): no connect can have happened before it.

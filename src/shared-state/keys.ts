@@ -17,6 +17,8 @@ export interface SharedKeys {
   readonly revocations: string;
   /** The bus: effects of webhooks, copies written, heartbeats. */
   readonly bus: string;
+  /** One organization's team-action lease (string: the holder's token, expires with the action's deadline). */
+  actionLease(organizationId: string): string;
 }
 
 export function sharedKeys(prefix: string): SharedKeys {
@@ -27,5 +29,6 @@ export function sharedKeys(prefix: string): SharedKeys {
     webhook: (messageId) => `${prefix}webhook:${messageId}`,
     revocations: `${prefix}revocations`,
     bus: `${prefix}bus`,
+    actionLease: (organizationId) => `${prefix}action-lease:${organizationId}`,
   };
 }

@@ -301,6 +301,11 @@ export function applyToInvitations(
   };
 }
 
+/** Field values compare by value; lists (permissions) element by element, as they are usually shared arrays. */
+const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b ||
+  (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((each, i) => each === b[i]));
+
 /**
  * What differs between a full read and the patched copy it replaces, by membership or invitation ID and field
  * name (never values: they hold emails). Undefined when they agree.
@@ -321,7 +326,7 @@ export function differences<T extends { createdAt: string }>(
     const other = byId.get(idOf(item));
     if (!other) continue;
     const keys = new Set([...Object.keys(item), ...Object.keys(other)]) as Set<keyof T & string>;
-    const fields = [...keys].filter((key) => item[key] !== other[key]);
+    const fields = [...keys].filter((key) => !sameValue(item[key], other[key]));
     if (fields.length > 0) changed[idOf(item)] = fields;
   }
   const order =

@@ -1,7 +1,7 @@
 /**
  * What a change to an organization's team does, in the domain's terms: which cached data it patches or makes
  * stale, which access it revokes, which sessions it ends, and why (what live subscribers are told). The webhook
- * route computes effects from Clerk's events (src/webhooks/events.ts) and applies them; the Redis layer carries the
+ * route computes effects from Clerk's events (src/clerk/events.ts) and applies them; the Redis layer carries the
  * same plain-JSON effects to the other replicas, which apply them with the same function. Team actions (mutations)
  * produce the same effects from Clerk's answers.
  */

@@ -80,3 +80,38 @@ export class CircuitOpenError extends UpstreamUnavailableError {
     this.name = 'CircuitOpenError';
   }
 }
+
+/**
+ * Why a team action is refused, decided from the cache before any write or told by Clerk when the cache was
+ * behind (./../clerk/writes.ts maps Clerk's error codes to these). The GraphQL layer shows the code as is.
+ */
+export type ActionRefusal =
+  | 'LAST_ADMIN'
+  | 'SEATS_EXHAUSTED'
+  | 'ALREADY_MEMBER'
+  | 'ALREADY_INVITED'
+  | 'NOT_FOUND'
+  | 'INVITATION_NOT_PENDING'
+  /** Clerk does not know the role (its role set changed since we cached it). */
+  | 'UNKNOWN_ROLE';
+
+export class ActionRefusedError extends Error {
+  constructor(
+    readonly code: ActionRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ActionRefusedError';
+  }
+}
+
+/**
+ * A Clerk write that got no answer (it timed out, the connection broke, Clerk answered 5xx): it may or may not have
+ * happened. Never retried blindly; a retry with the same idempotency key reconciles with Clerk first.
+ */
+export class WriteOutcomeUnknownError extends UpstreamUnavailableError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, undefined, options);
+    this.name = 'WriteOutcomeUnknownError';
+  }
+}

@@ -22,6 +22,11 @@ export interface Member {
   imageUrl: string | null;
   /** Clerk role key, e.g. `org:admin`. */
   role: string;
+  /**
+   * The membership's permissions as Clerk lists them (its role's, e.g. `org:sys_memberships:manage`): what team
+   * actions are authorized from. One shared frozen array per distinct set (./permissions.ts `internPermissions`).
+   */
+  permissions: readonly string[];
   /** When the user joined the organization (RFC 3339). */
   createdAt: string;
   /** Clerk's `updated_at` (ms) of the membership it was built from: a webhook patch applies only if newer. */
@@ -35,6 +40,11 @@ export interface Invitation {
   status: string;
   /** RFC 3339. */
   createdAt: string;
+  /**
+   * When it expires (RFC 3339); null when Clerk sent none. Clerk sends no webhook when an invitation expires: a
+   * listed one past this is no longer pending (./invitations.ts `isPending`).
+   */
+  expiresAt: string | null;
   /** Clerk's `updated_at` (ms) of the invitation it was built from: a webhook patch applies only if newer. */
   version?: number;
 }
@@ -50,6 +60,11 @@ export interface OrganizationSummary {
   imageUrl: string | null;
   /** Clerk's `members_count`; null when Clerk left it out (it adds it to some answers only). */
   membersCount: number | null;
+  /**
+   * Clerk's `max_allowed_memberships`: how many members plus pending invitations the organization may hold; null
+   * when unlimited (Clerk's 0) or not sent.
+   */
+  maxAllowedMemberships: number | null;
 }
 
 /** The whole active member list of one organization, as one consistent snapshot. */
@@ -69,6 +84,8 @@ export interface UserMembership {
   organization: OrganizationSummary;
   /** Clerk role key, e.g. `org:admin`. */
   role: string;
+  /** The membership's permissions (shared arrays, as `Member.permissions`). */
+  permissions: readonly string[];
   /** When the user joined the organization (RFC 3339). */
   createdAt: string;
 }

@@ -29,6 +29,11 @@ export interface RefreshAhead {
    * with the burst it belongs to, once the burst settles.
    */
   announce(organizationId: string, reasons: readonly TeamChangeReason[]): void;
+  /**
+   * Settles the organization's burst now instead of after the debounce (a team action: its caller and its live
+   * subscribers should not wait for a burst that is only the action itself).
+   */
+  flush(organizationId: string): void;
   /** Cancels pending re-reads (shutdown). */
   stop(): void;
 }
@@ -93,6 +98,12 @@ export function createRefreshAhead(
     },
     announce(organizationId: string, reasons: readonly TeamChangeReason[]) {
       refreshAhead.schedule(organizationId, { roster: false, invitations: false }, reasons, false);
+    },
+    flush(organizationId: string) {
+      const parts = pending.get(organizationId);
+      if (!parts) return;
+      clearTimeout(parts.timer);
+      refresh(organizationId, parts);
     },
     stop() {
       for (const { timer } of pending.values()) clearTimeout(timer);

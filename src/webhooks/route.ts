@@ -7,10 +7,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { Webhook, WebhookVerificationError } from 'svix';
+import { asClerkEvent, effectsOf, MalformedEventError } from '../clerk/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { EventEffects, WebhookSharing } from '../team/effects.js';
 import type { EffectApplier } from './apply-effects.js';
-import { asClerkEvent, effectsOf, MalformedEventError } from './events.js';
 
 export const WEBHOOK_PATH = '/webhooks/clerk';
 /** Clerk's events are a few KiB; the largest (an organization with much metadata) stay far below this. */

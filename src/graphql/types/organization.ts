@@ -1,10 +1,12 @@
 /** `Organization` and `Query.organization`: an organization's team, readable by its members only. */
 
+import { seatsOf } from '../../actions/guards.js';
 import { authorizeOrganization, type Evidence, requireViewer } from '../../auth/access.js';
 import type { OrganizationSummary } from '../../team/types.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { forbidden, toGraphQLError } from '../errors.js';
+import { SeatsRef } from './seats.js';
 import {
   memberQueryOf,
   pageArgs,
@@ -70,6 +72,38 @@ OrganizationRef.implement({
       nullable: true,
       description: "The organization's logo (Clerk serves a generated one when none was uploaded).",
       resolve: async (organization, _args, context) => (await summaryOf(organization, context)).imageUrl,
+    }),
+    seats: t.field({
+      type: SeatsRef,
+      description:
+        'Members plus pending invitations against the organization’s limit: an invitation beyond it is refused ' +
+        '(SEATS_EXHAUSTED). From the cached roster and invitations.',
+      resolve: async ({ id }, _args, context) => {
+        try {
+          const [roster, invitations] = await Promise.all([
+            context.team.roster(id),
+            context.team.pendingInvitations(id),
+          ]);
+          return seatsOf(roster.value, invitations.value, Date.now());
+        } catch (error) {
+          throw toGraphQLError(error);
+        }
+      },
+    }),
+    viewerPermissions: t.stringList({
+      description:
+        "The caller's permissions in this organization, from their membership (e.g. org:sys_memberships:manage " +
+        'allows the team actions). Not in session tokens: read from the cached roster.',
+      resolve: async ({ id, evidence }, _args, context) => {
+        try {
+          const viewer = requireViewer(context.viewer);
+          if (evidence.kind === 'membership') return [...evidence.membership.permissions];
+          const roster = evidence.kind === 'roster' ? evidence.roster : await context.team.roster(id);
+          return [...(roster.value.byUserId.get(viewer.userId)?.permissions ?? [])];
+        } catch (error) {
+          throw toGraphQLError(error);
+        }
+      },
     }),
     membersCount: t.int({
       description: 'How many active members the organization has.',

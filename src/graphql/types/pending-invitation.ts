@@ -10,5 +10,10 @@ export const PendingInvitationRef = builder.objectRef<Invitation>('PendingInvita
     role: t.exposeString('role'),
     status: t.exposeString('status'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the invitation expires; from then on it is no longer listed nor counted as a seat.',
+    }),
   }),
 });

@@ -3,6 +3,7 @@
  * `members` field takes (page, search, roles filter, order), checked once here.
  */
 import type { CacheRead, PageRead } from '../../team/cache.js';
+import { pendingAt } from '../../team/invitations.js';
 import {
   DEFAULT_MEMBER_ORDER,
   type MemberOrder,
@@ -62,7 +63,9 @@ export const TeamMembersRef = builder.objectRef<TeamMembersShape>('TeamMembers')
       type: [PendingInvitationRef],
       nullable: true,
       description: 'Pending invitations (all of them); null unless includePending is true.',
-      resolve: ({ invitations }) => invitations?.value.invitations ?? null,
+      // Clerk sends no webhook when an invitation expires: a cached one past its expiry is dropped here.
+      resolve: ({ invitations }) =>
+        invitations ? pendingAt(invitations.value.invitations, Date.now()) : null,
     }),
   }),
 });

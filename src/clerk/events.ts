@@ -1,5 +1,6 @@
 /**
- * What a Clerk webhook event changes for us: which cached data it patches (when its payload expresses every field
+ * What a Clerk webhook event changes for us (and what one of our own writes changes: team actions hand Clerk's answer
+ * to `effectsOf` as the webhook that follows will carry it, so both apply the same delta with the same versions): which cached data it patches (when its payload expresses every field
  * a roster or invitation list holds; see ../team/deltas.ts for how versions and tombstones keep duplicated and
  * reordered deliveries harmless), which it makes stale (everything else), and which access it revokes. Pure: no
  * I/O, no cache. The effect types are the domain's (../team/effects.ts): the Redis layer carries them too.
@@ -13,6 +14,7 @@ import type {
   Revocation,
   TeamChangeReason,
 } from '../team/effects.js';
+import { internPermissions } from '../team/permissions.js';
 import { ANY } from '../team/revocations.js';
 import type { Invitation, Member } from '../team/types.js';
 
@@ -170,7 +172,7 @@ const nullableString = (fields: Fields, key: string): string | null | undefined 
 function membershipDelta(action: string, organizationId: string, data: unknown): Delta | undefined {
   const membership = data as Fields;
   const user = objectAt(data, 'public_user_data');
-  const { id, role, created_at: createdAt, updated_at: updatedAt } = membership;
+  const { id, role, permissions, created_at: createdAt, updated_at: updatedAt } = membership;
   if (!isId(id) || !user || !isId(user.user_id)) return undefined;
   if (action === 'deleted') {
     return { kind: 'memberRemoval', organizationId, membershipId: id, userId: user.user_id };
@@ -182,6 +184,7 @@ function membershipDelta(action: string, organizationId: string, data: unknown):
   const imageUrl = nullableString(user, 'image_url');
   if (
     !isId(role) ||
+    !Array.isArray(permissions) ||
     !isTimestamp(createdAt) ||
     !isTimestamp(updatedAt) ||
     firstName === undefined ||
@@ -198,6 +201,7 @@ function membershipDelta(action: string, organizationId: string, data: unknown):
     email,
     imageUrl,
     role,
+    permissions: internPermissions(permissions),
     createdAt: new Date(createdAt).toISOString(),
     version: updatedAt,
   };
@@ -207,7 +211,15 @@ function membershipDelta(action: string, organizationId: string, data: unknown):
 /** `organizationInvitation.*` → an invitation delta (the same fields as clerk-source's `toInvitation`). */
 function invitationDelta(action: string, organizationId: string, data: unknown): Delta | undefined {
   const fields = data as Fields;
-  const { id, email_address: email, role, status, created_at: createdAt, updated_at: updatedAt } = fields;
+  const {
+    id,
+    email_address: email,
+    role,
+    status,
+    created_at: createdAt,
+    updated_at: updatedAt,
+    expires_at: expiresAt,
+  } = fields;
   if (!isId(id)) return undefined;
   if (action === 'accepted' || action === 'revoked') {
     return { kind: 'invitationRemoval', organizationId, invitationId: id };
@@ -218,7 +230,8 @@ function invitationDelta(action: string, organizationId: string, data: unknown):
     !isId(role) ||
     status !== 'pending' ||
     !isTimestamp(createdAt) ||
-    !isTimestamp(updatedAt)
+    !isTimestamp(updatedAt) ||
+    !(expiresAt === null || expiresAt === undefined || isTimestamp(expiresAt))
   )
     return undefined;
   const invitation: Invitation & { version: number } = {
@@ -227,6 +240,7 @@ function invitationDelta(action: string, organizationId: string, data: unknown):
     role,
     status,
     createdAt: new Date(createdAt).toISOString(),
+    expiresAt: isTimestamp(expiresAt) ? new Date(expiresAt).toISOString() : null,
     version: updatedAt,
   };
   return { kind: 'invitationUpsert', organizationId, invitation };
