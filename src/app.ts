@@ -248,8 +248,9 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     roles: createRoleSet(clerkWriter, config.cacheTtlSeconds * 1000),
     locks: createOrganizationLocks(shared?.actions.lease),
     audit: createAuditLog(logger),
-    async publish(effects) {
-      const touched = webhookEffects.apply(effects, { settleNow: true });
+    async publish(written) {
+      const effects = { ...written, settleNow: true };
+      const touched = webhookEffects.apply(effects);
       await shared?.actions.published(effects, touched);
     },
   });

@@ -153,6 +153,7 @@ export function parseBusMessage(text: string): ParsedBusMessage {
     revocations: keep(raw.revocations, isRevocation, bad),
     ...(patches.length > 0 ? { patches } : {}),
     ...(endedSessions.length > 0 ? { endedSessions } : {}),
+    ...(raw.settleNow === true ? { settleNow: true } : {}),
   };
   // `touched` only widens which second-level copies are dropped: a bad entry is left out, never the message.
   const touched = keep(value.touched, isString, { count: 0 });

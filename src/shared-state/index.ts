@@ -146,7 +146,14 @@ function applyEachPatchAlone(replica: SharedReplica, effects: EventEffects, logg
   const touched = replica.applyEffects({ invalidations: [], revocations: effects.revocations });
   for (const patch of effects.patches ?? []) {
     try {
-      touched.push(...replica.applyEffects({ invalidations: [], revocations: [], patches: [patch] }));
+      touched.push(
+        ...replica.applyEffects({
+          invalidations: [],
+          revocations: [],
+          patches: [patch],
+          ...(effects.settleNow ? { settleNow: true } : {}),
+        }),
+      );
     } catch (error) {
       logger.warn('could not apply a patch heard on the Redis bus: invalidating instead', { error });
       const { delta, reason } = patch;

@@ -67,6 +67,11 @@ export interface EventEffects {
   patches?: Patch[];
   /** Only for session events; absent otherwise. */
   endedSessions?: EndedSession[];
+  /**
+   * A team action's own write: live subscribers are told at once, on every replica, instead of once the burst's
+   * debounce settles (a webhook burst is coalesced; an action is one change its caller waits to see).
+   */
+  settleNow?: boolean;
 }
 
 /** What the route asks of the Redis layer, when there is one. */

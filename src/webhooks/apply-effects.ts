@@ -34,9 +34,9 @@ export interface EffectApplier {
   /**
    * Applies `effects` (revocations, patches, invalidations, refresh-ahead, ended sessions), synchronously. Returns
    * the organizations whose cached copies changed or were invalidated (the Redis layer drops their shared copies).
-   * `settleNow` (a team action's own write): live subscribers are told at once, not after the burst's debounce.
+   * `effects.settleNow` (a team action's own write): live subscribers are told at once, not after the debounce.
    */
-  apply(effects: EventEffects, options?: { settleNow?: boolean }): string[];
+  apply(effects: EventEffects): string[];
   /** Cancels pending re-reads (shutdown). */
   close(): void;
 }
@@ -107,7 +107,7 @@ export function createEffectApplier(options: EffectApplierOptions): EffectApplie
   }
 
   return {
-    apply(effects, { settleNow = false } = {}) {
+    apply(effects) {
       const touched = new Set<string>();
       // Revocations first: from here on no older evidence admits the removed member, whatever the cache holds.
       for (const { userId, organizationId } of effects.revocations)
@@ -115,7 +115,7 @@ export function createEffectApplier(options: EffectApplierOptions): EffectApplie
       for (const each of effects.patches ?? []) patch(each, touched);
       for (const invalidation of effects.invalidations) invalidate(invalidation, touched);
       for (const session of effects.endedSessions ?? []) options.live?.sessionEnded?.(session);
-      if (settleNow) for (const organizationId of touched) refreshAhead.flush(organizationId);
+      if (effects.settleNow) for (const organizationId of touched) refreshAhead.flush(organizationId);
       return [...touched];
     },
     close: () => refreshAhead.stop(),
