@@ -7,12 +7,12 @@ import {
   acceptedInvitationJson,
   deletedObjectJson,
   invitationJson,
-  isKnownRole,
   type Json,
   listJson,
   membershipJson,
   organizationJson,
-  roleCanManageMemberships,
+  permissionJson,
+  roleJson,
   userJson,
 } from './serialize.js';
 import type { Metadata, Store, StoredInvitation } from './store.js';
@@ -25,8 +25,8 @@ export const CONTROL_REQUEST: HttpRequestInfo = {
 };
 
 /** A role the instance defines, else Clerk's OrganizationRoleNotFound (404 resource_not_found). */
-export function validateRole(role: string, param = 'role'): string {
-  if (!isKnownRole(role)) throw clerkErrors.roleNotFound(param);
+export function validateRole(store: Store, role: string, param = 'role'): string {
+  if (!store.roles.isKnown(role)) throw clerkErrors.roleNotFound(param);
   return role;
 }
 
@@ -65,7 +65,7 @@ export class Actions {
     request: HttpRequestInfo,
   ): Json {
     const org = this.store.requireOrganization(organizationId);
-    validateRole(input.role);
+    validateRole(this.store, input.role);
     if (this.store.getMembership(org.id, input.userId)) {
       throw clerkErrors.alreadyMember(this.store.getUser(input.userId)?.emailAddress);
     }
@@ -80,9 +80,10 @@ export class Actions {
 
   updateMembership(organizationId: string, userId: string, role: string, request: HttpRequestInfo): Json {
     const org = this.store.requireOrganization(organizationId);
-    validateRole(role);
+    validateRole(this.store, role);
     const current = this.store.requireMembership(org.id, userId);
-    if (!roleCanManageMemberships(role)) this.requireAnotherManager(org.id, current.userId, current.role);
+    if (!this.store.roles.canManageMemberships(role))
+      this.requireAnotherManager(org.id, current.userId, current.role);
     const membership = this.store.updateMembershipRole(org.id, userId, role);
     const json = membershipJson(this.store, membership);
     this.emit([{ type: 'organizationMembership.updated', data: json }], request);
@@ -116,16 +117,16 @@ export class Actions {
    * an organization that never had a manager (store setup) stays writable.
    */
   private requireAnotherManager(organizationId: string, userId: string, role: string): void {
-    if (!this.minimumPermissionsCheck || !roleCanManageMemberships(role)) return;
+    if (!this.minimumPermissionsCheck || !this.store.roles.canManageMemberships(role)) return;
     const another = this.store
       .membershipsAscending(organizationId)
-      .some((m) => m.userId !== userId && roleCanManageMemberships(m.role));
+      .some((m) => m.userId !== userId && this.store.roles.canManageMemberships(m.role));
     if (!another) throw clerkErrors.minimumPermissionsNeeded();
   }
 
   /** Validates one invitation against the organization as it stands (and the earlier items of a batch). */
   private checkInvitation(organizationId: string, input: InvitationInput, batchEmails: Set<string>): string {
-    validateRole(input.role);
+    validateRole(this.store, input.role);
     const email = input.emailAddress.trim();
     if (!EMAIL_PATTERN.test(email)) throw clerkErrors.paramFormat('email_address', 'a valid email address');
     if (input.expiresInDays !== undefined && (input.expiresInDays < 1 || input.expiresInDays > 365)) {
@@ -207,7 +208,7 @@ export class Actions {
   ): { membershipId: string; userId: string } {
     const invitation = this.store.getInvitation(invitationId);
     if (!invitation) throw clerkErrors.notFound();
-    if (invitation.status !== 'pending') throw clerkErrors.invitationNotPending();
+    if (!this.store.isPending(invitation)) throw clerkErrors.invitationNotPending();
     const events: WebhookEvent[] = [];
     let user = userId ? this.store.requireUser(userId) : this.store.findUserByEmail(invitation.emailAddress);
     if (user && this.store.getMembership(invitation.organizationId, user.id))
@@ -227,6 +228,26 @@ export class Actions {
     events.push({ type: 'organizationMembership.created', data: membershipJson(this.store, membership) });
     this.emit(events, request);
     return { membershipId: membership.id, userId: user.id };
+  }
+
+  // ---- roles (the Dashboard's writes; the emulator offers them through the control API) ----
+
+  createOrganizationRole(
+    input: { key: string; name: string; description?: string | null; permissions: readonly string[] },
+    request: HttpRequestInfo = CONTROL_REQUEST,
+  ): Json {
+    const known = new Set(input.permissions.filter((key) => this.store.roles.permission(key)));
+    const role = this.store.roles.addRole(input, this.store.now());
+    const events: WebhookEvent[] = [];
+    for (const key of role.permissions) {
+      const permission = this.store.roles.permission(key);
+      if (permission && !known.has(key))
+        events.push({ type: 'permission.created', data: permissionJson(permission) });
+    }
+    const json = roleJson(this.store, role);
+    events.push({ type: 'role.created', data: json });
+    this.emit(events, request);
+    return json;
   }
 
   // ---- users ----

@@ -212,6 +212,26 @@ export interface EmulatorControl {
   setRateLimit(setting: RateLimitSetting): void;
   /** Turns Clerk's last-manager check (`organization_minimum_permissions_needed`) on or off; see the start option. */
   setMinimumPermissionsCheck(enabled: boolean): void;
+  /**
+   * Moves the emulator's clock forward by `ms` (invitation expiry and new records' timestamps follow it; session
+   * tokens and webhook timestamps keep the real clock). Returns the emulator's new time in epoch ms.
+   */
+  advanceClock(ms: number): number;
+  /**
+   * Makes a pending invitation expire at `expiresAt` (epoch ms, not in the future; default now): from then on it
+   * reads as 'expired', holds no seat and cannot be revoked. Clerk sends no webhook for an expiry.
+   */
+  expireInvitation(invitationId: string, expiresAt?: number): InvitationRecord;
+  /**
+   * Defines a custom organization role as the Dashboard does (emits `permission.created` for each new permission
+   * key, then `role.created`). Members and invitations may then hold it; memberships carry its permissions.
+   */
+  createOrganizationRole(input: {
+    key: string;
+    name: string;
+    description?: string | null;
+    permissions: string[];
+  }): { id: string; key: string };
 }
 
 export interface ClerkEmulator {

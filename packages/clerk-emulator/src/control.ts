@@ -16,7 +16,7 @@ import type {
 import { ClerkApiError, errorBody, errorItem } from './errors.js';
 import type { ControlHandler, ControlResponse, RawBody } from './http.js';
 import type { Knobs } from './knobs.js';
-import { userJson } from './serialize.js';
+import { invitationJson, userJson } from './serialize.js';
 import type { Store } from './store.js';
 import type { WebhookDispatcher } from './webhooks.js';
 
@@ -83,6 +83,16 @@ export function createControl(deps: ControlDeps): ExtendedControl {
     },
     setRateLimit(setting: RateLimitSetting) {
       knobs.setRateLimit(setting);
+    },
+    advanceClock(ms: number) {
+      return deps.store.advanceClock(ms);
+    },
+    expireInvitation(invitationId: string, expiresAt?: number) {
+      return deps.store.expireInvitation(invitationId, expiresAt);
+    },
+    createOrganizationRole(input) {
+      const role = actions.createOrganizationRole(input);
+      return { id: role.id as string, key: role.key as string };
     },
   };
 }
@@ -171,6 +181,7 @@ const ok = (body: unknown = { ok: true }, status = 200): ControlResponse => ({ s
 
 export function createControlHandler(deps: ControlDeps, control: ExtendedControl): ControlHandler {
   const { store, knobs } = deps;
+  const clockJson = () => ({ now: store.clock(), offset_ms: store.clockOffset() });
 
   const routes: Record<string, (body: Json, params: string[]) => Promise<ControlResponse> | ControlResponse> =
     {
@@ -278,6 +289,38 @@ export function createControlHandler(deps: ControlDeps, control: ExtendedControl
         const userId = optional(body, 'user_id', isNonEmptyString, 'a string');
         const result = await control.acceptInvitation(invitationId, userId);
         return ok({ membership_id: result.membershipId, user_id: result.userId });
+      },
+
+      'GET /__emulator/clock': () => ok(clockJson()),
+      'POST /__emulator/clock': (body) => {
+        const advanceMs = required(body, 'advance_ms', isNumber, 'a number of milliseconds');
+        if (advanceMs < 0)
+          throw new ControlError(400, 'advance_ms must not be negative (the clock only moves forward)');
+        control.advanceClock(advanceMs);
+        return ok(clockJson());
+      },
+      'POST /__emulator/invitations/{id}/expire': (body, [invitationId = '']) => {
+        const expiresAt = optional(body, 'expires_at', isInteger, 'epoch milliseconds');
+        if (expiresAt !== undefined && expiresAt > store.clock()) {
+          throw new ControlError(400, 'expires_at must not be in the future (on the emulator clock)');
+        }
+        control.expireInvitation(invitationId, expiresAt);
+        const invitation = store.getInvitation(invitationId);
+        return ok(invitation ? invitationJson(store, invitation) : {});
+      },
+      'POST /__emulator/organization_roles': (body) => {
+        const permissions = body.permissions ?? [];
+        if (!Array.isArray(permissions) || !permissions.every(isNonEmptyString)) {
+          throw new ControlError(400, 'permissions must be an array of permission keys');
+        }
+        const description = optional(body, 'description', isString, 'a string');
+        const role = deps.actions.createOrganizationRole({
+          key: required(body, 'key', isNonEmptyString, 'a role key (org:…)'),
+          name: required(body, 'name', isNonEmptyString, 'a string'),
+          ...(description !== undefined ? { description } : {}),
+          permissions,
+        });
+        return ok(role);
       },
 
       'GET /__emulator/rate-limit': () => ok({ setting: rateLimitJson(knobs.getRateLimit()) }),

@@ -9,7 +9,17 @@ export const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 /** Length of the random part of a Clerk ID, as in `user_2g7np7Hrk0SN6kj5EDMLDaKNL0S`. */
 export const ID_BODY_LENGTH = 27;
 
-export type IdPrefix = 'org' | 'user' | 'orgmem' | 'orginv' | 'sess' | 'msg' | 'ins' | 'idn' | 'role';
+export type IdPrefix =
+  | 'org'
+  | 'user'
+  | 'orgmem'
+  | 'orginv'
+  | 'sess'
+  | 'msg'
+  | 'ins'
+  | 'idn'
+  | 'role'
+  | 'perm';
 
 /** A source of uniformly distributed numbers in [0, 1). */
 export type Random = () => number;

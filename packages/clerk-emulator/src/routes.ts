@@ -16,12 +16,14 @@ import {
   sliceOrdered,
   str,
 } from './params.js';
+import type { RoleRecord } from './roles.js';
 import {
   invitationJson,
   type Json,
   listJson,
   membershipJson,
   organizationJson,
+  roleJson,
   userJson,
 } from './serialize.js';
 import type {
@@ -322,7 +324,9 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
       }
     }
     let invitations: readonly StoredInvitation[] = store.invitationsAscending(org.id);
-    if (statuses.length > 0) invitations = invitations.filter((i) => statuses.includes(i.status));
+    if (statuses.length > 0) {
+      invitations = invitations.filter((i) => statuses.includes(store.invitationStatus(i)));
+    }
     const email = single(ctx.query, 'email_address')?.toLowerCase();
     if (email) invitations = invitations.filter((i) => i.emailAddress.toLowerCase() === email);
     if (order.field === 'email_address') {
@@ -371,6 +375,37 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
   const getInvitation = (ctx: RequestContext) => {
     const org = store.requireOrganization(param(ctx, 'id'));
     return invitationJson(store, store.requireInvitation(org.id, param(ctx, 'invitation_id')));
+  };
+
+  // ---- organization roles ----
+
+  /**
+   * `GET /v1/organization_roles`: the instance's roles, newest first by default; `query` matches an ID exactly or
+   * a name or key in part; `order_by` ±created_at, name or key.
+   */
+  const listOrganizationRoles = (ctx: RequestContext) => {
+    const page = parsePagination(ctx.query);
+    const order = parseOrderBy(ctx.query, ['created_at', 'name', 'key'], CREATED_DESC);
+    let roles: readonly RoleRecord[] = store.roles.list();
+    const q = single(ctx.query, 'query');
+    if (q) {
+      const lower = q.toLowerCase();
+      roles = roles.filter(
+        (r) => r.id === q || r.name.toLowerCase().includes(lower) || r.key.toLowerCase().includes(lower),
+      );
+    }
+    if (order.field === 'name' || order.field === 'key') {
+      const field = order.field;
+      roles = [...roles].sort((a, b) => a[field].localeCompare(b[field]) || byCreated(a, b));
+    }
+    const data = sliceOrdered(roles, order.descending, page).map((r) => roleJson(store, r));
+    return listJson(data, roles.length);
+  };
+
+  const getOrganizationRole = (ctx: RequestContext) => {
+    const role = store.roles.byId(param(ctx, 'organization_role_id'));
+    if (!role) throw clerkErrors.notFound();
+    return roleJson(store, role);
   };
 
   // ---- users ----
@@ -474,6 +509,8 @@ export function buildRoutes({ store, actions, signingKey }: RouteDeps): Route[] 
       object: 'total_count',
       total_count: filteredUsers(ctx.query).length,
     })),
+    route('GET /v1/organization_roles', listOrganizationRoles),
+    route('GET /v1/organization_roles/{organization_role_id}', getOrganizationRole),
     route('GET /v1/organizations', listOrganizations),
     route('POST /v1/organizations', createOrganization, orgSpec),
     route('GET /v1/organizations/{id}', (ctx) =>

@@ -7,7 +7,7 @@
  */
 import type { DemoFixture } from './contract.js';
 import { randomInt, seededRandom } from './ids.js';
-import { type Store, uploadedImageUrl } from './store.js';
+import { INVITATION_LIFETIME_MS, type Store, uploadedImageUrl } from './store.js';
 
 export const DEMO_SEED = 20_260_112;
 /** 2026-01-12T09:00:00Z; records are spaced 30–90 s apart after it. */
@@ -66,8 +66,6 @@ export function seedDemo(store: Store): DemoFixture {
       store.addInvitation(acme.id, {
         ...invitation,
         inviterUserId: (index % 2 === 0 ? founder : secondAdmin).id,
-        // Long-lived so that the fixture stays pending-looking for a while.
-        expiresInDays: 365,
       }),
     );
 
@@ -84,6 +82,12 @@ export function seedDemo(store: Store): DemoFixture {
     initech.createdBy = initechAdmins[0]?.userId ?? null;
 
     const outsider = person('Milton', 'Waddams', 'example.com');
+
+    store.useRealClock();
+    // Invitations expire (as in Clerk) and the fixture is dated in the past, so the demo's pending invitations
+    // get Clerk's default lifetime counted from the emulator's start: they stay pending whatever the date, for
+    // 30 days of uptime. (Their expires_at is the one demo value that depends on when the emulator starts.)
+    for (const invitation of pending) invitation.expiresAt = store.clock() + INVITATION_LIFETIME_MS;
 
     return {
       acme: {

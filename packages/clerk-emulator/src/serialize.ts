@@ -1,47 +1,47 @@
 /** Store records → Clerk's JSON shapes (Backend API responses and webhook `data`), timestamps in ms. */
+import { DEFAULT_ROLE_SET_KEY, type PermissionRecord, type RoleRecord } from './roles.js';
 import type { Store, StoredInvitation, StoredMembership, StoredOrganization, StoredUser } from './store.js';
 
 export type Json = Record<string, unknown>;
 
-/** The system permission that lets a member invite, change roles and remove members. */
-export const MEMBERSHIPS_MANAGE = 'org:sys_memberships:manage';
-
-/**
- * The instance's roles and their system permissions, as Clerk's default role set defines them: org:admin holds
- * every system permission (the six keys of `OrganizationSystemPermissionKey` in Clerk's types; the two
- * org:sys_billing:* keys exist only with Billing enabled, which the emulator does not model), org:member holds
- * "Read members" only.
- */
-const ROLE_PERMISSIONS: Record<string, readonly string[]> = {
-  'org:admin': [
-    'org:sys_profile:manage',
-    'org:sys_profile:delete',
-    'org:sys_memberships:read',
-    MEMBERSHIPS_MANAGE,
-    'org:sys_domains:read',
-    'org:sys_domains:manage',
-  ],
-  'org:member': ['org:sys_memberships:read'],
-};
-
-/** Whether the instance defines this role key (writes naming another role answer 404 resource_not_found). */
-export function isKnownRole(role: string): boolean {
-  return Object.hasOwn(ROLE_PERMISSIONS, role);
-}
-
-export function roleName(role: string): string {
+/** A role's display name: the instance's name for it, else one derived from the key (store setup only). */
+export function roleName(store: Store, role: string): string {
+  const defined = store.roles.get(role)?.name;
+  if (defined) return defined;
   const key = role.startsWith('org:') ? role.slice(4) : role;
   const words = key.replace(/[_:-]+/g, ' ').trim();
   return words ? words[0]?.toUpperCase() + words.slice(1) : role;
 }
 
-/** A role's permissions; a role set up directly in the store that the instance does not define reads members. */
-export function rolePermissions(role: string): string[] {
-  return [...(ROLE_PERMISSIONS[role] ?? ['org:sys_memberships:read'])];
+export function permissionJson(permission: PermissionRecord): Json {
+  return {
+    object: 'permission',
+    id: permission.id,
+    name: permission.name,
+    key: permission.key,
+    description: permission.description,
+    type: permission.type,
+    created_at: permission.createdAt,
+    updated_at: permission.updatedAt,
+  };
 }
 
-export function roleCanManageMemberships(role: string): boolean {
-  return rolePermissions(role).includes(MEMBERSHIPS_MANAGE);
+/** Clerk's `Role`: its permissions as Permission objects, in the role's order. */
+export function roleJson(store: Store, role: RoleRecord): Json {
+  return {
+    object: 'role',
+    id: role.id,
+    name: role.name,
+    key: role.key,
+    description: role.description,
+    is_creator_eligible: store.roles.isCreatorEligible(role),
+    permissions: role.permissions.flatMap((key) => {
+      const permission = store.roles.permission(key);
+      return permission ? [permissionJson(permission)] : [];
+    }),
+    created_at: role.createdAt,
+    updated_at: role.updatedAt,
+  };
 }
 
 export function organizationJson(store: Store, org: StoredOrganization): Json {
@@ -62,6 +62,7 @@ export function organizationJson(store: Store, org: StoredOrganization): Json {
     created_by: org.createdBy ?? '',
     created_at: org.createdAt,
     updated_at: org.updatedAt,
+    role_set_key: DEFAULT_ROLE_SET_KEY,
   };
 }
 
@@ -84,8 +85,8 @@ export function membershipJson(store: Store, membership: StoredMembership, organ
     object: 'organization_membership',
     id: membership.id,
     role: membership.role,
-    role_name: roleName(membership.role),
-    permissions: rolePermissions(membership.role),
+    role_name: roleName(store, membership.role),
+    permissions: store.roles.permissionsOf(membership.role),
     public_metadata: membership.publicMetadata,
     private_metadata: membership.privateMetadata,
     organization: org,
@@ -123,13 +124,13 @@ export function invitationJson(store: Store, invitation: StoredInvitation): Json
     id: invitation.id,
     email_address: invitation.emailAddress,
     role: invitation.role,
-    role_name: roleName(invitation.role),
+    role_name: roleName(store, invitation.role),
     organization_id: invitation.organizationId,
     inviter_id: invitation.inviterUserId,
     public_inviter_data: publicInviterDataJson(
       invitation.inviterUserId ? store.getUser(invitation.inviterUserId) : undefined,
     ),
-    status: invitation.status,
+    status: store.invitationStatus(invitation),
     public_metadata: invitation.publicMetadata,
     private_metadata: invitation.privateMetadata,
     url: invitationUrl(invitation),

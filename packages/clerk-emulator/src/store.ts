@@ -15,6 +15,7 @@ import type {
 import { ClerkApiError, clerkErrors } from './errors.js';
 import { IdGenerator, pick, type Random, seededRandom } from './ids.js';
 import { FIRST_NAMES, LAST_NAMES } from './names.js';
+import { RoleRegistry } from './roles.js';
 
 export type Metadata = Record<string, unknown>;
 
@@ -123,6 +124,8 @@ export interface StoreOptions {
 
 export class Store implements EmulatorStore {
   readonly ids: IdGenerator;
+  /** The instance's organization roles and permissions (the one source of truth for both). */
+  readonly roles = new RoleRegistry();
   private readonly nameRandom: Random;
   private readonly users = new Map<string, StoredUser>();
   private readonly emails = new Map<string, string>();
@@ -132,6 +135,8 @@ export class Store implements EmulatorStore {
   private readonly userOrgs = new Map<string, Set<string>>();
   private lastTimestamp = 0;
   private virtualClock: { now: number; step: () => number } | undefined;
+  /** How far `POST /__emulator/clock` has moved the emulator's clock ahead of the real one. */
+  private clockOffsetMs = 0;
 
   constructor(options: StoreOptions = {}) {
     this.ids = new IdGenerator(options.seed);
@@ -147,10 +152,33 @@ export class Store implements EmulatorStore {
       this.virtualClock.now += Math.max(1, Math.round(this.virtualClock.step()));
       candidate = this.virtualClock.now;
     } else {
-      candidate = Date.now();
+      candidate = this.clock();
     }
     this.lastTimestamp = Math.max(candidate, this.lastTimestamp + 1);
     return this.lastTimestamp;
+  }
+
+  /**
+   * The emulator's present (epoch ms): the real clock plus what `advanceClock` added (the virtual clock while a
+   * seed runs). Timestamps of new records
+   * and invitation expiry read it; session tokens and webhook envelopes keep the real clock, because the
+   * server that verifies them does.
+   */
+  clock(): number {
+    if (this.virtualClock) return this.virtualClock.now;
+    // Never before the last stamped record (`now()` runs ahead of the real clock when records share a millisecond).
+    return Math.max(Date.now() + this.clockOffsetMs, this.lastTimestamp);
+  }
+
+  /** Moves the emulator's clock forward by `ms` (never back: timestamps stay increasing). Returns the new time. */
+  advanceClock(ms: number): number {
+    if (!Number.isFinite(ms) || ms < 0) throw new Error('advance_ms must be a non-negative number');
+    this.clockOffsetMs += ms;
+    return this.clock();
+  }
+
+  clockOffset(): number {
+    return this.clockOffsetMs;
   }
 
   /** Timestamps start at `startMs` and advance by `step()` ms per record (for deterministic seeds). */
@@ -365,15 +393,19 @@ export class Store implements EmulatorStore {
     return this.orgs.get(organizationId)?.members.length ?? 0;
   }
 
+  /** Pending invitations that have not expired. */
   pendingInvitationsCount(organizationId: string): number {
     let count = 0;
     for (const invitation of this.orgs.get(organizationId)?.invitations ?? []) {
-      if (invitation.status === 'pending') count++;
+      if (this.isPending(invitation)) count++;
     }
     return count;
   }
 
-  /** Seats taken: members plus pending invitations (what Clerk counts against `max_allowed_memberships`). */
+  /**
+   * Seats taken: members plus pending invitations (what Clerk counts against `max_allowed_memberships`); an
+   * expired invitation no longer holds a seat.
+   */
   seatsUsed(organizationId: string): number {
     return this.membersCount(organizationId) + this.pendingInvitationsCount(organizationId);
   }
@@ -520,17 +552,46 @@ export class Store implements EmulatorStore {
     return invitation;
   }
 
-  setInvitationStatus(invitation: StoredInvitation, status: StoredInvitation['status']): StoredInvitation {
-    if (invitation.status !== 'pending') throw clerkErrors.invitationNotPending();
+  /**
+   * The status Clerk reports: a pending invitation whose `expires_at` has passed (on the emulator's clock) is
+   * 'expired'. Computed on every read rather than stored, so moving the clock or `expires_at` needs no sweep.
+   */
+  invitationStatus(invitation: StoredInvitation): StoredInvitation['status'] {
+    if (invitation.status === 'pending' && invitation.expiresAt <= this.clock()) return 'expired';
+    return invitation.status;
+  }
+
+  isPending(invitation: StoredInvitation): boolean {
+    return this.invitationStatus(invitation) === 'pending';
+  }
+
+  /** Revokes or accepts a pending invitation; any other (revoked, accepted, expired) → organization_invitation_not_pending. */
+  setInvitationStatus(invitation: StoredInvitation, status: 'accepted' | 'revoked'): StoredInvitation {
+    if (!this.isPending(invitation)) throw clerkErrors.invitationNotPending();
     invitation.status = status;
     invitation.updatedAt = this.now();
+    return invitation;
+  }
+
+  /**
+   * Makes an invitation expire at `expiresAt` (default: now on the emulator's clock), which must not be in the
+   * future. Clerk has no such call; it stands in for waiting out an invitation's lifetime.
+   */
+  expireInvitation(invitationId: string, expiresAt = this.clock()): StoredInvitation {
+    const invitation = this.invitationsById.get(invitationId);
+    if (!invitation) throw clerkErrors.notFound();
+    if (!Number.isFinite(expiresAt) || expiresAt > this.clock()) {
+      throw new Error('expires_at must be a time (epoch ms) that is not in the future');
+    }
+    if (invitation.status !== 'pending') throw clerkErrors.invitationNotPending();
+    invitation.expiresAt = expiresAt;
     return invitation;
   }
 
   hasPendingInvitation(organizationId: string, emailAddress: string): boolean {
     const key = emailAddress.trim().toLowerCase();
     return this.invitationsAscending(organizationId).some(
-      (invitation) => invitation.status === 'pending' && invitation.emailAddress.toLowerCase() === key,
+      (invitation) => this.isPending(invitation) && invitation.emailAddress.toLowerCase() === key,
     );
   }
 }

@@ -5,6 +5,7 @@ import { Webhook } from 'svix';
 import { expect } from 'vitest';
 import type { ClerkEmulator } from '../src/contract.js';
 import { startClerkEmulator } from '../src/index.js';
+import { expectSpecWebhook } from './openapi.js';
 import type { ReceivedWebhook } from './webhook-receiver.js';
 
 export function sdkFor(emulator: ClerkEmulator, secretKey = emulator.secretKey) {
@@ -270,6 +271,31 @@ const USER_REQUIRED = [
   'legal_accepted_at',
 ] as const;
 
+/** `Permission.required`. */
+const PERMISSION_REQUIRED = [
+  'object',
+  'id',
+  'name',
+  'key',
+  'description',
+  'type',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** `Role.required`. */
+const ROLE_REQUIRED = [
+  'object',
+  'id',
+  'name',
+  'key',
+  'description',
+  'is_creator_eligible',
+  'permissions',
+  'created_at',
+  'updated_at',
+] as const;
+
 /** Fields the YAML marks required in `data`, per event type. */
 export const REQUIRED_DATA_FIELDS: Record<string, readonly string[]> = {
   'organization.created': ORGANIZATION_REQUIRED,
@@ -286,6 +312,8 @@ export const REQUIRED_DATA_FIELDS: Record<string, readonly string[]> = {
   'user.created': USER_REQUIRED,
   'user.updated': USER_REQUIRED,
   'user.deleted': DELETED_OBJECT_REQUIRED,
+  'permission.created': PERMISSION_REQUIRED,
+  'role.created': ROLE_REQUIRED,
 };
 
 /** `OrganizationMembershipPublicUserData.required`. */
@@ -299,8 +327,9 @@ export const PUBLIC_USER_DATA_REQUIRED = [
 ] as const;
 
 /**
- * Verifies the signature and the envelope of a webhook and that `data` holds every required field of its
- * event type (memberships: also those of the nested organization and public user data). Returns the event.
+ * Verifies the signature and the envelope of a webhook, that `data` holds every required field of its event type
+ * (memberships: also those of the nested organization and public user data), and the whole event against the
+ * webhooks YAML's schema (test/openapi.ts). Returns the event.
  */
 export function expectValidWebhook(
   secret: string,
@@ -322,6 +351,7 @@ export function expectValidWebhook(
     expectKeys(event.data.organization, ORGANIZATION_REQUIRED, `${event.type} data.organization`);
     expectKeys(event.data.public_user_data, PUBLIC_USER_DATA_REQUIRED, `${event.type} data.public_user_data`);
   }
+  expectSpecWebhook(event);
   return event;
 }
 

@@ -85,7 +85,8 @@ export function expectSpecResponse(method: string, path: string, status: number,
 
 /**
  * Sends a raw request (the SDK hides the error body's shape) and checks status and body against the spec.
- * `path` is the spec's path template; `params` fill its placeholders. Returns the parsed body.
+ * `path` is the spec's path template; `params` fill its placeholders; `query` is sent as the query string
+ * (repeated keys for arrays). Returns the parsed body.
  */
 export async function specCall(
   emulator: { url: string; secretKey: string },
@@ -94,8 +95,15 @@ export async function specCall(
   params: Record<string, string>,
   body: unknown,
   expectedStatus: number,
+  query: Record<string, string | string[]> = {},
 ): Promise<Record<string, unknown> & { errors?: { code: string; message: string; long_message: string }[] }> {
-  const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    for (const item of Array.isArray(value) ? value : [value]) search.append(key, item);
+  }
+  const concrete =
+    path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? '')) +
+    (search.size > 0 ? `?${search}` : '');
   const res = await fetch(`${emulator.url}/v1${concrete}`, {
     method,
     headers: { Authorization: `Bearer ${emulator.secretKey}`, 'Content-Type': 'application/json' },
@@ -107,4 +115,93 @@ export async function specCall(
   expect(res.headers.get('content-type')).toBe('application/json');
   expectSpecResponse(method, path, expectedStatus, json);
   return json;
+}
+
+// ---- webhooks (spec/webhooks_2025-04-15.yml, `x-webhooks`) ----
+
+const WEBHOOKS_SPEC_PATH = fileURLToPath(new URL('../spec/webhooks_2025-04-15.yml', import.meta.url));
+const WEBHOOKS_SPEC_ID = 'webhooks';
+
+type SchemaNode = Record<string, unknown>;
+const isNode = (value: unknown): value is SchemaNode =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The webhooks YAML composes payloads as `allOf: [$ref to a schema with additionalProperties: false, {more
+ * properties}]` (organizationInvitation.accepted = OrganizationInvitation + user_id + data), which JSON Schema
+ * reads as "no payload matches", and writes `nullable` beside a bare `$ref`, which Ajv refuses. This reads them as
+ * OpenAPI means them: the branches of such an `allOf` merge into one object schema (properties and required
+ * lists united, the closed branch's additionalProperties kept), and `{nullable, $ref}` becomes `$ref` or null.
+ */
+function normalizeWebhookSpec(spec: { components: { schemas: Record<string, unknown> } }): void {
+  const schemas = spec.components.schemas;
+  const done = new Set<string>();
+  const component = (ref: string): SchemaNode | undefined => {
+    const name = ref.replace('#/components/schemas/', '');
+    if (!done.has(name)) {
+      done.add(name);
+      schemas[name] = visit(schemas[name]);
+    }
+    return isNode(schemas[name]) ? (schemas[name] as SchemaNode) : undefined;
+  };
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(visit);
+    if (!isNode(node)) return node;
+    let out: SchemaNode = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, visit(value)]));
+    if (Array.isArray(out.allOf)) {
+      const branches = (out.allOf as unknown[]).map((branch) =>
+        isNode(branch) && typeof branch.$ref === 'string' ? component(branch.$ref) : branch,
+      );
+      if (branches.every((b) => isNode(b) && (b.type === undefined || b.type === 'object') && !b.allOf)) {
+        const { allOf: _allOf, ...rest } = out;
+        const merged: SchemaNode = { ...rest, type: 'object', properties: {}, required: [] };
+        for (const branch of branches as SchemaNode[]) {
+          Object.assign(merged.properties as SchemaNode, branch.properties ?? {});
+          (merged.required as string[]).push(...((branch.required as string[] | undefined) ?? []));
+          if (branch.additionalProperties === false) merged.additionalProperties = false;
+        }
+        merged.required = [...new Set(merged.required as string[])];
+        out = merged;
+      }
+    }
+    if (out.nullable !== undefined && out.type === undefined && typeof out.$ref === 'string') {
+      const { nullable: _nullable, $ref, ...rest } = out;
+      out = { ...rest, anyOf: [{ $ref }, { type: 'null' }] };
+    }
+    return out;
+  };
+  for (const name of Object.keys(schemas)) component(`#/components/schemas/${name}`);
+  Object.assign(spec, visit(spec));
+}
+
+let webhooksAjv: { spec: { 'x-webhooks': Record<string, unknown> }; ajv: Ajv } | undefined;
+const webhookValidators = new Map<string, ValidateFunction>();
+
+/** The validator of a whole webhook event (envelope and `data`) of `type`, from the webhooks YAML. */
+export function webhookValidator(type: string): ValidateFunction {
+  const cached = webhookValidators.get(type);
+  if (cached) return cached;
+  if (!webhooksAjv) {
+    const spec = parse(readFileSync(WEBHOOKS_SPEC_PATH, 'utf8'));
+    normalizeWebhookSpec(spec);
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+    ajv.addSchema(spec as object, WEBHOOKS_SPEC_ID);
+    webhooksAjv = { spec, ajv };
+  }
+  if (!webhooksAjv.spec['x-webhooks'][type]) throw new Error(`the webhooks spec has no event ${type}`);
+  const validate = webhooksAjv.ajv.compile({
+    $ref: `${WEBHOOKS_SPEC_ID}#/${pointer('x-webhooks', type, 'post', 'requestBody', 'content', 'application/json', 'schema')}`,
+  });
+  webhookValidators.set(type, validate);
+  return validate;
+}
+
+/** Asserts that a parsed webhook event (envelope and `data`) is what the webhooks YAML documents for its type. */
+export function expectSpecWebhook(event: { type: string }): void {
+  const validate = webhookValidator(event.type);
+  const ok = validate(event);
+  expect(
+    ok,
+    `${event.type} does not match the webhooks schema: ${JSON.stringify(validate.errors?.slice(0, 5), null, 1)}`,
+  ).toBe(true);
 }
