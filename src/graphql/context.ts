@@ -12,4 +12,12 @@ export interface GraphQLContext extends AccessInputs {
   live: { streams: LiveStreams; snapshot(caller: string): TeamLoaders };
   /** When the caller's token expires (epoch ms; null without a token): a live stream never outlives it. */
   tokenExpiresAt(): number | null;
+  /**
+   * Set on a mutation sent with an `Idempotency-Key` that executes (src/graphql/plugins/use-idempotency-keys.ts);
+   * absent otherwise.
+   */
+  idempotency?: {
+    /** A retry of an attempt whose outcome is unknown: reconcile with Clerk before writing. */ retryOfUnknownOutcome: boolean /** The write's outcome is unknown (Clerk timed out): keep the key 'unknown' instead of storing this answer. */;
+    markOutcomeUnknown(): void;
+  };
 }
