@@ -7,9 +7,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createClerkClient } from '@clerk/backend';
 import { createAuditLog } from './actions/audit-log.js';
+import { createMemoryIdempotencyStore } from './actions/idempotency.js';
 import { createOrganizationLocks } from './actions/organization-locks.js';
 import { createRoleSet } from './actions/role-set.js';
 import { createTeamActions } from './actions/team-actions.js';
+import { createWriteLimits, type WriteLimits } from './actions/write-limits.js';
 import { createKeySet } from './auth/jwks.js';
 import { createTokenVerifier } from './auth/verifier.js';
 import { installClerkHttp } from './clerk/http-agent.js';
@@ -103,6 +105,8 @@ export interface App {
   metrics: Metrics;
   /** The Redis layer shared with the other replicas; undefined without REDIS_URL. */
   shared: SharedState | undefined;
+  /** Per-user and Clerk invitation limits of team actions (src/actions/write-limits.ts), shared through Redis. */
+  writeLimits: WriteLimits;
   /**
    * The same request handling as `server`, with the fast path off (every /graphql request through Yoga): what the
    * differential tests compare the fast path with, on the very same cache.
@@ -239,6 +243,19 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     authorizedParties: config.clerkAuthorizedParties,
   });
 
+  // --- Team actions: write limits and idempotency keys, in Redis for all replicas when configured (Redis silent:
+  // insurance limiters per replica; keyed mutations refused, never run twice).
+  const writeLimits = createWriteLimits({
+    userWritesPerMinute: config.writeRateLimitPerMinute,
+    invitationCreatesPerHour: config.clerkInvitationCreatesPerHour,
+    invitationBulkCallsPerHour: config.clerkInvitationBulkCallsPerHour,
+    ...(shared ? { shared: shared.writeLimiter, assumedReplicas: config.clerkBudgetAssumedReplicas } : {}),
+    instanceKey: budgetNamespace(config.clerkSecretKey),
+  });
+  const idempotencyStore =
+    shared?.idempotencyStore ??
+    createMemoryIdempotencyStore({ maxBytes: config.idempotencyMaxMb * 1024 * 1024 });
+
   // --- GraphQL: Yoga, and the fast path in front of it.
   // Team actions (mutations): their writes are applied here as their webhooks will be, live subscribers told at
   // once, and the other replicas told through Redis, before the mutation answers.
@@ -247,6 +264,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     writer: clerkWriter,
     roles: createRoleSet(clerkWriter, config.cacheTtlSeconds * 1000),
     locks: createOrganizationLocks(shared?.actions.lease),
+    limits: writeLimits,
     audit: createAuditLog(logger),
     async publish(written) {
       const effects = { ...written, settleNow: true };
@@ -258,6 +276,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
   const yoga = createTeamYoga<PreparedContext>({
     cache,
     actions,
+    idempotencyStore,
     // The fast path's: a request whose answer may be kept records what it reads (the answer's inputs).
     cacheFor: recordingCacheFor(cache),
     revocations,
@@ -389,6 +408,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     bodies,
     metrics,
     shared,
+    writeLimits,
     withoutFastPath: http.withoutFastPath,
     shutdown,
   };

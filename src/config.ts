@@ -109,6 +109,19 @@ export interface Config {
    * queries evict only its own.
    */
   preparedResponsesPerViewer: number;
+  // --- Team actions (mutations) ---
+  /**
+   * Memory the in-process idempotency keys may hold (their answers, fingerprints, bookkeeping), MiB. Unused with
+   * REDIS_URL: keys live in Redis then.
+   */
+  idempotencyMaxMb: number;
+  /** Writes (mutations) one user may make per minute; more are refused (RATE_LIMITED). */
+  writeRateLimitPerMinute: number;
+  /** Invitations the Clerk instance may create per hour (Clerk's documented limit: 250). */
+  clerkInvitationCreatesPerHour: number;
+  /** Calls to Clerk's bulk invitation endpoint per hour (Clerk's documented limit: 50). */
+  clerkInvitationBulkCallsPerHour: number;
+  // --- end team actions ---
   /** Port of the embedded emulator (only when no secret key is configured). */
   clerkEmulatorPort: number;
   /** Latency the embedded emulator adds to each Clerk call, to feel like the real one. */
@@ -254,6 +267,10 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     preparedResponsesMax: integer('PREPARED_RESPONSES_MAX', 10_000, 0, 10_000_000),
     preparedResponsesMaxMb: integer('PREPARED_RESPONSES_MAX_MB', 64, 1, 65_536),
     preparedResponsesPerViewer: integer('PREPARED_RESPONSES_PER_VIEWER', 100, 1, 10_000_000),
+    idempotencyMaxMb: integer('IDEMPOTENCY_MAX_MB', 16, 1, 65_536),
+    writeRateLimitPerMinute: integer('WRITE_RATE_LIMIT_PER_MINUTE', 30, 1, 1_000_000),
+    clerkInvitationCreatesPerHour: integer('CLERK_INVITATION_CREATES_PER_HOUR', 250, 1, 1_000_000),
+    clerkInvitationBulkCallsPerHour: integer('CLERK_INVITATION_BULK_CALLS_PER_HOUR', 50, 1, 1_000_000),
     clerkEmulatorPort: integer('CLERK_EMULATOR_PORT', 4001, 0, 65535),
     clerkEmulatorLatencyMs: integer('CLERK_EMULATOR_LATENCY_MS', 200, 0, 60_000),
   };

@@ -19,7 +19,9 @@ const UPDATE_ROLE = `mutation Role($org: ID!, $user: ID!, $role: String!) {
   updateMemberRole(organizationId: $org, userId: $user, role: $role) { organization { id } } }`;
 
 interface TeamData {
-  organization: { members: { fromCache: boolean; totalCount: number; members: { userId: string; role: string }[] } };
+  organization: {
+    members: { fromCache: boolean; totalCount: number; members: { userId: string; role: string }[] };
+  };
 }
 type Vars = Record<string, unknown>;
 const codeOf = (response: { errors?: { extensions?: Record<string, unknown> }[] }) =>
@@ -94,7 +96,9 @@ describe.skipIf(!redisAvailable('team-actions-replicas.test.ts'))('team actions 
     ]);
     // Refused whichever way: by the guard on the second replica, or by Clerk (LAST_ADMIN) had the lease failed.
     expect(answers.filter((answer) => answer.errors === undefined)).toHaveLength(1);
-    const clerkRoster = await cluster.clerk.organizations.getOrganizationMembershipList({ organizationId: org });
+    const clerkRoster = await cluster.clerk.organizations.getOrganizationMembershipList({
+      organizationId: org,
+    });
     expect(clerkRoster.data.filter((membership) => membership.role === 'org:admin')).toHaveLength(1);
     // The second ran after the first (the lease), so it was decided from the cache: only one Clerk write.
     const writes = cluster.emulator.control

@@ -8,6 +8,7 @@
  * answer may be kept are recorded, as the answer's inputs.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
+import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { TeamCache } from '../team/cache.js';
 import type { PreparedResponses } from './prepared-responses.js';
@@ -51,8 +52,11 @@ export function usePreparedResponses(options: PreparedResponsesPluginOptions): P
       onExecuteDone({ result, args }) {
         const recording = (args.contextValue as PreparedContext).prepared?.recording;
         if (!recording) return;
-        // An async iterable (@defer/@stream) or any error: never replayed.
-        if (Symbol.asyncIterator in result || result.errors?.length) recording.replayable = false;
+        // A mutation is a write, never an answer to replay (a retry writes again, or replays through its
+        // Idempotency-Key); an async iterable (@defer/@stream) or any error: never replayed either.
+        const operation = getOperationAST(args.document, args.operationName)?.operation;
+        if (operation !== 'query' || Symbol.asyncIterator in result || result.errors?.length)
+          recording.replayable = false;
         else recording.executed = true;
       },
     }),

@@ -16,7 +16,7 @@ export interface GraphQLContext extends AccessInputs {
   /** Team actions (mutations). */
   actions: TeamActions;
   /** The request as actions see it: its ID, arrival and deadline. */
-  request: Pick<ActionRequest, 'requestId' | 'requestedAt' | 'deadline'>;
+  requestInfo: Pick<ActionRequest, 'requestId' | 'requestedAt' | 'deadline'>;
   /**
    * After a write: the rest of the answer (the payload's `organization`) reads a new snapshot, which shows the
    * change, instead of the one authorization read before it.

@@ -26,7 +26,9 @@ export function corsPolicy(options: CorsPolicyOptions): false | ((request: Reque
   const policy = (origin: string): CORSOptions => ({
     origin: [origin],
     methods: ['GET', 'POST'],
-    allowedHeaders: ['Authorization', 'Content-Type'],
+    // Idempotency-Key: safe retries of mutations; a replay says so in Idempotent-Replayed, which scripts may read.
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+    exposedHeaders: ['Idempotent-Replayed'],
     // Bearer tokens only: no cookies, so browsers need not (and must not) send credentials.
     credentials: false,
   });

@@ -32,7 +32,9 @@ export type ErrorCode =
   | 'ALREADY_MEMBER'
   | 'ALREADY_INVITED'
   | 'NOT_FOUND'
-  | 'INVITATION_NOT_PENDING';
+  | 'INVITATION_NOT_PENDING'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'IDEMPOTENCY_KEY_IN_USE';
 
 /** Non-members and unknown organizations get the same answer, so IDs cannot be probed. */
 export const FORBIDDEN_MESSAGE = 'You are not a member of this organization, or it does not exist.';
@@ -62,6 +64,36 @@ export function badRequest(message: string, status = 400): GraphQLError {
 export function badUserInput(message: string, argumentName: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', argumentName } });
 }
+
+/**
+ * The refusals of a mutation sent with an `Idempotency-Key` (src/graphql/plugins/use-idempotency-keys.ts); none
+ * executes anything. `header`: the request header at fault, as `argumentName` names an argument.
+ */
+export const idempotencyErrors = {
+  /** The key is not 1 to 255 printable ASCII characters. */
+  invalid: () =>
+    new GraphQLError('The Idempotency-Key header must be 1 to 255 printable ASCII characters.', {
+      extensions: { code: 'BAD_USER_INPUT' satisfies ErrorCode, header: 'Idempotency-Key' },
+    }),
+  /** The same key came with another operation or variables: a client bug, never retry it as is. */
+  reused: () =>
+    new GraphQLError(
+      'This Idempotency-Key was already used with another operation or variables: use a new key for a new request.',
+      { extensions: { code: 'IDEMPOTENCY_KEY_REUSED' satisfies ErrorCode, header: 'Idempotency-Key' } },
+    ),
+  /** A request with this key is still running: retry with the same key (it then replays its answer). */
+  inUse: () =>
+    new GraphQLError(
+      'A request with this Idempotency-Key is still being processed. Retry later with the same key.',
+      { extensions: { code: 'IDEMPOTENCY_KEY_IN_USE' satisfies ErrorCode, header: 'Idempotency-Key' } },
+    ),
+  /** The keys' store (Redis) cannot be reached: running the mutation could run it twice. */
+  unavailable: () =>
+    new GraphQLError(
+      'Idempotency keys cannot be checked right now, so the mutation was not run. Retry later with the same key.',
+      { extensions: { code: 'UPSTREAM_UNAVAILABLE' satisfies ErrorCode, header: 'Idempotency-Key' } },
+    ),
+};
 
 /** Translates domain failures into client-facing errors; unknown errors pass through to be masked. */
 export function toGraphQLError(error: unknown): unknown {

@@ -5,6 +5,7 @@
  */
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
+import type { IdempotencyStore } from '../actions/idempotency.js';
 import type { TeamActions } from '../actions/team-actions.js';
 import { type Authentication, authenticate, bearerTokenFrom, type TokenVerifier } from '../auth/verifier.js';
 import type { Logger } from '../observability/logger.js';
@@ -19,6 +20,7 @@ import { createTeamLoaders } from './loaders.js';
 import { useAnswerSize } from './plugins/use-answer-size.js';
 import { useCompiledQueries } from './plugins/use-compiled-queries.js';
 import { useDisableIntrospection } from './plugins/use-disable-introspection.js';
+import { useIdempotencyKeys } from './plugins/use-idempotency-keys.js';
 import { useKnownOperationTypes } from './plugins/use-known-operation-types.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useRequestParser } from './plugins/use-request-parser.js';
@@ -77,6 +79,11 @@ export interface YogaOptions<Extra extends object = Record<never, never>> {
    * cache read of the request share this one deadline.
    */
   requestDeadlineMs: number;
+  /**
+   * Where the `Idempotency-Key`s of mutations live (src/actions/idempotency.ts): the Redis layer's store with
+   * REDIS_URL (a retry on another replica replays), else one in this process.
+   */
+  idempotencyStore: IdempotencyStore;
   /**
    * The assembly's plugins (the fast path's trusted documents, then its prepared responses), in their order, run
    * right after the request parser and before every plugin of ours: a trusted document is swapped in before
@@ -170,6 +177,9 @@ export function createTeamYoga<Extra extends object = Record<never, never>>(
       // Our validation rules, after graphql-armor's: the order their errors are listed in.
       useKnownOperationTypes(),
       ...(options.introspection ? [] : [useDisableIntrospection()]),
+      // After every check that can refuse an operation before execution (variables, answer size): a refused
+      // mutation never takes an idempotency key. Its wait for a running duplicate ends at the request's deadline.
+      useIdempotencyKeys({ store: options.idempotencyStore, waitMs: options.requestDeadlineMs }),
     ],
     context: async (initial): Promise<GraphQLContext> => {
       try {
@@ -197,7 +207,7 @@ export function createTeamYoga<Extra extends object = Record<never, never>>(
           live,
           tokenExpiresAt: () => (token ? expiryOf(token) : null),
           actions: options.actions,
-          request: { requestId: initial.requestId, requestedAt, deadline },
+          requestInfo: { requestId: initial.requestId, requestedAt, deadline },
           // Yoga copies these fields onto its own context object: `this` is the one resolvers hold.
           renewTeamSnapshot(this: GraphQLContext) {
             this.team = snapshot();

@@ -11,6 +11,8 @@
  * - **Webhook dedupe** (`dedupe.ts`) and **revocation records** (`shared-revocations.ts`).
  * - **The Clerk budget's store** (`shared-budget-store.ts`): one window of call starts and Clerk's pauses for all
  *   replicas, on a client of its own; the call policy's gate decides with it (src/clerk/upstream/shared-budget.ts).
+ * - **Idempotency keys** (`idempotency-store.ts`) and **write limits** (`writeLimiter`, rate-limiter-flexible's
+ *   Redis limiter) of team actions: a retry or a write on any replica sees the same keys and counts.
  *
  * The team cache stays the single owner of what a replica knows; Redis is a transport and a second level under it.
  * Redis down: everything here steps aside (see `connection.ts`); effects that could not be published are kept
@@ -26,6 +28,9 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import { type RateLimiterAbstract, RateLimiterRedis } from 'rate-limiter-flexible';
+import type { IdempotencyStore } from '../actions/idempotency.js';
+import type { LimiterSpec } from '../actions/write-limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { CacheKind, TeamCache } from '../team/cache.js';
 import type { EventEffects, WebhookSharing } from '../team/effects.js';
@@ -43,6 +48,7 @@ export type { RedisDownReason };
 
 import { createCopyStore } from './copies.js';
 import { createSharedDedupe } from './dedupe.js';
+import { createRedisIdempotencyStore } from './idempotency-store.js';
 import { sharedKeys } from './keys.js';
 import { createOrganizationLease } from './organization-lease.js';
 import { createSharedBus } from './redis-bus.js';
@@ -101,6 +107,16 @@ export interface SharedState {
    * grants nothing (and a token's claim grants nothing at all): a removal may have been announced unheard since.
    */
   unconfirmedUpTo(): number | undefined;
+  /**
+   * Idempotency keys of team actions, for every replica. Rejects while Redis is unreachable or silent: the keyed
+   * mutation is then refused, never run on a guess (see idempotency-store.ts).
+   */
+  readonly idempotencyStore: IdempotencyStore;
+  /**
+   * A write limiter counted in Redis for every replica; when Redis fails (down, or past REDIS_TIMEOUT_MS) it counts
+   * with `spec.insurance`, in this replica (src/actions/write-limits.ts).
+   */
+  writeLimiter(spec: LimiterSpec): RateLimiterAbstract;
   /** Whether Redis is usable (the bus heard), and why not. */
   health(): { up: boolean; reason: RedisDownReason };
   /** Redis has accepted this replica at least once (connected, subscribed, caught up): until then it is not ready. */
@@ -302,6 +318,17 @@ export function createSharedState(options: SharedStateOptions): SharedState {
   return {
     connection,
     budgetStore,
+    idempotencyStore: createRedisIdempotencyStore({ connection, keyOf: keys.idempotency }),
+    writeLimiter: ({ name, points, durationSeconds, insurance }) =>
+      new RateLimiterRedis({
+        storeClient: connection.command,
+        keyPrefix: keys.writeLimit(name),
+        points,
+        duration: durationSeconds,
+        // Down: straight to the insurance limiter; a command Redis does not answer fails after REDIS_TIMEOUT_MS.
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: insurance,
+      }),
     unconfirmedUpTo() {
       const since = bus.deafSince();
       if (since === undefined) return undefined;

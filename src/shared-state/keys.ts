@@ -13,6 +13,10 @@ export interface SharedKeys {
   lease(kind: CacheKind, id: string): string;
   /** One processed webhook delivery (`svix-id`), for the dedupe window. */
   webhook(messageId: string): string;
+  /** One idempotency key of one user (hash: state, fingerprint, lease, answer; see idempotency-store.ts). */
+  idempotency(scope: string): string;
+  /** Prefix of the write limiters' counters (rate-limiter-flexible appends `:<key>`). */
+  writeLimit(name: string): string;
   /** Revocation records (hash: "user organization" → epoch ms), read by a replica when it (re)connects. */
   readonly revocations: string;
   /** The bus: effects of webhooks, copies written, heartbeats. */
@@ -27,6 +31,8 @@ export function sharedKeys(prefix: string): SharedKeys {
     copyPattern: `${prefix}copy:*`,
     lease: (kind, id) => `${prefix}lease:${kind}:${id}`,
     webhook: (messageId) => `${prefix}webhook:${messageId}`,
+    idempotency: (scope) => `${prefix}idempotency:${scope}`,
+    writeLimit: (name) => `${prefix}writes:${name}`,
     revocations: `${prefix}revocations`,
     bus: `${prefix}bus`,
     actionLease: (organizationId) => `${prefix}action-lease:${organizationId}`,

@@ -193,6 +193,10 @@ export function testAppConfig(emulator: ClerkEmulator, webhookSecret: string): A
     preparedResponsesMax: 10_000,
     preparedResponsesMaxMb: 64,
     preparedResponsesPerViewer: 100,
+    idempotencyMaxMb: 16,
+    writeRateLimitPerMinute: 30,
+    clerkInvitationCreatesPerHour: 250,
+    clerkInvitationBulkCallsPerHour: 50,
   };
 }
 

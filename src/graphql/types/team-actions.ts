@@ -77,7 +77,7 @@ async function run<T>(context: GraphQLContext, action: (request: ActionInputs) =
       viewer: context.viewer,
       revocations: context.revocations,
       team: context.team,
-      ...context.request,
+      ...context.requestInfo,
       idempotency: context.idempotency,
     });
     context.renewTeamSnapshot();
