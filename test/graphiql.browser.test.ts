@@ -226,7 +226,8 @@ describe.skipIf(!runsInBrowser)(
           await execute.click({ timeout: 20_000 });
           // ▶ clears the pane; wait for that, so a retry does not read the previous attempt's error.
           await page.waitForFunction(
-            () => !document.querySelector('.graphiql-response')?.textContent?.includes('Cannot infer operation'),
+            () =>
+              !document.querySelector('.graphiql-response')?.textContent?.includes('Cannot infer operation'),
             undefined,
             { timeout: 20_000 },
           );
