@@ -8,7 +8,7 @@
 # carries the official binary (bin/node, nothing else). It has no npm, so the npm package of the same line goes
 # beside it; both are installed once into a cache folder (NODE24_CACHE_DIR, default ~/.cache/team-graphql/node-24)
 # and reused: a second run only asks the cached binary its version. Where `node` is 24 or newer already, nothing is
-# installed and PATH is left as it is. Messages go to stderr; stdout carries only the `export PATH=…` line.
+# installed and PATH is left as it is. Messages go to stderr; stdout carries only the `export …` lines.
 set -euo pipefail
 
 readonly NODE_MAJOR=24
@@ -22,6 +22,8 @@ major_of() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
 run_or_print() {
   if [ "$#" -gt 0 ]; then exec "$@"; fi
   printf 'export PATH=%q\n' "$PATH"
+  if [ -n "${npm_config_nodedir:-}" ]; then printf 'export npm_config_nodedir=%q\n' "$npm_config_nodedir"; fi
+  exit 0
 }
 
 if command -v node >/dev/null 2>&1 && [ "$(major_of node)" -ge "$NODE_MAJOR" ]; then
@@ -62,5 +64,8 @@ if [ "$(major_of "$bin/node")" != "$NODE_MAJOR" ] || [ ! -x "$bin/npm" ]; then
 fi
 
 export PATH="$bin:$PATH"
+# Native addons built under this Node (node-gyp) need its headers, which the package carries; a machine's own
+# `nodedir` would point at the older Node's. (npm 11.21 warns that it does not know `nodedir`; node-gyp reads it.)
+export npm_config_nodedir="$cache/node_modules/node-${os}-${arch}"
 say "Node $(node -v), npm $(npm -v) from $bin"
 run_or_print "$@"
