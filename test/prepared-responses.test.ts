@@ -17,6 +17,7 @@ const answer = (bytes: number, extra: Partial<PreparedResponse> = {}): PreparedR
   body: Buffer.alloc(bytes, 'x'),
   reads: [],
   organizations: [],
+  validUntil: Number.POSITIVE_INFINITY,
   ...extra,
 });
 
@@ -36,6 +37,7 @@ const teamPage = (n: number): PreparedResponse => ({
     { kind: 'user_memberships', id: `user_${String(n).padStart(24, '0')}`, version: n + 2 },
   ],
   organizations: [`org_${String(n).padStart(24, '0')}`],
+  validUntil: Number.POSITIVE_INFINITY,
 });
 
 const teamPageKey = (n: number) =>

@@ -126,8 +126,12 @@ function replayTeam(cache: TeamCache, options: ReadOptions): ReplayTeam {
 export function createFastPath(options: FastPathOptions): FastPath {
   const { store, cache } = options;
 
-  /** Still current: every input's fresh entry has the same version. Reads nothing, counts nothing. */
+  /**
+   * Still current: every input's fresh entry has the same version, and no invitation it lists has expired since.
+   * Reads nothing, counts nothing.
+   */
   const current = (prepared: PreparedResponse) =>
+    Date.now() < prepared.validUntil &&
     prepared.reads.every((read) => cache.peekFreshVersion(read.kind, read.id) === read.version);
 
   /**

@@ -32,6 +32,8 @@ export interface PreparedResponse {
   reads: readonly RecordedRead[];
   /** Organizations the answer was authorized for: authorization runs again for each before a replay. */
   organizations: readonly string[];
+  /** Epoch ms from which it is no longer replayed (an invitation it lists expires); Infinity when none. */
+  validUntil: number;
 }
 
 /** Why a lookup did not replay (the `outcome` label). */

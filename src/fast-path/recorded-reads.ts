@@ -28,9 +28,19 @@ export interface Recording {
   replayable: boolean;
   /** Set when execution finished without errors (errors are never replayed). */
   executed: boolean;
+  /**
+   * Epoch ms after which the answer is no longer true whatever the cache holds: the earliest expiry of a pending
+   * invitation it read (Clerk sends no webhook when one expires; the answer stops listing it then).
+   */
+  validUntil: number;
 }
 
-export const newRecording = (): Recording => ({ reads: [], replayable: true, executed: false });
+export const newRecording = (): Recording => ({
+  reads: [],
+  replayable: true,
+  executed: false,
+  validUntil: Number.POSITIVE_INFINITY,
+});
 
 /** The cache as seen by one request, noting each read in `recording`. */
 export function recordingCache(cache: TeamCache, recording: Recording): TeamCache {
@@ -84,7 +94,13 @@ export function recordingCache(cache: TeamCache, recording: Recording): TeamCach
         organizationId,
         options,
       );
-      return cache.getPendingInvitations(organizationId, options).then(read.done, read.failed);
+      return cache.getPendingInvitations(organizationId, options).then((answer) => {
+        for (const invitation of answer.value.invitations) {
+          const expiresAt = invitation.expiresAt === null ? Number.NaN : Date.parse(invitation.expiresAt);
+          if (expiresAt < recording.validUntil) recording.validUntil = expiresAt;
+        }
+        return read.done(answer);
+      }, read.failed);
     },
     getUserMemberships(userId, options) {
       const read = note<Awaited<ReturnType<TeamCache['getUserMemberships']>>['value']>(

@@ -80,7 +80,7 @@ export function usePreparedResponses(options: PreparedResponsesPluginOptions): P
       ];
       options.store.set(
         capture.key,
-        { status: response.status, headers, body, reads, organizations },
+        { status: response.status, headers, body, reads, organizations, validUntil: recording.validUntil },
         capture.owner,
       );
       options.store.count('stored');

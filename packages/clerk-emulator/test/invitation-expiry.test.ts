@@ -334,7 +334,9 @@ describe('POST /__emulator/invitations/{id}/expire', () => {
       emailAddress: email(),
       role: 'org:member',
     });
-    const at = invitation.createdAt + 1;
+    // Its creation time: in the past or now, never ahead of the emulator's clock (createdAt + 1 could be, within
+    // the same millisecond, and be refused as a future time).
+    const at = invitation.createdAt;
     const answer = await expire(invitation.id, { expires_at: at });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     expect(answer.body).toMatchObject({
