@@ -366,3 +366,90 @@ describe('team actions: guards', () => {
     expect(clerkCallsSince(since, org).writes).toBe(0);
   });
 });
+
+describe('team actions: when the cache was behind, Clerk refuses with the same codes', () => {
+  useHarness({ holdWebhooks: true });
+
+  it('a demotion Clerk refuses as the last admin (its webhook not here yet) is LAST_ADMIN; an invitation Clerk finds taken is ALREADY_INVITED', async () => {
+    const team = seedTeam(harness.emulator, { admins: 2, members: 1 });
+    const [one, two] = team.admins;
+    if (!one || !two) throw new Error('seed');
+    const org = team.organizationId;
+    await ask(TEAM, one.token, { id: org });
+    // Behind our back (webhooks held): Clerk's dashboard demotes `two` and invites someone.
+    await harness.clerk.organizations.updateOrganizationMembership({
+      organizationId: org,
+      userId: two.userId,
+      role: 'org:member',
+    });
+    await harness.clerk.organizations.createOrganizationInvitation({
+      organizationId: org,
+      emailAddress: 'taken@example.test',
+      role: 'org:member',
+    });
+    // Our cache still shows two admins and no invitation: the guards pass, Clerk refuses, the codes are ours.
+    const demoted = await ask(UPDATE_ROLE, one.token, { org, user: one.userId, role: 'org:member' });
+    expect(codeOf(demoted)).toBe('LAST_ADMIN');
+    const invited = await ask<{ inviteMembers: { results: { errorCode: string | null }[] } }>(
+      INVITE,
+      one.token,
+      { org, invitations: [{ email: 'taken@example.test', role: 'org:member' }] },
+    );
+    expect(invited.data?.inviteMembers.results.map((result) => result.errorCode)).toEqual([
+      'ALREADY_INVITED',
+    ]);
+  });
+});
+
+describe('team actions: write limits and the audit log', () => {
+  const lines: { message: string; fields: Record<string, unknown> }[] = [];
+  let limited: Harness;
+  beforeAll(async () => {
+    const record = (message: string, fields?: Record<string, unknown>) =>
+      lines.push({ message, fields: fields ?? {} });
+    limited = await startHarness({
+      config: { writeRateLimitPerMinute: 2 },
+      logger: { enabled: () => true, debug: () => {}, info: record, warn: record, error: record },
+    });
+  }, 30_000);
+  afterAll(() => limited?.close());
+
+  it('past the per-user limit: RATE_LIMITED with retryAfterSeconds, and no Clerk write', async () => {
+    const team = seedTeam(limited.emulator, { admins: 1, members: 3 });
+    const org = team.organizationId;
+    const role = (userId: string | undefined, to: string) =>
+      limited.query(UPDATE_ROLE, { token: team.admin.token, variables: { org, user: userId, role: to } });
+    expect((await role(team.memberIds[0], 'org:admin')).errors).toBeUndefined();
+    expect((await role(team.memberIds[1], 'org:admin')).errors).toBeUndefined();
+    const since = Date.now();
+    const refused = await role(team.memberIds[2], 'org:admin');
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(refused.errors?.[0]?.extensions?.retryAfterSeconds).toBeGreaterThan(0);
+    const writes = limited.emulator.control
+      .requestLog()
+      .filter((entry) => entry.at >= since && WRITE_METHODS.has(entry.method) && entry.path.includes(org));
+    expect(writes).toEqual([]);
+  });
+
+  it('one audit line per action: actor, organization, action, target IDs, outcome, request ID; no email address', async () => {
+    const team = seedTeam(limited.emulator, { admins: 1 });
+    const org = team.organizationId;
+    lines.length = 0;
+    await limited.query(INVITE, {
+      token: team.admin.token,
+      variables: { org, invitations: [{ email: 'audited@example.test', role: 'org:member' }] },
+    });
+    const audit = lines.filter((line) => line.message === 'team action');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]?.fields).toMatchObject({
+      audit: true,
+      actor: team.admin.userId,
+      organizationId: org,
+      action: 'inviteMembers',
+      outcome: 'ok',
+    });
+    expect(audit[0]?.fields.targets).toEqual([expect.stringMatching(/^orginv_/)]);
+    expect(typeof audit[0]?.fields.requestId).toBe('string');
+    expect(JSON.stringify(audit)).not.toContain('@');
+  });
+});
