@@ -34,6 +34,51 @@ subscription LiveTeam {
 }
 `;
 
+/**
+ * The team actions, on the demo team: pick one in GraphiQL's ▶ menu. No Idempotency-Key header here: one key is
+ * for one action (the same key with another mutation is refused), so a fixed one would fit only the first.
+ */
+const TEAM_ACTIONS = (ids: {
+  organizationId: string;
+  memberUserId: string;
+  invitationId: string;
+}) => `# Team actions on the demo team (the token is an acme admin's). ▶ asks which mutation to run; the payload's
+# organization is read after the write, and every member, replica and live stream sees the change at once.
+# A frontend sends each action with an "Idempotency-Key" header (a new UUID per action) so a retry never writes twice.
+mutation Invite {
+  inviteMembers(
+    organizationId: "${ids.organizationId}"
+    invitations: [{ email: "new.person@example.com", role: "org:member" }]
+  ) {
+    results { email errorCode errorMessage invitation { id expiresAt } }
+    organization { seats { members pendingInvitations max available } }
+  }
+}
+
+mutation MakeAdmin {
+  updateMemberRole(organizationId: "${ids.organizationId}", userId: "${ids.memberUserId}", role: "org:admin") {
+    organization { members(roles: ["org:admin"]) { members { userId firstName role } } }
+  }
+}
+
+mutation Resend {
+  resendInvitation(organizationId: "${ids.organizationId}", invitationId: "${ids.invitationId}") {
+    invitation { id email expiresAt }
+  }
+}
+
+mutation Remove {
+  removeMember(organizationId: "${ids.organizationId}", userId: "${ids.memberUserId}") {
+    organization { members { totalCount } }
+  }
+}
+
+# The last admin cannot leave: LAST_ADMIN.
+mutation Leave {
+  leaveOrganization(organizationId: "${ids.organizationId}") { organizationId }
+}
+`;
+
 /** Git-ignored: the emulator's signing key survives restarts, so a demo token keeps working after one. */
 const SIGNING_KEY_FILE = fileURLToPath(new URL('../.clerk-emulator/signing-key.pem', import.meta.url));
 
@@ -103,10 +148,20 @@ async function main() {
       defaultQuery: DEFAULT_QUERY(demo.acme.organizationId),
       defaultHeaders: { Authorization: `Bearer ${demoToken}` },
       // The team query, and the same page live.
-      defaultTabs: [DEFAULT_QUERY, LIVE_TEAM].map((template) => ({
-        query: template(demo.acme.organizationId),
-        headers: { Authorization: `Bearer ${demoToken}` },
-      })),
+      defaultTabs: [
+        ...[DEFAULT_QUERY, LIVE_TEAM].map((template) => ({
+          query: template(demo.acme.organizationId),
+          headers: { Authorization: `Bearer ${demoToken}` },
+        })),
+        {
+          query: TEAM_ACTIONS({
+            organizationId: demo.acme.organizationId,
+            memberUserId: demo.acme.memberUserIds[0] ?? '',
+            invitationId: demo.acme.pendingInvitationIds[0] ?? '',
+          }),
+          headers: { Authorization: `Bearer ${demoToken}` },
+        },
+      ],
     },
     onShutdown: () => emulator.close(),
   });

@@ -127,6 +127,14 @@ async function exerciseZeroConfigStart(app: Running) {
   expect(html).not.toMatch(/https?:\/\/unpkg\.com|cdn\.jsdelivr/);
   expect(html).toContain(organizationId); // the default query names the demo organization
   expect(html).toContain(token); // the Authorization header is prefilled
+  // The tabs: the team query, the same page live, and the team actions on the demo team.
+  for (const operation of [
+    'query TeamPage',
+    'subscription LiveTeam',
+    'mutation Invite',
+    'mutation MakeAdmin',
+  ])
+    expect(html).toContain(operation);
 
   const answer = await fetch(graphiqlUrl, {
     method: 'POST',

@@ -35,7 +35,7 @@ import {
 } from '../team/errors.js';
 import { MANAGE_MEMBERSHIPS } from '../team/permissions.js';
 import type { Invitation, PendingInvitations, Roster } from '../team/types.js';
-import { type InvitationRequest, mergeEffects, type TeamWriter, type WriteCall } from '../team/writer.js';
+import type { InvitationRequest, TeamWriter, WriteCall } from '../team/writer.js';
 import type { AuditLog, TeamActionName } from './audit-log.js';
 import {
   invitationVerdicts,
