@@ -102,4 +102,15 @@ describe('benchmark entries (smoke mode)', () => {
     },
     75_000,
   );
+
+  it.runIf(redisAvailable('bench:actions smoke'))(
+    'npm run bench:actions: team actions on two replicas, visible on the other one, no Clerk read',
+    async () => {
+      const { code, output } = await runEntry(['bench/actions.ts', '--smoke'], 60_000);
+      expect(code, output.slice(-4000)).toBe(0);
+      expect(output).toMatch(/\| 0 \|$/m);
+      expect(output).toContain('not recorded');
+    },
+    75_000,
+  );
 });
