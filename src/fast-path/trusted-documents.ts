@@ -12,6 +12,15 @@ import { readFileSync } from 'node:fs';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 
+/**
+ * What the start says in trusted-only mode, where GraphiQL (and any query typed by hand) is refused: so nobody is
+ * sent to a GraphiQL that cannot run anything.
+ */
+export const TRUSTED_ONLY_NOTICE =
+  "TRUSTED_DOCUMENTS_ONLY: only the manifest's documents run (by documentId or extensions.persistedQuery); " +
+  "plain queries are refused with PERSISTED_QUERY_ONLY, GraphiQL's included. For GraphiQL in development, " +
+  "start with TRUSTED_DOCUMENTS_ONLY=false (the manifest's documents still run by ID).";
+
 /** Document ID → document text, from codegen's `persisted-documents.json` (`{ "sha256:<hex>": "query …" }`). */
 export type TrustedDocuments = ReadonlyMap<string, string>;
 
