@@ -1,7 +1,8 @@
 /**
  * Trusted documents (GraphQL over HTTP's persisted documents): the frontend's operations, known ahead of time from
  * the manifest GraphQL Code Generator's client preset writes (`persistedDocuments`, sha256), and sent by ID:
- * `{ "documentId": "sha256:<hex>", "variables": … }` (POST) or `?documentId=sha256:<hex>&variables=…` (GET).
+ * `{ "documentId": "sha256:<hex>", "variables": … }` (POST) or `?documentId=sha256:<hex>&variables=…` (GET), or as
+ * Apollo Client's and urql's persisted-query support sends it, `extensions.persistedQuery.sha256Hash`.
  *
  * Built on Yoga's own persisted-operations plugin (it swaps the document in before parsing, so everything after
  * it, limits and caches included, sees an ordinary query); this module only says where the ID is, where the
@@ -74,7 +75,7 @@ const APQ_HASH = /^(?:sha256:)?([0-9a-f]{64})$/;
  * `apq` says the request used the latter (its refusals then speak that protocol). Throws BAD_REQUEST for a
  * `persistedQuery` that is not `{ version: 1, sha256Hash }`, and for two different names in one request.
  */
-export function requestedDocument(
+function requestedDocument(
   params: { documentId?: unknown; extensions?: unknown },
   request: Request,
 ): { id: string; apq: boolean } | null {
