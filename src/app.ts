@@ -34,7 +34,7 @@ import { createGraphiQLPage } from './graphql/graphiql-page.js';
 import { createTeamYoga } from './graphql/yoga.js';
 import { type BodyGuard, createBodyGuard } from './http/body-guard.js';
 import { answerClientErrors } from './http/client-errors.js';
-import { createHttpHandler } from './http/handler.js';
+import { createHttpHandler, type RootPage } from './http/handler.js';
 import { createShutdown, type Shutdown } from './http/shutdown.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -86,6 +86,11 @@ export interface AppOptions {
    * @default false
    */
   allowLocalhostOrigins?: boolean;
+  /**
+   * Answers `GET /` (src/http/handler.ts): the development entry's hook for a page of its own.
+   * @default a JSON pointer to /graphql
+   */
+  rootPage?: RootPage;
 }
 
 export interface App {
@@ -119,7 +124,13 @@ export interface App {
   shutdown: Shutdown;
 }
 
-export function createApp({ config, logger, graphiql, allowLocalhostOrigins = false }: AppOptions): App {
+export function createApp({
+  config,
+  logger,
+  graphiql,
+  allowLocalhostOrigins = false,
+  rootPage,
+}: AppOptions): App {
   const metrics = createMetrics();
 
   // --- Clerk: the HTTP agent, the SDK client. The agent first: the client's sockets are bounded from its first call.
@@ -362,6 +373,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     graphql: (request, response, arrival) => void yoga(request, response, arrival),
     fastPath,
     graphiqlPage,
+    rootPage,
     webhooks,
     bodies,
     requestDeadlineMs: config.requestDeadlineMs,

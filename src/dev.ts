@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadOrCreateSigningKeyPem, startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { ConfigError, loadConfig } from './config.js';
+import { TRUSTED_ONLY_NOTICE } from './fast-path/trusted-documents.js';
 import { DEFAULT_QUERY } from './graphql/graphiql.js';
 import { createLogger } from './observability/logger.js';
 import { exitOnStartFailure, startServer } from './server.js';
@@ -108,6 +109,7 @@ async function main() {
       metrics: `http://localhost:${adminPort}/metrics`,
       clerk: config.clerkApiUrl,
     });
+    if (config.trustedDocumentsOnly) logger.info(TRUSTED_ONLY_NOTICE);
     return;
   }
 
@@ -182,11 +184,21 @@ async function main() {
       '================================================================================',
       '  NO CLERK_SECRET_KEY: running against the embedded Clerk EMULATOR (demo data).',
       `  Emulator:  ${emulator.url} (secret key ${emulator.secretKey}, ${config.clerkEmulatorLatencyMs} ms latency)`,
-      `  GraphiQL:  ${localUrl}/graphql  (Authorization header prefilled)`,
+      // GraphiQL sends plain queries: in trusted-only mode it is not advertised, and the banner says why.
+      ...(config.trustedDocumentsOnly
+        ? [
+            "  TRUSTED DOCUMENTS ONLY: plain queries are refused (PERSISTED_QUERY_ONLY), GraphiQL's included;",
+            `  only the documents of ${config.trustedDocumentsManifest} run (by documentId or persistedQuery hash).`,
+            '  For GraphiQL in development, start without it: TRUSTED_DOCUMENTS_ONLY=false npm start',
+            `  API:       ${localUrl}/graphql`,
+          ]
+        : [`  GraphiQL:  ${localUrl}/graphql  (Authorization header prefilled)`]),
       `  Metrics:   http://localhost:${adminPort}/metrics  (the admin port, ADMIN_PORT)`,
       `  Demo token (acme admin, valid 24 h, also after a restart):`,
       `  ${demoToken}`,
-      '  Live updates: run the "LiveTeam" tab in GraphiQL, then add a member through the emulator (Clerk API):',
+      config.trustedDocumentsOnly
+        ? '  Change the demo team through the emulator (Clerk API):'
+        : '  Live updates: run the "LiveTeam" tab in GraphiQL, then add a member through the emulator (Clerk API):',
       `  curl -s -X POST ${emulator.url}/v1/organizations/${demo.acme.slug}/memberships -H 'Authorization: Bearer ${emulator.secretKey}' -H 'Content-Type: application/json' -d '{"user_id":"${demo.outsiderUserId}","role":"org:member"}'`,
       `  (and remove them again: curl -s -X DELETE ${emulator.url}/v1/organizations/${demo.acme.slug}/memberships/${demo.outsiderUserId} -H 'Authorization: Bearer ${emulator.secretKey}')`,
       '  Set CLERK_SECRET_KEY to talk to the real Clerk.',

@@ -4,6 +4,7 @@
  * production build does not contain.
  */
 import { ConfigError, loadConfig } from './config.js';
+import { TRUSTED_ONLY_NOTICE } from './fast-path/trusted-documents.js';
 import { createLogger } from './observability/logger.js';
 import { exitOnStartFailure, startServer } from './server.js';
 
@@ -37,6 +38,7 @@ async function main() {
     metrics: `http://localhost:${adminPort}/metrics`,
     clerk: config.clerkApiUrl,
   });
+  if (config.trustedDocumentsOnly) logger.info(TRUSTED_ONLY_NOTICE);
 }
 
 main().catch(exitOnStartFailure);

@@ -71,3 +71,17 @@ export const LiveTeam = graphql(`
     }
   }
 `);
+
+export const OrganizationBySlug = graphql(`
+  query OrganizationBySlug($slug: String!) {
+    organizationBySlug(slug: $slug) { id name slug members(limit: 5) { totalCount members { userId } } }
+  }
+`);
+
+export const InviteMembers = graphql(`
+  mutation InviteMembers($organizationId: ID!, $invitations: [InvitationInput!]!) {
+    inviteMembers(organizationId: $organizationId, invitations: $invitations) {
+      results { email errorCode invitation { id email role } }
+    }
+  }
+`);

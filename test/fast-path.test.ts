@@ -93,6 +93,7 @@ describe('fast path: prepared responses and trusted documents', () => {
   let reference: Server;
   let referenceUrl = '';
   let organizationId = '';
+  let slug = '';
   let otherOrganizationId = '';
   let member = '';
   let memberId = '';
@@ -121,6 +122,7 @@ describe('fast path: prepared responses and trusted documents', () => {
 
     const team = seedTeam(h.emulator, { name: 'Fast Co', admins: 0, members: 6 });
     organizationId = team.organizationId;
+    slug = team.organization.slug;
     const elsewhere = seedTeam(h.emulator, { name: 'Elsewhere' });
     otherOrganizationId = elsewhere.organizationId;
     memberId = team.memberIds[0] as string;
@@ -150,7 +152,14 @@ describe('fast path: prepared responses and trusted documents', () => {
   });
 
   it('answers like Yoga for every query × token × Accept × GET/POST × query/documentId, kept and replayed', async () => {
-    const pool = { id: organizationId, limit: 20, offset: 0, includePending: true, forceRefresh: false };
+    const pool = {
+      id: organizationId,
+      slug,
+      limit: 20,
+      offset: 0,
+      includePending: true,
+      forceRefresh: false,
+    };
     const tokens = { member, removed, outsider, none: null, expired };
     let cases = 0;
     const hitsBefore = await counted('hit');
@@ -418,6 +427,7 @@ describe('fast path: prepared responses and trusted documents', () => {
           }
           const pool = {
             id: organizationId,
+            slug,
             limit: 50,
             offset: 0,
             includePending: s.includePending,

@@ -188,6 +188,44 @@ describe('zero-config start (no CLERK_SECRET_KEY)', () => {
     expect(await restarted.exited).toEqual({ code: 0, signal: null });
   }, 60_000);
 
+  it('npm start in trusted-only mode: the banner says plain queries are refused and how to get GraphiQL, and so does the server', async () => {
+    const manifest = fileURLToPath(new URL('./gql/persisted-documents.json', import.meta.url));
+    const app = run(
+      process.execPath,
+      ['--import', 'tsx', 'src/dev.ts'],
+      cleanEnv({ TRUSTED_DOCUMENTS_MANIFEST: manifest, TRUSTED_DOCUMENTS_ONLY: 'true' }),
+    );
+    const [, token = ''] = await app.waitForStdout(/Demo token[^\n]*\n\s*(\S+\.\S+\.\S+)\s*\n[\s\S]*?={20,}/);
+    const banner = app.stdout();
+    expect(banner).toMatch(/plain queries are refused \(PERSISTED_QUERY_ONLY\)/);
+    expect(banner).toMatch(/TRUSTED_DOCUMENTS_ONLY=false npm start/);
+    const [, apiUrl = ''] = banner.match(/API:\s+(http:\/\/\S+\/graphql)/) ?? [];
+    // No GraphiQL URL, nor a GraphiQL tab to run: they would only be refused.
+    expect(banner).not.toMatch(/GraphiQL:|"LiveTeam" tab/);
+    // What it says holds: a plain query is refused, the manifest's documents run.
+    const plain = await fetch(apiUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ viewer { userId } }' }),
+    });
+    expect(
+      ((await plain.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code,
+    ).toBe('PERSISTED_QUERY_ONLY');
+    const [documentId] = Object.entries(
+      JSON.parse(await readFile(manifest, 'utf8')) as Record<string, string>,
+    ).find(([, document]) => document.startsWith('query WhoAmI')) ?? [''];
+    const byId = await fetch(apiUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ documentId }),
+    });
+    expect(((await byId.json()) as { data?: { viewer: { userId: string } } }).data?.viewer.userId).toBe(
+      claimsOf(token).sub,
+    );
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
   it('invalid configuration exits 1 with a message naming the variable', async () => {
     const app = run(
       process.execPath,

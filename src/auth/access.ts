@@ -41,6 +41,9 @@ import type { Viewer } from './viewer.js';
 /** Clerk organization IDs; anything else would be spliced into a Clerk URL path, so it is refused up front. */
 const ORGANIZATION_ID = /^org_[A-Za-z0-9]{1,64}$/;
 
+/** Clerk organization slugs (lowercase letters, digits, `-`, `_`); anything else names no organization. */
+const ORGANIZATION_SLUG = /^[a-z0-9][a-z0-9_-]{0,255}$/;
+
 /**
  * Clerk dates tokens by its clock and we date everything else by ours: a token counts as newer than our evidence
  * only by more than this (Clerk's own default clock skew for tokens).
@@ -169,6 +172,32 @@ export async function currentMemberships({
   return value.memberships.filter(
     (membership) => revocations.revokedAt(viewer.userId, membership.organization.id, 'read') < readStartedAt,
   );
+}
+
+/**
+ * An organization by its slug (what a team page's URL names), for the caller: looked up in their own membership
+ * list (the read authorization makes anyway, and nothing else), then authorized exactly like its ID. A slug that
+ * is not in the list, whether no organization has it or one the caller does not belong to, is the same
+ * `AccessDeniedError`, after the same reads: slugs cannot be probed.
+ */
+export async function authorizeOrganizationSlug(
+  access: AccessInputs,
+  slug: string,
+): Promise<{ organizationId: string; evidence: Evidence }> {
+  requireViewer(access.viewer);
+  if (!ORGANIZATION_SLUG.test(slug)) {
+    throw new InvalidArgumentError(
+      'Expected an organization slug: 1–256 lowercase letters, digits, "-" or "_".',
+      'slug',
+    );
+  }
+  const membership = (await currentMemberships(access)).find(
+    (candidate) => candidate.organization.slug === slug,
+  );
+  // Not the slug: the error must not tell an unknown one from a foreign one.
+  if (!membership) throw new AccessDeniedError('(by slug)');
+  const organizationId = membership.organization.id;
+  return { organizationId, evidence: await authorizeOrganization(access, organizationId) };
 }
 
 /**

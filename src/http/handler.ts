@@ -1,5 +1,5 @@
 /**
- * The request listeners. The public one routes /graphql, /webhooks/clerk, /healthz and /readyz; the admin one
+ * The request listeners. The public one routes /graphql, /webhooks/clerk, /healthz, /readyz and `GET /`; the admin one
  * (its own port, kept from the internet) /metrics, /healthz and /readyz. Both do for every request what does not
  * depend on its route. It gives each one an ID (the caller's `X-Request-ID` when well-formed, else a
  * new one, echoed in the response), counts each response by route and status, writes the access log at
@@ -24,6 +24,12 @@ export type GraphQLHandler = (
   arrival: RequestArrival,
 ) => void;
 
+/** Answers `GET /` in place of the JSON pointer. */
+export type RootPage = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** What `GET /` says by default: this is an API, and where it is. */
+export const ROOT_POINTER = { graphql: '/graphql', health: '/healthz', readiness: '/readyz' };
+
 /** Why this process is not ready yet: the body of /readyz's 503. */
 export interface NotReady {
   status: string;
@@ -37,6 +43,11 @@ export interface HttpHandlerOptions {
   fastPath?: GraphQLHandler;
   /** Served to browsers asking for HTML (GET with `Accept: text/html`). @default none: Yoga answers them */
   graphiqlPage?: GraphiQLPage;
+  /**
+   * Answers `GET /` (and HEAD): where the development entry may serve a page of its own (the example Team page).
+   * @default a short JSON pointer to /graphql and the probes, so a visitor is not left with an empty 404
+   */
+  rootPage?: RootPage;
   webhooks: Pick<WebhookRoute, 'handle'>;
   /** Holds the bodies not yet received: their idle timeout and shared budget. */
   bodies: Pick<BodyGuard, 'admit'>;
@@ -73,7 +84,7 @@ export interface HttpHandler {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The routes counted under their own name; every other path is one bucket, not one series each. */
-const ROUTES = new Set(['/graphql', WEBHOOK_PATH, '/healthz', '/readyz', '/metrics']);
+const ROUTES = new Set(['/', '/graphql', WEBHOOK_PATH, '/healthz', '/readyz', '/metrics']);
 
 function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
@@ -81,7 +92,7 @@ function json(response: ServerResponse, status: number, body: unknown, headers: 
 }
 
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
-  const { graphql, fastPath, graphiqlPage, webhooks, bodies, metrics, logger } = options;
+  const { graphql, fastPath, graphiqlPage, rootPage, webhooks, bodies, metrics, logger } = options;
   let accepting = true;
   let ready = true;
   /** One line per request at LOG_LEVEL=debug; off otherwise, so cache hits do not pay for it. */
@@ -154,6 +165,11 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       case '/metrics':
         // The admin listener's only: metrics name organizations' load and this process's internals.
         return json(response, 404, { error: 'Not found: /metrics is served on the admin port.' });
+      case '/':
+        if (request.method === 'GET' || request.method === 'HEAD') {
+          return rootPage ? rootPage(request, response) : json(response, 200, ROOT_POINTER);
+        }
+        return json(response, 405, { error: 'Method not allowed: GET / only.' }, { allow: 'GET, HEAD' });
       default: {
         if (graphiqlPage?.wants(request)) {
           return void graphiqlPage.serve(request, response).catch((error: unknown) => {

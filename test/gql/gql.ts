@@ -22,6 +22,8 @@ type Documents = {
     "\n  query MyOrganizations {\n    viewer { userId organizations { id name slug imageUrl role membersCount } }\n  }\n": typeof types.MyOrganizationsDocument,
     "\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n": typeof types.OrganizationCardDocument,
     "\n  subscription LiveTeam($id: ID!, $limit: Int, $includePending: Boolean) {\n    teamChanged(organizationId: $id) {\n      organizationId\n      reasons\n      version\n      members(limit: $limit, includePending: $includePending) {\n        fromCache\n        totalCount\n        members { userId firstName role }\n        pendingInvitations { id email role }\n      }\n    }\n  }\n": typeof types.LiveTeamDocument,
+    "\n  query OrganizationBySlug($slug: String!) {\n    organizationBySlug(slug: $slug) { id name slug members(limit: 5) { totalCount members { userId } } }\n  }\n": typeof types.OrganizationBySlugDocument,
+    "\n  mutation InviteMembers($organizationId: ID!, $invitations: [InvitationInput!]!) {\n    inviteMembers(organizationId: $organizationId, invitations: $invitations) {\n      results { email errorCode invitation { id email role } }\n    }\n  }\n": typeof types.InviteMembersDocument,
 };
 const documents: Documents = {
     "\n  query WhoAmI {\n    viewer { userId sessionId activeOrganizationId activeOrganizationRole }\n  }\n": types.WhoAmIDocument,
@@ -32,6 +34,8 @@ const documents: Documents = {
     "\n  query MyOrganizations {\n    viewer { userId organizations { id name slug imageUrl role membersCount } }\n  }\n": types.MyOrganizationsDocument,
     "\n  query OrganizationCard($id: ID!) {\n    organization(id: $id) { id name slug imageUrl membersCount members(limit: 1) { totalCount } }\n  }\n": types.OrganizationCardDocument,
     "\n  subscription LiveTeam($id: ID!, $limit: Int, $includePending: Boolean) {\n    teamChanged(organizationId: $id) {\n      organizationId\n      reasons\n      version\n      members(limit: $limit, includePending: $includePending) {\n        fromCache\n        totalCount\n        members { userId firstName role }\n        pendingInvitations { id email role }\n      }\n    }\n  }\n": types.LiveTeamDocument,
+    "\n  query OrganizationBySlug($slug: String!) {\n    organizationBySlug(slug: $slug) { id name slug members(limit: 5) { totalCount members { userId } } }\n  }\n": types.OrganizationBySlugDocument,
+    "\n  mutation InviteMembers($organizationId: ID!, $invitations: [InvitationInput!]!) {\n    inviteMembers(organizationId: $organizationId, invitations: $invitations) {\n      results { email errorCode invitation { id email role } }\n    }\n  }\n": types.InviteMembersDocument,
 };
 
 /**
@@ -80,6 +84,14 @@ export function graphql(source: "\n  query OrganizationCard($id: ID!) {\n    org
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription LiveTeam($id: ID!, $limit: Int, $includePending: Boolean) {\n    teamChanged(organizationId: $id) {\n      organizationId\n      reasons\n      version\n      members(limit: $limit, includePending: $includePending) {\n        fromCache\n        totalCount\n        members { userId firstName role }\n        pendingInvitations { id email role }\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription LiveTeam($id: ID!, $limit: Int, $includePending: Boolean) {\n    teamChanged(organizationId: $id) {\n      organizationId\n      reasons\n      version\n      members(limit: $limit, includePending: $includePending) {\n        fromCache\n        totalCount\n        members { userId firstName role }\n        pendingInvitations { id email role }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query OrganizationBySlug($slug: String!) {\n    organizationBySlug(slug: $slug) { id name slug members(limit: 5) { totalCount members { userId } } }\n  }\n"): (typeof documents)["\n  query OrganizationBySlug($slug: String!) {\n    organizationBySlug(slug: $slug) { id name slug members(limit: 5) { totalCount members { userId } } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation InviteMembers($organizationId: ID!, $invitations: [InvitationInput!]!) {\n    inviteMembers(organizationId: $organizationId, invitations: $invitations) {\n      results { email errorCode invitation { id email role } }\n    }\n  }\n"): (typeof documents)["\n  mutation InviteMembers($organizationId: ID!, $invitations: [InvitationInput!]!) {\n    inviteMembers(organizationId: $organizationId, invitations: $invitations) {\n      results { email errorCode invitation { id email role } }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

@@ -13,6 +13,7 @@ import { startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { print } from 'graphql';
 import { Webhook } from 'svix';
 import { type App, type AppConfig, createApp } from '../../src/app.js';
+import type { RootPage } from '../../src/http/handler.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 export interface GraphQLResponse<TData> {
@@ -53,6 +54,8 @@ export interface HarnessOptions {
   logger?: Logger;
   /** Route the server's Clerk calls through a ClerkGate (`harness.gate`). The harness's own SDK client stays direct. */
   gateClerk?: boolean;
+  /** Answers `GET /` (the app's `rootPage`). @default the app's JSON pointer */
+  rootPage?: RootPage;
 }
 
 /**
@@ -310,7 +313,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clerkJwtKey: options.useJwks ? undefined : emulator.publicKeyPem,
     ...options.config,
   };
-  const app = createApp({ config, logger: options.logger ?? createLogger('silent') });
+  const app = createApp({
+    config,
+    logger: options.logger ?? createLogger('silent'),
+    ...(options.rootPage ? { rootPage: options.rootPage } : {}),
+  });
   const [url, adminUrl] = await listenBoth(app);
   emulator.control.addWebhookEndpoint({ url: `${url}/webhooks/clerk`, secret: webhookSecret });
 

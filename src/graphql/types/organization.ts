@@ -1,7 +1,12 @@
 /** `Organization` and `Query.organization`: an organization's team, readable by its members only. */
 
 import { seatsOf } from '../../actions/guards.js';
-import { authorizeOrganization, type Evidence, requireViewer } from '../../auth/access.js';
+import {
+  authorizeOrganization,
+  authorizeOrganizationSlug,
+  type Evidence,
+  requireViewer,
+} from '../../auth/access.js';
 import type { OrganizationSummary } from '../../team/types.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
@@ -174,6 +179,26 @@ builder.queryField('organization', (t) =>
     resolve: async (_root, { id }, context) => {
       try {
         return { id, evidence: await authorizeOrganization(context, id) };
+      } catch (error) {
+        throw toGraphQLError(error);
+      }
+    },
+  }),
+);
+
+builder.queryField('organizationBySlug', (t) =>
+  t.field({
+    type: OrganizationRef,
+    // Nullable as the contract has it, though never null: an unknown slug is FORBIDDEN, like a foreign one.
+    nullable: true,
+    description:
+      "The same, by slug, resolved from the caller's own memberships. An unknown slug is FORBIDDEN, like one " +
+      'the caller does not belong to.',
+    args: { slug: t.arg.string({ required: true }) },
+    resolve: async (_root, { slug }, context) => {
+      try {
+        const { organizationId, evidence } = await authorizeOrganizationSlug(context, slug);
+        return { id: organizationId, evidence };
       } catch (error) {
         throw toGraphQLError(error);
       }
