@@ -36,6 +36,7 @@ import { type BodyGuard, createBodyGuard } from './http/body-guard.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { createHttpHandler } from './http/handler.js';
 import { createShutdown, type Shutdown } from './http/shutdown.js';
+import type { StaticSite } from './http/static-site.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import {
@@ -86,6 +87,8 @@ export interface AppOptions {
    * @default false
    */
   allowLocalhostOrigins?: boolean;
+  /** A web app served on the public listener (the development entry's Team page at `/`). @default none */
+  site?: StaticSite;
 }
 
 export interface App {
@@ -119,7 +122,13 @@ export interface App {
   shutdown: Shutdown;
 }
 
-export function createApp({ config, logger, graphiql, allowLocalhostOrigins = false }: AppOptions): App {
+export function createApp({
+  config,
+  logger,
+  graphiql,
+  allowLocalhostOrigins = false,
+  site,
+}: AppOptions): App {
   const metrics = createMetrics();
 
   // --- Clerk: the HTTP agent, the SDK client. The agent first: the client's sockets are bounded from its first call.
@@ -362,6 +371,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     graphql: (request, response, arrival) => void yoga(request, response, arrival),
     fastPath,
     graphiqlPage,
+    site,
     webhooks,
     bodies,
     requestDeadlineMs: config.requestDeadlineMs,

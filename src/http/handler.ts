@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { WEBHOOK_PATH, type WebhookRoute } from '../webhooks/route.js';
 import { type BodyGuard, refuse } from './body-guard.js';
+import type { StaticSite } from './static-site.js';
 
 /** Answers a GraphQL request that has been given its ID and deadline. */
 export type GraphQLHandler = (
@@ -37,6 +38,8 @@ export interface HttpHandlerOptions {
   fastPath?: GraphQLHandler;
   /** Served to browsers asking for HTML (GET with `Accept: text/html`). @default none: Yoga answers them */
   graphiqlPage?: GraphiQLPage;
+  /** A web app's files, served before GraphiQL (the development entry's Team page at `/`). @default none */
+  site?: StaticSite;
   webhooks: Pick<WebhookRoute, 'handle'>;
   /** Holds the bodies not yet received: their idle timeout and shared budget. */
   bodies: Pick<BodyGuard, 'admit'>;
@@ -155,6 +158,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         // The admin listener's only: metrics name organizations' load and this process's internals.
         return json(response, 404, { error: 'Not found: /metrics is served on the admin port.' });
       default: {
+        if (options.site?.serves(request)) return options.site.serve(request, response);
         if (graphiqlPage?.wants(request)) {
           return void graphiqlPage.serve(request, response).catch((error: unknown) => {
             logger.error('GraphiQL page failed', { requestId, error });
