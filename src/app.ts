@@ -36,6 +36,7 @@ import { type BodyGuard, createBodyGuard } from './http/body-guard.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { createHttpHandler, type RootPage } from './http/handler.js';
 import { createShutdown, type Shutdown } from './http/shutdown.js';
+import type { StaticSite } from './http/static-site.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import {
@@ -91,6 +92,8 @@ export interface AppOptions {
    * @default a JSON pointer to /graphql
    */
   rootPage?: RootPage;
+  /** A web app served on the public listener (the development entry's Team page at `/`). @default none */
+  site?: StaticSite;
 }
 
 export interface App {
@@ -130,6 +133,7 @@ export function createApp({
   graphiql,
   allowLocalhostOrigins = false,
   rootPage,
+  site,
 }: AppOptions): App {
   const metrics = createMetrics();
 
@@ -374,6 +378,7 @@ export function createApp({
     fastPath,
     graphiqlPage,
     rootPage,
+    site,
     webhooks,
     bodies,
     requestDeadlineMs: config.requestDeadlineMs,

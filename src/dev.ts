@@ -1,15 +1,18 @@
 /**
  * Development entry (`npm start`). With `CLERK_SECRET_KEY` set it serves against that Clerk, like main.ts. Without
- * it, it starts the Clerk emulator package in this process with demo data, wires its webhooks to the server, and
- * prints a GraphiQL URL and a demo token: the zero-config start. Not part of the production build (see
+ * it, it starts the Clerk emulator package in this process with demo data, wires its webhooks to the server, serves
+ * the example Team page (examples/team-page, built by `npm start`) at `/` signed in as the demo admin, and prints
+ * a GraphiQL URL and a demo token: the zero-config start. Not part of the production build (see
  * tsconfig.build.json), so `dist/` never contains the emulator.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadOrCreateSigningKeyPem, startClerkEmulator } from '@team-graphql/clerk-emulator';
 import { ConfigError, loadConfig } from './config.js';
 import { TRUSTED_ONLY_NOTICE } from './fast-path/trusted-documents.js';
 import { DEFAULT_QUERY } from './graphql/graphiql.js';
+import { loadStaticSite, type StaticSite } from './http/static-site.js';
 import { createLogger } from './observability/logger.js';
 import { exitOnStartFailure, startServer } from './server.js';
 
@@ -83,6 +86,22 @@ mutation Leave {
 /** Git-ignored: the emulator's signing key survives restarts, so a demo token keeps working after one. */
 const SIGNING_KEY_FILE = fileURLToPath(new URL('../.clerk-emulator/signing-key.pem', import.meta.url));
 
+/** The example Team page: its build (`npm run build -w examples/team-page`; `npm start` runs it first). */
+const TEAM_PAGE_BUILD = fileURLToPath(new URL('../examples/team-page/dist', import.meta.url));
+/** Its trusted documents (codegen's manifest): the page sends document IDs, so the server loads them. */
+const TEAM_PAGE_DOCUMENTS = fileURLToPath(
+  new URL('../examples/team-page/src/gql/persisted-documents.json', import.meta.url),
+);
+
+/** The Team page, signed in with `token` (a `<meta>` the page reads); undefined when it is not built. */
+async function teamPage(token: string): Promise<StaticSite | undefined> {
+  if (!existsSync(`${TEAM_PAGE_BUILD}/index.html`)) return undefined;
+  return loadStaticSite({
+    root: TEAM_PAGE_BUILD,
+    head: `<meta name="demo-session-token" content="${token}">`,
+  });
+}
+
 async function main() {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -128,10 +147,13 @@ async function main() {
     expiresInS: DEMO_TOKEN_LIFETIME_S,
   });
   const webhookSecret = config.clerkWebhookSigningSecret ?? `whsec_${randomBytes(24).toString('base64')}`;
+  const site = await teamPage(demoToken);
 
   const { port, adminPort } = await startServer({
     config: {
       ...config,
+      // The Team page's documents, unless a manifest is configured (plain queries stay allowed: GraphiQL).
+      trustedDocumentsManifest: config.trustedDocumentsManifest ?? TEAM_PAGE_DOCUMENTS,
       clerkSecretKey: emulator.secretKey,
       clerkApiUrl: emulator.url,
       clerkJwtKey: config.clerkJwtKey ?? emulator.publicKeyPem,
@@ -139,6 +161,7 @@ async function main() {
     },
     // A frontend's dev server on another localhost port may call the API from the browser.
     allowLocalhostOrigins: true,
+    site,
     logger,
     port: config.port,
     host: config.host,
@@ -184,6 +207,9 @@ async function main() {
       '================================================================================',
       '  NO CLERK_SECRET_KEY: running against the embedded Clerk EMULATOR (demo data).',
       `  Emulator:  ${emulator.url} (secret key ${emulator.secretKey}, ${config.clerkEmulatorLatencyMs} ms latency)`,
+      site
+        ? `  Team page: ${localUrl}/  (the example app, examples/team-page, signed in as the demo admin)`
+        : '  Team page: not built (npm run build -w examples/team-page, or npm start, which builds it)',
       // GraphiQL sends plain queries: in trusted-only mode it is not advertised, and the banner says why.
       ...(config.trustedDocumentsOnly
         ? [

@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { WEBHOOK_PATH, type WebhookRoute } from '../webhooks/route.js';
 import { type BodyGuard, refuse } from './body-guard.js';
+import type { StaticSite } from './static-site.js';
 
 /** Answers a GraphQL request that has been given its ID and deadline. */
 export type GraphQLHandler = (
@@ -48,6 +49,8 @@ export interface HttpHandlerOptions {
    * @default a short JSON pointer to /graphql and the probes, so a visitor is not left with an empty 404
    */
   rootPage?: RootPage;
+  /** A web app's files, served before GraphiQL (the development entry's Team page at `/`). @default none */
+  site?: StaticSite;
   webhooks: Pick<WebhookRoute, 'handle'>;
   /** Holds the bodies not yet received: their idle timeout and shared budget. */
   bodies: Pick<BodyGuard, 'admit'>;
@@ -167,10 +170,13 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         return json(response, 404, { error: 'Not found: /metrics is served on the admin port.' });
       case '/':
         if (request.method === 'GET' || request.method === 'HEAD') {
+          // The development entry's web app first (its index page), then the hook, then the pointer.
+          if (options.site?.serves(request)) return options.site.serve(request, response);
           return rootPage ? rootPage(request, response) : json(response, 200, ROOT_POINTER);
         }
         return json(response, 405, { error: 'Method not allowed: GET / only.' }, { allow: 'GET, HEAD' });
       default: {
+        if (options.site?.serves(request)) return options.site.serve(request, response);
         if (graphiqlPage?.wants(request)) {
           return void graphiqlPage.serve(request, response).catch((error: unknown) => {
             logger.error('GraphiQL page failed', { requestId, error });
