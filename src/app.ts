@@ -38,6 +38,7 @@ import { createHttpHandler } from './http/handler.js';
 import { createShutdown, type Shutdown } from './http/shutdown.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { type Tracing, traceCacheReads } from './observability/tracing.js';
 import {
   budgetNamespace,
   createSharedState,
@@ -67,6 +68,12 @@ export type AppConfig = Omit<
   | 'clerkSecretKey'
   | 'clerkEmulatorPort'
   | 'clerkEmulatorLatencyMs'
+  | 'otelTracesEndpoint'
+  | 'otelTracesProtocol'
+  | 'otelServiceName'
+  | 'otelTracesSampler'
+  | 'otelTracesSamplerArg'
+  | 'otelBspScheduleDelayMs'
 > & {
   /** Required here: the development entry supplies the emulator's key when none is configured. */
   clerkSecretKey: string;
@@ -86,6 +93,11 @@ export interface AppOptions {
    * @default false
    */
   allowLocalhostOrigins?: boolean;
+  /**
+   * The traces set up by the entry (src/observability/tracing.ts): flushed on shutdown once requests have finished,
+   * before Redis closes. @default none (spans, if any SDK is registered, are the entry's to flush)
+   */
+  tracing?: Tracing;
 }
 
 export interface App {
@@ -119,7 +131,13 @@ export interface App {
   shutdown: Shutdown;
 }
 
-export function createApp({ config, logger, graphiql, allowLocalhostOrigins = false }: AppOptions): App {
+export function createApp({
+  config,
+  logger,
+  graphiql,
+  allowLocalhostOrigins = false,
+  tracing,
+}: AppOptions): App {
   const metrics = createMetrics();
 
   // --- Clerk: the HTTP agent, the SDK client. The agent first: the client's sockets are bounded from its first call.
@@ -188,7 +206,8 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
     ttlMs: config.cacheTtlSeconds * 1000,
     staleGraceMs: config.cacheStaleGraceSeconds * 1000,
     maxMembers: config.cacheMaxMembers,
-    observer: metrics.cache,
+    // Each read's outcome is also an event on the current span (the GraphQL operation, the fast path).
+    observer: traceCacheReads(metrics.cache),
     clockSkewMs: config.cacheClockSkewMs,
     // A full read that differs from the webhook-patched copy it replaces: patching missed or misapplied a change.
     onDrift: (drift) =>
@@ -387,6 +406,7 @@ export function createApp({ config, logger, graphiql, allowLocalhostOrigins = fa
       // Live streams complete now (clients reconnect, to another replica), so their connections can close.
       liveStreams.close();
     },
+    flush: tracing?.flush,
     async release() {
       await yoga.dispose();
       upstream.close();

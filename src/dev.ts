@@ -10,7 +10,7 @@ import { loadOrCreateSigningKeyPem, startClerkEmulator } from '@team-graphql/cle
 import { ConfigError, loadConfig } from './config.js';
 import { DEFAULT_QUERY } from './graphql/graphiql.js';
 import { createLogger } from './observability/logger.js';
-import { exitOnStartFailure, startServer } from './server.js';
+import { exitOnStartFailure, startServer, startTracingFor } from './server.js';
 
 /** The demo token must outlive an afternoon of exploring in GraphiQL (Clerk's own live about 60 s). */
 const DEMO_TOKEN_LIFETIME_S = 24 * 60 * 60;
@@ -47,10 +47,12 @@ async function main() {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
+  const tracing = await startTracingFor(config);
   if (config.clerkSecretKey) {
     const { port, adminPort } = await startServer({
       config: { ...config, clerkSecretKey: config.clerkSecretKey },
       logger,
+      tracing,
       port: config.port,
       host: config.host,
       adminPort: config.adminPort,
@@ -93,6 +95,7 @@ async function main() {
     // A frontend's dev server on another localhost port may call the API from the browser.
     allowLocalhostOrigins: true,
     logger,
+    tracing,
     port: config.port,
     host: config.host,
     adminPort: config.adminPort,

@@ -5,7 +5,7 @@
  */
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './observability/logger.js';
-import { exitOnStartFailure, startServer } from './server.js';
+import { exitOnStartFailure, startServer, startTracingFor } from './server.js';
 
 async function main() {
   let config: ReturnType<typeof loadConfig>;
@@ -17,9 +17,11 @@ async function main() {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
+  const tracing = await startTracingFor(config);
   const { port, adminPort } = await startServer({
     config: { ...config, clerkSecretKey: config.clerkSecretKey as string },
     logger,
+    tracing,
     port: config.port,
     host: config.host,
     adminPort: config.adminPort,
@@ -36,6 +38,7 @@ async function main() {
     url: `http://localhost:${port}/graphql`,
     metrics: `http://localhost:${adminPort}/metrics`,
     clerk: config.clerkApiUrl,
+    traces: config.otelTracesEndpoint ? new URL(config.otelTracesEndpoint).origin : 'off',
   });
 }
 
