@@ -39,6 +39,7 @@ import { createShutdown, type Shutdown } from './http/shutdown.js';
 import type { StaticSite } from './http/static-site.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { type Tracing, traceCacheReads } from './observability/tracing.js';
 import {
   budgetNamespace,
   createSharedState,
@@ -68,6 +69,12 @@ export type AppConfig = Omit<
   | 'clerkSecretKey'
   | 'clerkEmulatorPort'
   | 'clerkEmulatorLatencyMs'
+  | 'otelTracesEndpoint'
+  | 'otelTracesProtocol'
+  | 'otelServiceName'
+  | 'otelTracesSampler'
+  | 'otelTracesSamplerArg'
+  | 'otelBspScheduleDelayMs'
 > & {
   /** Required here: the development entry supplies the emulator's key when none is configured. */
   clerkSecretKey: string;
@@ -94,6 +101,10 @@ export interface AppOptions {
   rootPage?: RootPage;
   /** A web app served on the public listener (the development entry's Team page at `/`). @default none */
   site?: StaticSite;
+   * The traces set up by the entry (src/observability/tracing.ts): flushed on shutdown once requests have finished,
+   * before Redis closes. @default none (spans, if any SDK is registered, are the entry's to flush)
+   */
+  tracing?: Tracing;
 }
 
 export interface App {
@@ -134,6 +145,7 @@ export function createApp({
   allowLocalhostOrigins = false,
   rootPage,
   site,
+  tracing,
 }: AppOptions): App {
   const metrics = createMetrics();
 
@@ -203,7 +215,8 @@ export function createApp({
     ttlMs: config.cacheTtlSeconds * 1000,
     staleGraceMs: config.cacheStaleGraceSeconds * 1000,
     maxMembers: config.cacheMaxMembers,
-    observer: metrics.cache,
+    // Each read's outcome is also an event on the current span (the GraphQL operation, the fast path).
+    observer: traceCacheReads(metrics.cache),
     clockSkewMs: config.cacheClockSkewMs,
     // A full read that differs from the webhook-patched copy it replaces: patching missed or misapplied a change.
     onDrift: (drift) =>
@@ -404,6 +417,7 @@ export function createApp({
       // Live streams complete now (clients reconnect, to another replica), so their connections can close.
       liveStreams.close();
     },
+    flush: tracing?.flush,
     async release() {
       await yoga.dispose();
       upstream.close();

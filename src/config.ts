@@ -122,11 +122,43 @@ export interface Config {
   /** Calls to Clerk's bulk invitation endpoint per hour (Clerk's documented limit: 50). */
   clerkInvitationBulkCallsPerHour: number;
   // --- end team actions ---
+  // --- Traces (OpenTelemetry; the standard OTEL_* variables, docs/tracing.md). No endpoint: tracing off. ---
+  /**
+   * Where spans are sent (OTLP over HTTP): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, else
+   * OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. Undefined (neither set, or OTEL_SDK_DISABLED=true): tracing off.
+   * @default none: off
+   */
+  otelTracesEndpoint: string | undefined;
+  /** OTLP encoding: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL. @default 'http/protobuf' */
+  otelTracesProtocol: TracesProtocol;
+  /** @default 'team-graphql' */
+  otelServiceName: string;
+  /** @default 'parentbased_always_on' (the OpenTelemetry specification's) */
+  otelTracesSampler: TracesSampler;
+  /** The sampled ratio of the `*traceidratio` samplers, 0–1. @default 1 */
+  otelTracesSamplerArg: number;
+  /** Delay between two exports of spans, ms. @default 5000 */
+  otelBspScheduleDelayMs: number;
+  // --- end traces ---
   /** Port of the embedded emulator (only when no secret key is configured). */
   clerkEmulatorPort: number;
   /** Latency the embedded emulator adds to each Clerk call, to feel like the real one. */
   clerkEmulatorLatencyMs: number;
 }
+
+/** OTEL_TRACES_SAMPLER's values (the OpenTelemetry specification's, less the Jaeger and X-Ray ones). */
+const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TracesSampler = (typeof TRACES_SAMPLERS)[number];
+/** OTLP over HTTP only: gRPC would add a second transport (and @grpc/grpc-js) for what a collector takes either way. */
+const TRACES_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+export type TracesProtocol = (typeof TRACES_PROTOCOLS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -219,6 +251,33 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     problems.push('REDIS_KEY_PREFIX must be 1 to 64 letters, digits or . : _ - { }');
   }
 
+  // Traces: the OpenTelemetry specification's variables and defaults (OTLP over HTTP only: no gRPC here).
+  const httpUrl = (name: string, value: string | undefined): string | undefined => {
+    if (value !== undefined && (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol))) {
+      problems.push(`${name} must be an http(s) URL, got "${value}"`);
+      return undefined;
+    }
+    return value;
+  };
+  const tracesEndpoint = httpUrl(
+    'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    read('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'),
+  );
+  const baseEndpoint = httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', read('OTEL_EXPORTER_OTLP_ENDPOINT'));
+  const otelTracesEndpoint = boolean('OTEL_SDK_DISABLED', false)
+    ? undefined
+    : (tracesEndpoint ?? (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, '')}/v1/traces` : undefined));
+  const otlpProtocol = oneOf('OTEL_EXPORTER_OTLP_PROTOCOL', TRACES_PROTOCOLS, 'http/protobuf');
+  const otelTracesProtocol = oneOf('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', TRACES_PROTOCOLS, otlpProtocol);
+  const otelTracesSampler = oneOf('OTEL_TRACES_SAMPLER', TRACES_SAMPLERS, 'parentbased_always_on');
+  const samplerArg = read('OTEL_TRACES_SAMPLER_ARG');
+  let otelTracesSamplerArg = 1;
+  if (samplerArg !== undefined && otelTracesSampler.endsWith('traceidratio')) {
+    const ratio = Number(samplerArg);
+    if (Number.isFinite(ratio) && ratio >= 0 && ratio <= 1) otelTracesSamplerArg = ratio;
+    else problems.push(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "${samplerArg}"`);
+  }
+
   const host = read('HOST') ?? (development && clerkSecretKey === undefined ? '127.0.0.1' : '0.0.0.0');
   const config: Config = {
     port: integer('PORT', 4000, 0, 65535),
@@ -271,6 +330,12 @@ export function loadConfig(env: Env = process.env, { development = false }: Load
     writeRateLimitPerMinute: integer('WRITE_RATE_LIMIT_PER_MINUTE', 30, 1, 1_000_000),
     clerkInvitationCreatesPerHour: integer('CLERK_INVITATION_CREATES_PER_HOUR', 250, 1, 1_000_000),
     clerkInvitationBulkCallsPerHour: integer('CLERK_INVITATION_BULK_CALLS_PER_HOUR', 50, 1, 1_000_000),
+    otelTracesEndpoint,
+    otelTracesProtocol,
+    otelServiceName: read('OTEL_SERVICE_NAME') ?? 'team-graphql',
+    otelTracesSampler,
+    otelTracesSamplerArg,
+    otelBspScheduleDelayMs: integer('OTEL_BSP_SCHEDULE_DELAY', 5000, 1, 600_000),
     clerkEmulatorPort: integer('CLERK_EMULATOR_PORT', 4001, 0, 65535),
     clerkEmulatorLatencyMs: integer('CLERK_EMULATOR_LATENCY_MS', 200, 0, 60_000),
   };

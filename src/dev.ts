@@ -14,7 +14,7 @@ import { TRUSTED_ONLY_NOTICE } from './fast-path/trusted-documents.js';
 import { DEFAULT_QUERY } from './graphql/graphiql.js';
 import { loadStaticSite, type StaticSite } from './http/static-site.js';
 import { createLogger } from './observability/logger.js';
-import { exitOnStartFailure, startServer } from './server.js';
+import { exitOnStartFailure, startServer, startTracingFor } from './server.js';
 
 /** The demo token must outlive an afternoon of exploring in GraphiQL (Clerk's own live about 60 s). */
 const DEMO_TOKEN_LIFETIME_S = 24 * 60 * 60;
@@ -112,10 +112,12 @@ async function main() {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
+  const tracing = await startTracingFor(config);
   if (config.clerkSecretKey) {
     const { port, adminPort } = await startServer({
       config: { ...config, clerkSecretKey: config.clerkSecretKey },
       logger,
+      tracing,
       port: config.port,
       host: config.host,
       adminPort: config.adminPort,
@@ -163,6 +165,7 @@ async function main() {
     allowLocalhostOrigins: true,
     site,
     logger,
+    tracing,
     port: config.port,
     host: config.host,
     adminPort: config.adminPort,

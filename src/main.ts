@@ -6,7 +6,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { TRUSTED_ONLY_NOTICE } from './fast-path/trusted-documents.js';
 import { createLogger } from './observability/logger.js';
-import { exitOnStartFailure, startServer } from './server.js';
+import { exitOnStartFailure, startServer, startTracingFor } from './server.js';
 
 async function main() {
   let config: ReturnType<typeof loadConfig>;
@@ -18,9 +18,11 @@ async function main() {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
+  const tracing = await startTracingFor(config);
   const { port, adminPort } = await startServer({
     config: { ...config, clerkSecretKey: config.clerkSecretKey as string },
     logger,
+    tracing,
     port: config.port,
     host: config.host,
     adminPort: config.adminPort,
@@ -37,6 +39,7 @@ async function main() {
     url: `http://localhost:${port}/graphql`,
     metrics: `http://localhost:${adminPort}/metrics`,
     clerk: config.clerkApiUrl,
+    traces: config.otelTracesEndpoint ? new URL(config.otelTracesEndpoint).origin : 'off',
   });
   if (config.trustedDocumentsOnly) logger.info(TRUSTED_ONLY_NOTICE);
 }

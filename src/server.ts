@@ -5,7 +5,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type App, type AppOptions, createApp } from './app.js';
+import type { Config } from './config.js';
 import type { Logger } from './observability/logger.js';
+import { startTracing, type Tracing } from './observability/tracing.js';
 
 export interface StartServerOptions extends AppOptions {
   port: number;
@@ -69,6 +71,8 @@ export async function startServer({
     stopping = true;
     logger.info('shutting down', { signal, delayMs: shutdownDelayMs, graceMs: shutdownGraceMs });
     await app.shutdown({ delayMs: shutdownDelayMs, graceMs: shutdownGraceMs });
+    // Flushed once already, before Redis closed (src/http/shutdown.ts); this ends the exporter.
+    await appOptions.tracing?.shutdown();
     await onShutdown?.();
     logger.info('shut down', { signal });
     process.exit(0);
@@ -76,6 +80,21 @@ export async function startServer({
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   return { app, port: bound, adminPort: adminBound };
+}
+
+/**
+ * Traces as the OTEL_* variables ask (src/config.ts): started before the app, so its first request is traced; off
+ * (nothing loaded) without an endpoint.
+ */
+export function startTracingFor(config: Config): Promise<Tracing> {
+  return startTracing({
+    endpoint: config.otelTracesEndpoint,
+    protocol: config.otelTracesProtocol,
+    serviceName: config.otelServiceName,
+    sampler: config.otelTracesSampler,
+    samplerArg: config.otelTracesSamplerArg,
+    scheduleDelayMs: config.otelBspScheduleDelayMs,
+  });
 }
 
 /** Reports a failed start on stderr and exits 1: the process must not half-run. */

@@ -82,6 +82,17 @@ describe('benchmark entries (smoke mode)', () => {
     expect(output).toContain('| measured over 2 writes |');
   }, 75_000);
 
+  it('bench/tracing.ts: tracing off, on at 100 % and at 1 %, each path answered without errors, spans exported', async () => {
+    const { code, output } = await runEntry(['bench/tracing.ts', '--smoke'], 120_000);
+    expect(code, output.slice(-4000)).toBe(0);
+    for (const setting of ['off', 'on, 100 % sampled', 'on, 1 % sampled']) {
+      expect(output).toContain(`| replayed hit (fast path) | ${setting} |`);
+      expect(output).toContain(`| hit through Yoga | ${setting} |`);
+    }
+    expect(output).toMatch(/\| on, 100 % sampled \|.*\| 0 \| \d+ batches/);
+    expect(output).toContain('not recorded');
+  }, 150_000);
+
   it.runIf(redisAvailable('soak smoke'))(
     'npm run soak: every layer and attack at once, every check passes',
     async () => {

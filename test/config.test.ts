@@ -119,6 +119,61 @@ describe('configuration', () => {
     expect(() => loadConfig({ SHUTDOWN_DELAY_MS: '-1' }, { development: true })).toThrow(/SHUTDOWN_DELAY_MS/);
   });
 
+  it('traces: off without an OTLP endpoint; the OTEL_* variables as the OpenTelemetry specification reads them', () => {
+    const key = { CLERK_SECRET_KEY: 'sk_test_x' };
+    expect(loadConfig(key)).toMatchObject({
+      otelTracesEndpoint: undefined,
+      otelTracesProtocol: 'http/protobuf',
+      otelServiceName: 'team-graphql',
+      otelTracesSampler: 'parentbased_always_on',
+      otelTracesSamplerArg: 1,
+      otelBspScheduleDelayMs: 5000,
+    });
+    expect(
+      loadConfig({
+        ...key,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_SERVICE_NAME: 'team-api',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.01',
+      }),
+    ).toMatchObject({
+      otelTracesEndpoint: 'http://collector:4318/v1/traces',
+      otelTracesProtocol: 'http/json',
+      otelServiceName: 'team-api',
+      otelTracesSampler: 'parentbased_traceidratio',
+      otelTracesSamplerArg: 0.01,
+    });
+    // The signal's own variables win; OTEL_SDK_DISABLED turns it all off.
+    expect(
+      loadConfig({
+        ...key,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example/ingest',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf',
+      }),
+    ).toMatchObject({
+      otelTracesEndpoint: 'https://traces.example/ingest',
+      otelTracesProtocol: 'http/protobuf',
+    });
+    expect(
+      loadConfig({ ...key, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' })
+        .otelTracesEndpoint,
+    ).toBeUndefined();
+    // gRPC, a ratio outside 0–1, an endpoint that is not a URL: named at start, not at the first export.
+    expect(() =>
+      loadConfig({
+        ...key,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_TRACES_SAMPLER: 'traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '5',
+      }),
+    ).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT[\s\S]*OTEL_EXPORTER_OTLP_PROTOCOL[\s\S]*OTEL_TRACES_SAMPLER_ARG/);
+  });
+
   it('gives the Redis settings their values without REDIS_URL too: an app is always handed every value', () => {
     expect(loadConfig({}, { development: true })).toMatchObject({
       redisUrl: undefined,

@@ -16,6 +16,8 @@
  * marked so for the idempotency key: a retry with the key reads Clerk again first and treats what is already done
  * as done, so nothing is written twice. One audit line per action.
  */
+
+import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   type AccessInputs,
   authorizeOrganization,
@@ -162,8 +164,10 @@ export interface TeamActions {
 /** Per-item codes Clerk reports for a whole bulk call: the call's items are then sent one by one. */
 const PER_ITEM: ReadonlySet<ActionRefusal> = new Set(['ALREADY_INVITED', 'ALREADY_MEMBER']);
 
+const tracer = trace.getTracer('team-graphql/actions');
+
 export function createTeamActions(options: TeamActionsOptions): TeamActions {
-  const { cache, writer, roles, locks, audit } = options;
+  const { cache, writer, roles, locks } = options;
   const now = options.now ?? Date.now;
 
   const readOptions = (request: ActionRequest, forceRefresh = false): ReadOptions => ({
@@ -226,6 +230,24 @@ export function createTeamActions(options: TeamActionsOptions): TeamActions {
       reconcile: boolean,
     ) => Promise<{ result: T; targets: string[]; outcome?: string; detail?: AuditEntryDetail }>,
   ): Promise<T> {
+    // One span per action (name, organization, outcome): its Clerk calls are its children.
+    return tracer.startActiveSpan(
+      `team_action ${action}`,
+      { attributes: { 'team.action': action, 'team.organization_id': organizationId } },
+      (span) => actInSpan(span, request, action, organizationId, permission, body),
+    );
+  }
+
+  async function actInSpan<T>(
+    span: Span,
+    ...[request, action, organizationId, permission, body]: Parameters<typeof act<T>>
+  ): Promise<T> {
+    const audit: AuditLog = (line) => {
+      span.setAttribute('team.action.outcome', line.outcome);
+      if (line.outcome !== 'ok') span.setStatus({ code: SpanStatusCode.ERROR, message: line.outcome });
+      span.end();
+      options.audit(line);
+    };
     const viewer = requireViewer(request.viewer);
     const entry = { actor: viewer.userId, organizationId, action, requestId: request.requestId };
     let targets: string[] = [];

@@ -11,8 +11,13 @@
  * (priority and round-robin order), ./upstream/breaker.ts (per-route circuit breaker). This module adds the timers.
  * Several replicas share the budget and Clerk's 429 pauses through Redis (./upstream/shared-budget.ts), an
  * asynchronous `BudgetGate`: the queue asks it for starts and gives each grant to the calls at its head on arrival.
+ *
+ * Each `run` is one OpenTelemetry client span (`clerk memberships`), under whatever span is current (a GraphQL
+ * operation, a team action): the route and its URL template, the last HTTP status, retries, and the time spent
+ * queued for the budget; a refusal names its reason. IDs never appear: the template has `{organization_id}`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   CircuitOpenError,
   OrganizationNotFoundError,
@@ -44,6 +49,19 @@ export const UPSTREAM_ROUTES = [
   'invitation_writes',
 ] as const;
 export type UpstreamRoute = (typeof UPSTREAM_ROUTES)[number];
+
+/** What each route calls, for traces (`url.template`): Clerk's Backend API paths, IDs as placeholders. */
+const ROUTE_TEMPLATES: Record<UpstreamRoute, string> = {
+  memberships: '/v1/organizations/{organization_id}/memberships',
+  invitations: '/v1/organizations/{organization_id}/invitations',
+  user_memberships: '/v1/users/{user_id}/organization_memberships',
+  jwks: '/v1/jwks',
+  organization_roles: '/v1/organization_roles',
+  membership_writes: '/v1/organizations/{organization_id}/memberships/{user_id}',
+  invitation_writes: '/v1/organizations/{organization_id}/invitations',
+};
+
+const tracer = trace.getTracer('team-graphql/clerk');
 
 export type CallOutcome = 'ok' | 'not_found' | 'rate_limited' | 'timeout' | 'error';
 
@@ -196,6 +214,8 @@ interface Call {
   priority: Priority;
   caller: string | undefined;
   signal: AbortSignal | undefined;
+  /** Time spent waiting for the budget, over every attempt (for the call's span). */
+  queuedMs: number;
 }
 
 interface Waiting {
@@ -426,6 +446,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         refuse: reject,
         start(permit, startedAt) {
           inFlight++;
+          call.queuedMs += startedAt - item.queuedAt;
           const timeoutMs = Math.min(options.timeoutMs, item.deadline - startedAt);
           const abandon = new AbortController();
           let answer: Promise<T>;
@@ -531,26 +552,75 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     }
   }
 
-  return {
-    async run(route, request, callOptions = {}) {
-      const call: Call = {
-        deadline: callOptions.deadline ?? now() + defaultDeadlineMs,
-        priority: callOptions.priority ?? 'interactive',
-        caller: callOptions.caller,
-        signal: callOptions.signal,
-      };
-      const retries = callOptions.retryable === false ? 0 : maxRetries;
-      for (let retry = 0; ; retry++) {
-        try {
-          return await attempt(route, request, call);
-        } catch (error) {
-          if (retry >= retries || !isRetryable(error) || call.signal?.aborted || closed) throw error;
-          const backoff = random() * backoffBaseMs * 2 ** retry;
-          // A retry that could not start in time is not worth the wait: the caller gets this failure now.
-          if (now() + backoff > call.deadline - MIN_CALL_MS) throw error;
-          await sleep(backoff);
-        }
+  /** `run`, inside its span: the retries, each attempt's queueing, and how it ended. */
+  async function runTraced<T>(
+    route: UpstreamRoute,
+    request: () => Promise<T>,
+    callOptions: CallOptions,
+    priority: Priority,
+    span: Span,
+  ): Promise<T> {
+    const call: Call = {
+      deadline: callOptions.deadline ?? now() + defaultDeadlineMs,
+      priority,
+      caller: callOptions.caller,
+      signal: callOptions.signal,
+      queuedMs: 0,
+    };
+    const retries = callOptions.retryable === false ? 0 : maxRetries;
+    let retry = 0;
+    const end = (error?: unknown) => {
+      if (!span.isRecording()) return;
+      span.setAttributes({ 'clerk.retries': retry, 'clerk.queued_ms': call.queuedMs });
+      const status = error === undefined ? 200 : statusOf(error);
+      if (status !== undefined) span.setAttribute('http.response.status_code', status);
+      if (error instanceof UpstreamRefusedError || error instanceof CircuitOpenError) {
+        span.setAttribute('clerk.refused', error instanceof CircuitOpenError ? 'circuit_open' : error.reason);
       }
+      if (error !== undefined) {
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: error instanceof Error ? error.name : 'error',
+        });
+      }
+      span.end();
+    };
+    for (; ; retry++) {
+      try {
+        const value = await attempt(route, request, call);
+        end();
+        return value;
+      } catch (error) {
+        if (retry >= retries || !isRetryable(error) || call.signal?.aborted || closed) {
+          end(error);
+          throw error;
+        }
+        const backoff = random() * backoffBaseMs * 2 ** retry;
+        // A retry that could not start in time is not worth the wait: the caller gets this failure now.
+        if (now() + backoff > call.deadline - MIN_CALL_MS) {
+          end(error);
+          throw error;
+        }
+        await sleep(backoff);
+      }
+    }
+  }
+
+  return {
+    run(route, request, callOptions = {}) {
+      const priority = callOptions.priority ?? 'interactive';
+      return tracer.startActiveSpan(
+        `clerk ${route}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            'clerk.route': route,
+            'url.template': ROUTE_TEMPLATES[route],
+            'clerk.priority': priority,
+          },
+        },
+        (span) => runTraced(route, request, callOptions, priority, span),
+      );
     },
     stats() {
       const circuits = Object.fromEntries(
@@ -568,6 +638,15 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       }
     },
   };
+}
+
+/** The HTTP status Clerk answered a failed call with, when it answered. */
+function statusOf(error: unknown): number | undefined {
+  if (error instanceof UpstreamRefusedError) return undefined;
+  if (error instanceof UpstreamRateLimitedError) return 429;
+  if (error instanceof OrganizationNotFoundError) return 404;
+  if (error instanceof UpstreamUnavailableError) return error.status;
+  return undefined;
 }
 
 /** Network errors (no status) and 5xx are worth another try; 4xx, 429, timeouts and refusals are not. */

@@ -17,8 +17,13 @@
  *
  * Headers: the X-Request-ID is set by src/http/handler.ts before either path; everything else is what Yoga sent
  * (CORS included, as `Origin` is part of the key). Metrics and access logs are the handler's, the same for both paths.
+ *
+ * Traces: each request it looks at is a span, `graphql.replay`, under the HTTP span, with its outcome
+ * (`team.fast_path.outcome`: hit, miss, retired, refused, unauthenticated) and the cache reads a replay makes as
+ * events. It ends where the fast path's work ends: Yoga's operation span, when Yoga answers, is its sibling.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Context, context, type Span, trace } from '@opentelemetry/api';
 import { authorizeOrganization, type TeamEvidence } from '../auth/access.js';
 import { type Authentication, authenticate, type TokenVerifier } from '../auth/verifier.js';
 import type { Viewer } from '../auth/viewer.js';
@@ -58,6 +63,8 @@ export interface RequestArrival {
 }
 
 export type FastPath = (request: IncomingMessage, response: ServerResponse, arrival: RequestArrival) => void;
+
+const tracer = trace.getTracer('team-graphql/fast-path');
 
 /** Who asks, less the token's dates: the answers' `viewer` fields are these; authorization reads the rest anew. */
 const viewerKey = (viewer: Viewer | null) =>
@@ -126,6 +133,21 @@ function replayTeam(cache: TeamCache, options: ReadOptions): ReplayTeam {
 export function createFastPath(options: FastPathOptions): FastPath {
   const { store, cache } = options;
 
+  /** The request's replay span and the context it was started in (the HTTP span's). */
+  interface Trail {
+    span: Span;
+    parent: Context;
+  }
+  const finish = (trail: Trail, outcome: string) => {
+    trail.span.setAttribute('team.fast_path.outcome', outcome);
+    trail.span.end();
+  };
+  /** Yoga answers, in the HTTP span's context: its operation span is the replay span's sibling. */
+  const toYoga = (trail: Trail, outcome: string, ...args: Parameters<FastPathOptions['yoga']>): unknown => {
+    finish(trail, outcome);
+    return context.with(trail.parent, () => options.yoga(...args));
+  };
+
   /**
    * Still current: every input's fresh entry has the same version, and no invitation it lists has expired since.
    * Reads nothing, counts nothing.
@@ -168,6 +190,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
     request: IncomingMessage,
     response: ServerResponse,
     handoff: RequestArrival & { authentication?: Authentication },
+    trail: Trail,
   ) {
     let body = '';
     if (request.method === 'POST') {
@@ -183,28 +206,29 @@ export function createFastPath(options: FastPathOptions): FastPath {
     );
     handoff.authentication = authentication;
     // Yoga answers the error as it always does, from this outcome (it does not verify again).
-    if (!('viewer' in authentication)) return options.yoga(request, response, handoff);
+    if (!('viewer' in authentication)) return toYoga(trail, 'unauthenticated', request, response, handoff);
     const { viewer } = authentication;
     const { headers } = request;
     const key = `${request.method} ${request.url}\n${headers.accept ?? ''}\n${headers['content-type'] ?? ''}\n${headers.origin ?? ''}\n${viewerKey(viewer)}\n${body}`;
     const prepared = store.get(key);
+    let outcome: 'retired' | 'refused' | 'miss' = 'miss';
     if (prepared) {
       if (!current(prepared)) {
         store.retire(key);
-        store.count('retired');
+        outcome = 'retired';
       } else if (await allowed(prepared, viewer, handoff)) {
+        finish(trail, 'hit');
         if (response.destroyed) return;
         store.count('hit');
         response.writeHead(prepared.status, prepared.headers);
         response.end(prepared.body);
         return;
       } else {
-        store.count('refused');
+        outcome = 'refused';
       }
-    } else {
-      store.count('miss');
     }
-    return options.yoga(request, response, {
+    store.count(outcome);
+    return toYoga(trail, outcome, request, response, {
       ...handoff,
       prepared: {
         key,
@@ -224,10 +248,16 @@ export function createFastPath(options: FastPathOptions): FastPath {
       return void options.yoga(request, response, arrival);
     }
     const handoff: RequestArrival & { authentication?: Authentication } = { ...arrival };
-    serve(request, response, handoff).catch(() => {
-      // The body could not be read (the client went away): nothing to answer. Anything else: Yoga answers.
-      if (!request.complete) response.destroy();
-      else if (!response.headersSent) options.yoga(request, response, handoff);
-    });
+    const parent = context.active();
+    const trail = { span: tracer.startSpan('graphql.replay', undefined, parent), parent };
+    context
+      .with(trace.setSpan(parent, trail.span), () => serve(request, response, handoff, trail))
+      .catch(() => {
+        // The body could not be read (the client went away): nothing to answer. Anything else: Yoga answers.
+        if (!request.complete) {
+          finish(trail, 'abandoned');
+          response.destroy();
+        } else if (!response.headersSent) toYoga(trail, 'failed', request, response, handoff);
+      });
   };
 }

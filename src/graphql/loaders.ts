@@ -6,6 +6,7 @@
  */
 import DataLoader from 'dataloader';
 import type { TeamEvidence } from '../auth/access.js';
+import { spanEvent } from '../observability/tracing.js';
 import type { CacheRead, PageRead, ReadOptions, TeamCache } from '../team/cache.js';
 import type { PendingInvitations, Roster } from '../team/types.js';
 
@@ -98,6 +99,9 @@ export function createTeamLoaders(
       let reading = pages.get(key);
       if (!reading) {
         reading = cache.getRosterPage(organizationId, page, base).then((read) => {
+          // The cache answered one Clerk page while the whole roster is read behind it.
+          if (read.page)
+            spanEvent('cache.read', { 'team.cache.part': 'members', 'team.cache.outcome': 'cold_page' });
           if (read.roster && !rosters.has(organizationId)) rosters.prime(organizationId, read.roster);
           return read;
         });

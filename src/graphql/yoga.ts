@@ -22,6 +22,7 @@ import { useCompiledQueries } from './plugins/use-compiled-queries.js';
 import { useDisableIntrospection } from './plugins/use-disable-introspection.js';
 import { useIdempotencyKeys } from './plugins/use-idempotency-keys.js';
 import { useKnownOperationTypes } from './plugins/use-known-operation-types.js';
+import { useOperationSpan } from './plugins/use-operation-span.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useRequestParser } from './plugins/use-request-parser.js';
 import { useSharedEvents } from './plugins/use-shared-events.js';
@@ -156,6 +157,8 @@ export function createTeamYoga<Extra extends object = Record<never, never>>(
       // Sets the request parser in place of Yoga's own, which Yoga registers before any plugin (the last one set
       // is used): case-insensitive media types, 400s.
       useRequestParser(),
+      // One span per operation (instrumentation around `execute` / `subscribe`): its place decides nothing.
+      useOperationSpan(),
       // The assembly's (the fast path's), first to see the parameters: a trusted document is swapped in before
       // anything else reads the request's query, and prepared responses see every execution, refused ones too.
       ...(options.plugins ?? []),

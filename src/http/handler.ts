@@ -6,9 +6,15 @@
  * `LOG_LEVEL=debug`, refuses a GraphQL body from its Content-Length before a byte of it is read, and dates the
  * request's one deadline. What answers GraphQL (the fast path, Yoga) is handed in as functions: this module only
  * chooses between them.
+ *
+ * Traces: /graphql and /webhooks/clerk requests on the public listener each get a server span (`POST /graphql`),
+ * continuing the caller's W3C `traceparent`, current while the request is handled, so the fast path's, GraphQL's,
+ * the cache's and Clerk's spans and events hang under it. Probes and the admin listener get none (they would drown
+ * the traces in kubelet's calls). A no-op without an OpenTelemetry SDK (src/observability/tracing.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { RequestArrival } from '../fast-path/fast-path.js';
 import type { GraphiQLPage } from '../graphql/graphiql-page.js';
 import { MAX_REQUEST_BODY_BYTES } from '../graphql/yoga.js';
@@ -86,6 +92,45 @@ export interface HttpHandler {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+const tracer = trace.getTracer('team-graphql/http');
+
+/**
+ * Runs `handle` inside the request's server span (continuing an incoming `traceparent`), ended when the response
+ * is finished or the connection closed. Attributes: method, route, status and request ID; never the query string
+ * (GET variables can carry emails) nor a header.
+ */
+function traced(
+  request: IncomingMessage,
+  response: ServerResponse,
+  route: string,
+  requestId: string,
+  handle: () => void,
+): void {
+  const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+  const span = tracer.startSpan(
+    `${request.method} ${route}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': request.method ?? '',
+        'http.route': route,
+        'url.path': route,
+        'team.request_id': requestId,
+      },
+    },
+    parent,
+  );
+  if (span.isRecording()) {
+    response.once('close', () => {
+      span.setAttribute('http.response.status_code', response.statusCode);
+      if (response.statusCode >= 500 || !response.writableFinished)
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+  }
+  context.with(trace.setSpan(parent, span), handle);
+}
+
 /** The routes counted under their own name; every other path is one bucket, not one series each. */
 const ROUTES = new Set(['/', '/graphql', WEBHOOK_PATH, '/healthz', '/readyz', '/metrics']);
 
@@ -161,7 +206,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     }
     switch (path) {
       case WEBHOOK_PATH:
-        return webhooks.handle(request, response);
+        return traced(request, response, WEBHOOK_PATH, requestId, () => webhooks.handle(request, response));
       case '/healthz':
       case '/readyz':
         return probe(path, response);
@@ -189,8 +234,11 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         // One deadline per request, dated at its arrival: both paths and every wait of the request share it.
         const requestedAt = Date.now();
         const arrival = { requestId, requestedAt, deadline: requestedAt + options.requestDeadlineMs };
-        if (fast && fastPath && path === '/graphql') return fastPath(request, response, arrival);
-        return graphql(request, response, arrival);
+        const route = path === '/graphql' ? '/graphql' : 'other';
+        return traced(request, response, route, requestId, () => {
+          if (fast && fastPath && path === '/graphql') fastPath(request, response, arrival);
+          else graphql(request, response, arrival);
+        });
       }
     }
   };

@@ -7,7 +7,8 @@
  * 3. new requests are turned away, live streams complete (their clients reconnect, to another replica), the public
  *    listener closes; keep-alive connections close as their last response goes out, in-flight requests get
  *    `graceMs` to finish, and whatever is still open after it is closed;
- * 4. the admin listener closes (it served /metrics until then), and only then does the app release what it holds.
+ * 4. the admin listener closes (it served /metrics until then), the spans of those requests are exported (traces
+ *    flush), and only then does the app release what it holds (Redis closes last among them).
  */
 import type { Server } from 'node:http';
 
@@ -26,6 +27,11 @@ export interface ShutdownOptions {
    * @default none
    */
   endLongRequests?: () => void;
+  /**
+   * Exports the spans of every request served (traces flush), once every connection is closed and before `release`
+   * (a bounded wait: see src/observability/tracing.ts). @default none
+   */
+  flush?: () => Promise<void>;
   /**
    * Releases what the app holds (Yoga, the Clerk policy, Redis clients, sockets), once every connection is closed.
    * @default none
@@ -71,6 +77,7 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
     options.endLongRequests?.();
     await closeListener(server, graceMs);
     if (adminServer) await closeListener(adminServer, graceMs);
+    await options.flush?.();
     await options.release?.();
   }
 

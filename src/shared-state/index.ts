@@ -32,6 +32,7 @@ import { type RateLimiterAbstract, RateLimiterRedis } from 'rate-limiter-flexibl
 import type { IdempotencyStore } from '../actions/idempotency.js';
 import type { LimiterSpec } from '../actions/write-limits.js';
 import type { Logger } from '../observability/logger.js';
+import { spanEvent } from '../observability/tracing.js';
 import type { CacheKind, TeamCache } from '../team/cache.js';
 import type { EventEffects, WebhookSharing } from '../team/effects.js';
 import type { Revocations } from '../team/revocations.js';
@@ -347,7 +348,11 @@ export function createSharedState(options: SharedStateOptions): SharedState {
         flight,
         ttlMs: options.ttlMs,
         leaseMs,
-        observe: (kind, outcome) => metrics.sharedRead(kind, outcome),
+        observe: (kind, outcome) => {
+          metrics.sharedRead(kind, outcome);
+          // On the span of the read's first requester: `hit` = answered from another replica's shared copy.
+          spanEvent('cache.shared_read', { 'team.cache.part': kind, 'team.cache.shared': outcome });
+        },
         failed,
       }),
     webhooks: {

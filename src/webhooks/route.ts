@@ -3,8 +3,13 @@
  * it (bounded), verifies its signature, drops deliveries already processed (here, or on another replica), and hands
  * the event's effects to the effect applier (./apply-effects.ts). It answers once they are applied (so a 2xx means
  * the next query already sees them) and never waits on Clerk: invalidated copies are re-read in the background.
+ *
+ * Traces: the delivery's event type and outcome go on its HTTP span (src/http/handler.ts); applying its effects is a
+ * span of its own (`webhook.apply organizationMembership.updated`) with what they were (counts, the organizations
+ * touched: IDs only, never the payload).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { trace } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
 import { Webhook, WebhookVerificationError } from 'svix';
 import { asClerkEvent, effectsOf, MalformedEventError } from '../clerk/events.js';
@@ -18,6 +23,32 @@ export const WEBHOOK_MAX_BODY_BYTES = 1024 * 1024;
 /** Svix retries one message for about a day; remember IDs that long (bounded). */
 export const DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
 const DEDUPE_MAX_IDS = 100_000;
+
+const tracer = trace.getTracer('team-graphql/webhooks');
+/** Organizations named on a span at most (a `*` invalidation touches every cached one). */
+const TRACED_ORGANIZATIONS = 20;
+
+/** Applies a delivery's effects inside a span that says what they were. */
+function applyTraced(apply: () => string[], eventType: string, effects: EventEffects): string[] {
+  return tracer.startActiveSpan(`webhook.apply ${eventType}`, (span) => {
+    try {
+      const touched = apply();
+      if (span.isRecording()) {
+        span.setAttributes({
+          'clerk.webhook.event_type': eventType,
+          'team.effects.invalidations': effects.invalidations.length,
+          'team.effects.revocations': effects.revocations.length,
+          'team.effects.patches': (effects.patches ?? []).length,
+          'team.effects.ended_sessions': (effects.endedSessions ?? []).length,
+          'team.organizations_touched': touched.slice(0, TRACED_ORGANIZATIONS),
+        });
+      }
+      return touched;
+    } finally {
+      span.end();
+    }
+  });
+}
 
 export type WebhookOutcome = 'processed' | 'duplicate' | 'ignored';
 
@@ -139,6 +170,10 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
   const outcomes = new Map<string, number>();
 
   const count = (eventType: string, outcome: string) => {
+    // Every delivery is counted once: its HTTP span says the same.
+    trace
+      .getActiveSpan()
+      ?.setAttributes({ 'clerk.webhook.event_type': eventType, 'clerk.webhook.outcome': outcome });
     const key = `${eventType} ${outcome}`;
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
   };
@@ -232,7 +267,7 @@ export function createWebhookRoute(options: WebhookRouteOptions): WebhookRoute {
         { 'retry-after': '1' },
       );
     }
-    const touched = options.effects.apply(effects);
+    const touched = applyTraced(() => options.effects.apply(effects), eventType, effects);
     // Told before the 2xx (bounded by REDIS_TIMEOUT_MS): once Clerk hears back, every replica is on its way to know.
     // Not told: no 2xx, so Clerk retries, and the retry is processed again (applied here twice: harmless).
     if (options.shared && !(await options.shared.applied(effects, touched, messageId))) {
