@@ -101,6 +101,7 @@ export interface AppOptions {
   rootPage?: RootPage;
   /** A web app served on the public listener (the development entry's Team page at `/`). @default none */
   site?: StaticSite;
+  /**
    * The traces set up by the entry (src/observability/tracing.ts): flushed on shutdown once requests have finished,
    * before Redis closes. @default none (spans, if any SDK is registered, are the entry's to flush)
    */
