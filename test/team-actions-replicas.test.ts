@@ -107,3 +107,53 @@ describe.skipIf(!redisAvailable('team-actions-replicas.test.ts'))('team actions 
     expect(writes).toHaveLength(1);
   });
 });
+
+describe.skipIf(!redisAvailable('team-actions-replicas.test.ts (Redis silent)'))(
+  'team actions while Redis is silent (SIGSTOP)',
+  () => {
+    let cluster: Cluster;
+    let a: Replica;
+    let b: Replica;
+
+    beforeAll(async () => {
+      cluster = await startCluster({
+        replicas: 2,
+        config: { redisHeartbeatMs: 100, redisOutageEvidenceMs: 1, redisTimeoutMs: 300 },
+      });
+      [a, b] = cluster.replicas as [Replica, Replica];
+      cluster.emulator.control.setWebhookDelivery({ delayMs: 10 * 60_000 });
+    }, 30_000);
+    afterAll(() => cluster?.close());
+
+    const ask = (replica: Replica, document: string, token: string, variables: Vars) =>
+      replica.query<unknown, Vars>(document, { token, variables });
+
+    it('a removal on A still happens (no lease, Clerk still checks), and the removed member is refused on A and B', async () => {
+      const team = seedTeam(cluster.emulator, { admins: 1, members: 2 });
+      const [removed] = team.members;
+      if (!removed) throw new Error('seed');
+      const org = team.organizationId;
+      for (const replica of [a, b]) {
+        expect((await ask(replica, TEAM, removed.token, { id: org })).errors).toBeUndefined();
+      }
+      const pid = cluster.redis.pid;
+      process.kill(pid, 'SIGSTOP');
+      try {
+        const answer = await ask(a, REMOVE, team.admin.token, { org, user: removed.userId });
+        expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
+        const clerkRoster = await cluster.clerk.organizations.getOrganizationMembershipList({
+          organizationId: org,
+        });
+        expect(clerkRoster.data.map((m) => m.publicUserData?.userId)).not.toContain(removed.userId);
+        // A recorded the removal itself; B, which hears nothing, distrusts what it holds once it notices the silence.
+        expect(codeOf(await ask(a, TEAM, removed.token, { id: org }))).toBe('FORBIDDEN');
+        await until(async () => codeOf(await ask(b, TEAM, removed.token, { id: org })) !== undefined);
+        expect(codeOf(await ask(b, TEAM, removed.token, { id: org }))).toMatch(
+          /FORBIDDEN|UPSTREAM_UNAVAILABLE/,
+        );
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+    });
+  },
+);

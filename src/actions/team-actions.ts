@@ -24,7 +24,7 @@ import {
   permissionsInRoster,
   requirePermission,
   requireViewer,
-  rosterTooOld,
+  rosterVoidUpTo,
 } from '../auth/access.js';
 import type { CacheRead, ReadOptions, TeamCache } from '../team/cache.js';
 import type { EventEffects } from '../team/effects.js';
@@ -187,14 +187,15 @@ export function createTeamActions(options: TeamActionsOptions): TeamActions {
    * for the caller (older than a removal of theirs, or than what this replica cannot confirm) or when reconciling.
    */
   async function rosterFor(request: ActionRequest, organizationId: string, reconcile: boolean) {
+    const voidUpTo = rosterVoidUpTo(request, organizationId);
     let roster = await cache.getRoster(organizationId, readOptions(request, reconcile));
-    if (!reconcile && rosterTooOld(request, organizationId, roster)) {
+    if (roster.readStartedAt <= voidUpTo) {
       roster = await cache.getRoster(organizationId, {
         ...readOptions(request, true),
-        requestedAt: Math.max(request.requestedAt, now()),
+        requestedAt: Math.max(request.requestedAt, voidUpTo + 1),
       });
     }
-    return roster;
+    return { roster, voidUpTo };
   }
 
   async function invitationsFor(request: ActionRequest, organizationId: string, reconcile: boolean) {
@@ -255,8 +256,8 @@ export function createTeamActions(options: TeamActionsOptions): TeamActions {
       await authorizeOrganization(request, organizationId);
       const reconcile = request.idempotency?.retryOfUnknownOutcome ?? false;
       return await locks.run(organizationId, request.deadline, async () => {
-        const roster = await rosterFor(request, organizationId, reconcile);
-        const permissions = permissionsInRoster(request, organizationId, roster);
+        const { roster, voidUpTo } = await rosterFor(request, organizationId, reconcile);
+        const permissions = permissionsInRoster(request, organizationId, roster, voidUpTo);
         if (permission) requirePermission(permissions, permission, organizationId);
         const done = await body(roster, reconcile);
         targets = done.targets;

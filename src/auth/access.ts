@@ -201,36 +201,40 @@ export async function authorizeOrganizationSlug(
 }
 
 /**
- * Team actions: the caller's permissions in an organization, from a roster read (not served stale) newer than any
- * removal recorded for them, and than what this replica cannot confirm. System permissions such as
- * `org:sys_memberships:manage` are never in Clerk's session tokens: only a membership says what its member may do,
- * and a demotion's or removal's webhook patches the roster, so write rights end with it. Call it after
- * `authorizeOrganization` (which decides membership without reading the organization for a non-member).
+ * Team actions: evidence read from Clerk at or before this (epoch ms) says nothing of the caller in the organization
+ * (a recorded removal of theirs, or what this replica cannot confirm while it does not hear the other replicas).
+ * Taken once, before the roster is read: a read begun after it counts, however long it took.
+ */
+export function rosterVoidUpTo(
+  { viewer: caller, revocations }: Pick<AccessInputs, 'viewer' | 'revocations'>,
+  organizationId: string,
+): number {
+  return revocations.revokedAt(requireViewer(caller).userId, organizationId, 'read');
+}
+
+/**
+ * Team actions: the caller's permissions in an organization, from a roster read (not served stale) begun after
+ * `voidUpTo` (`rosterVoidUpTo`, taken before the read) and after any removal of theirs recorded since. System
+ * permissions such as `org:sys_memberships:manage` are never in Clerk's session tokens: only a membership says what
+ * its member may do, and a demotion's or removal's webhook patches the roster, so write rights end with it. Call it
+ * after `authorizeOrganization` (which decides membership without reading the organization for a non-member).
  * Throws `AccessDeniedError` when the roster does not hold the caller, `UpstreamUnavailableError` when it is stale
- * or too old to count (the caller reads it again first: `rosterTooOld`).
+ * or too old to count (the caller reads it again first).
  */
 export function permissionsInRoster(
   { viewer: caller, revocations }: Pick<AccessInputs, 'viewer' | 'revocations'>,
   organizationId: string,
   roster: CacheRead<Roster>,
+  voidUpTo: number,
 ): readonly string[] {
   const viewer = requireViewer(caller);
-  if (roster.stale || rosterTooOld({ viewer, revocations }, organizationId, roster)) {
+  const floor = Math.max(voidUpTo, revocations.revokedAt(viewer.userId, organizationId));
+  if (roster.stale || roster.readStartedAt <= floor) {
     throw new UpstreamUnavailableError('Clerk could not be read to confirm your permissions', undefined);
   }
   const member = roster.value.byUserId.get(viewer.userId);
   if (!member) throw new AccessDeniedError(organizationId);
   return member.permissions;
-}
-
-/** A roster read at or before a removal of the caller (or what this replica cannot confirm) says nothing of them. */
-export function rosterTooOld(
-  { viewer: caller, revocations }: Pick<AccessInputs, 'viewer' | 'revocations'>,
-  organizationId: string,
-  roster: CacheRead<Roster>,
-): boolean {
-  const viewer = requireViewer(caller);
-  return roster.readStartedAt <= revocations.revokedAt(viewer.userId, organizationId, 'read');
 }
 
 /** Refuses (FORBIDDEN) a member whose permissions lack `permission`. */
