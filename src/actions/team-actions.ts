@@ -249,6 +249,7 @@ export function createTeamActions(options: TeamActionsOptions): TeamActions {
       span.end();
       options.audit(line);
     };
+    if (!request.viewer) span.end(); // no actor to audit: refused below, before anything is read
     const viewer = requireViewer(request.viewer);
     const entry = { actor: viewer.userId, organizationId, action, requestId: request.requestId };
     let targets: string[] = [];
