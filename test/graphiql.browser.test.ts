@@ -4,12 +4,11 @@
  * the result pane; then the live tab (`subscription teamChanged` over SSE) run, a member added in the emulator,
  * and the event shown. Skipped, saying why, when Chromium is not installed (`.ci/run` installs it).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createClerkClient } from '@clerk/backend';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startZeroConfig } from './helpers/zero-config.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // CI installs Chromium (.ci/run) and must never skip this test; elsewhere a missing browser skips it, saying why.
@@ -18,52 +17,16 @@ if (!runsInBrowser) {
   console.warn(`graphiql.browser.test.ts: SKIPPED, ${CHROMIUM} is missing (apt-get install -y chromium)`);
 }
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOT = '/tmp/graphiql.png';
 const LIVE_SCREENSHOT = '/tmp/graphiql-live.png';
 
 /** `npm start` without Clerk keys, on ephemeral ports; resolves once the banner is printed. */
-function startServer(): Promise<{
-  child: ChildProcess;
-  graphiqlUrl: string;
-  emulatorUrl: string;
-  output: () => string;
-}> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^(CLERK_|CACHE_|GRAPHIQL_|PORT$|HOST$|NODE_ENV$)/.test(key)) continue;
-    env[key] = value;
-  }
-  Object.assign(env, {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ADMIN_PORT: '0',
-    CLERK_EMULATOR_PORT: '0',
-    CLERK_EMULATOR_LATENCY_MS: '0',
+async function startServer() {
+  const { child, urls, output } = await startZeroConfig({
+    graphiql: /GraphiQL:\s+(http:\/\/\S+\/graphql)/,
+    emulator: /Emulator:\s+(http:\/\/\S+)/,
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const graphiql = out.match(/GraphiQL:\s+(http:\/\/\S+\/graphql)/);
-      const emulator = out.match(/Emulator:\s+(http:\/\/\S+)/);
-      if (graphiql?.[1] && emulator?.[1] && /Demo token[^\n]*\n[^\n]+\n/.test(out)) {
-        resolve({ child, graphiqlUrl: graphiql[1], emulatorUrl: emulator[1], output: () => out + err });
-      }
-    });
-    child.once('exit', (code, signal) =>
-      reject(new Error(`server exited (${code ?? signal}) before its banner:\n${out}\n${err}`)),
-    );
-  });
+  return { child, graphiqlUrl: urls.graphiql, emulatorUrl: urls.emulator, output };
 }
 
 describe.skipIf(!runsInBrowser)(

@@ -9,7 +9,6 @@
  * installed (`.ci/run` installs it; CI never skips). docs/team-page.png, the README's screenshot, is written by
  * the first test when it is missing: delete it to take a new one.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import exampleCodegen from '../examples/team-page/codegen.js';
+import { startZeroConfig } from './helpers/zero-config.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // CI installs Chromium (.ci/run) and must never skip this test; elsewhere a missing browser skips it, saying why.
@@ -36,50 +36,16 @@ const FAILURE_SCREENSHOT = '/tmp/team-page-failure.png';
 const LIVE_WITHIN_MS = 2_000;
 
 /** `npm start` without Clerk keys, on ephemeral ports; resolves once the banner is printed. */
-function startServer(): Promise<{
-  child: ChildProcess;
-  pageUrl: string;
-  emulatorUrl: string;
-  output: () => string;
-}> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^(CLERK_|CACHE_|GRAPHIQL_|TRUSTED_DOCUMENTS_|PORT$|HOST$|NODE_ENV$)/.test(key)) continue;
-    env[key] = value;
-  }
-  Object.assign(env, {
-    // As in production: the server runs the page's own documents and nothing else.
-    TRUSTED_DOCUMENTS_MANIFEST: join(EXAMPLE, 'src/gql/persisted-documents.json'),
-    TRUSTED_DOCUMENTS_ONLY: 'true',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ADMIN_PORT: '0',
-    CLERK_EMULATOR_PORT: '0',
-    CLERK_EMULATOR_LATENCY_MS: '0',
-  });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const page = out.match(/Team page:\s+(http:\/\/\S+\/)\s/);
-      const emulator = out.match(/Emulator:\s+(http:\/\/\S+)/);
-      if (page?.[1] && emulator?.[1] && /Demo token[^\n]*\n[^\n]+\n/.test(out)) {
-        resolve({ child, pageUrl: page[1], emulatorUrl: emulator[1], output: () => out + err });
-      }
-    });
-    child.once('exit', (code, signal) =>
-      reject(new Error(`server exited (${code ?? signal}) before its banner:\n${out}\n${err}`)),
-    );
-  });
+async function startServer() {
+  const { child, urls, output } = await startZeroConfig(
+    { page: /Team page:\s+(http:\/\/\S+\/)\s/, emulator: /Emulator:\s+(http:\/\/\S+)/ },
+    {
+      // As in production: the server runs the page's own documents and nothing else.
+      TRUSTED_DOCUMENTS_MANIFEST: join(EXAMPLE, 'src/gql/persisted-documents.json'),
+      TRUSTED_DOCUMENTS_ONLY: 'true',
+    },
+  );
+  return { child, pageUrl: urls.page, emulatorUrl: urls.emulator, output };
 }
 
 describe('the example Team page: generated files', () => {
