@@ -19,8 +19,10 @@
  * Two stores: in process (`createMemoryIdempotencyStore`, this module) and in Redis
  * (src/shared-state/idempotency-store.ts), so that a retry reaching another replica replays too.
  */
+
 import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { createKeyedWaits } from '../team/keyed-waits.js';
 
 /** What `claim` found (and did, atomically). */
 export type IdempotencyClaim =
@@ -266,7 +268,7 @@ export function createMemoryIdempotencyStore(options: MemoryIdempotencyStoreOpti
     sizeCalculation: (record, scope) => recordBytes(scope, record),
     ttl: options.ttlMs ?? IDEMPOTENCY_TTL_MS,
   });
-  const waiters = new Map<string, Set<() => void>>();
+  const waits = createKeyedWaits();
   // Updates keep the record's creation-time expiry: a key lives 24 hours from its first use, as Stripe's do.
   const update = (scope: string, record: KeyRecord) => records.set(scope, record, { noUpdateTTL: true });
   const take = (scope: string, record: KeyRecord, token: string, leaseMs: number, retry: boolean) => {
@@ -314,36 +316,9 @@ export function createMemoryIdempotencyStore(options: MemoryIdempotencyStoreOpti
       if (settlement.kind === 'done') update(scope, { ...record, state: 'done', answer: settlement.answer });
       else if (settlement.kind === 'unknown' || record.retry) update(scope, { ...record, state: 'unknown' });
       else records.delete(scope);
-      for (const wake of [...(waiters.get(scope) ?? [])]) wake();
+      waits.wake(scope);
       return true;
     },
-    waitForChange(scope, { maxMs, signal }) {
-      return new Promise<void>((resolve, reject) => {
-        let wakers = waiters.get(scope);
-        if (!wakers) {
-          wakers = new Set();
-          waiters.set(scope, wakers);
-        }
-        const own = wakers;
-        const done = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', aborted);
-          own.delete(woken);
-          if (own.size === 0 && waiters.get(scope) === own) waiters.delete(scope);
-        };
-        const woken = () => {
-          done();
-          resolve();
-        };
-        const aborted = () => {
-          done();
-          reject(signal?.reason);
-        };
-        const timer = setTimeout(woken, Math.max(0, maxMs));
-        own.add(woken);
-        if (signal?.aborted) aborted();
-        else signal?.addEventListener('abort', aborted, { once: true });
-      });
-    },
+    waitForChange: (scope, { maxMs, signal }) => waits.wait(scope, maxMs, signal),
   };
 }

@@ -9,8 +9,10 @@
  * `copies.ts`), so a read that was under way when the change was announced can no longer write its result: the
  * script writes only while the lease still holds the writer's token.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { CacheKind } from '../team/cache.js';
+import { createKeyedWaits } from '../team/keyed-waits.js';
 import type { RedisConnection } from './connection.js';
 import type { SharedKeys } from './keys.js';
 
@@ -75,7 +77,7 @@ export interface ClusterSingleFlightOptions {
 export function createClusterSingleFlight(options: ClusterSingleFlightOptions): ClusterSingleFlight {
   const { connection, keys, leaseMs, noticeFor } = options;
   const { command } = connection;
-  const waiting = new Map<string, Set<() => void>>();
+  const waits = createKeyedWaits();
 
   return {
     async take(kind, id, steal) {
@@ -121,36 +123,10 @@ export function createClusterSingleFlight(options: ClusterSingleFlightOptions): 
         },
       };
     },
-    waitForNotice(key, ms, signal) {
-      return new Promise<void>((resolve, reject) => {
-        let wakers = waiting.get(key);
-        if (!wakers) {
-          wakers = new Set();
-          waiting.set(key, wakers);
-        }
-        const done = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', aborted);
-          wakers.delete(woken);
-          if (wakers.size === 0 && waiting.get(key) === wakers) waiting.delete(key);
-        };
-        const woken = () => {
-          done();
-          resolve();
-        };
-        const aborted = () => {
-          done();
-          reject(signal?.reason);
-        };
-        const timer = setTimeout(woken, Math.max(0, ms));
-        wakers.add(woken);
-        if (signal?.aborted) aborted();
-        else signal?.addEventListener('abort', aborted, { once: true });
-      });
-    },
+    waitForNotice: (key, ms, signal) => waits.wait(key, ms, signal),
     keyOf: (kind, id) => keys.lease(kind, id),
     notice(key) {
-      for (const wake of [...(waiting.get(key) ?? [])]) wake();
+      waits.wake(key);
     },
   };
 }
