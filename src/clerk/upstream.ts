@@ -12,12 +12,11 @@
  * Several replicas share the budget and Clerk's 429 pauses through Redis (./upstream/shared-budget.ts), an
  * asynchronous `BudgetGate`: the queue asks it for starts and gives each grant to the calls at its head on arrival.
  *
- * Each `run` is one OpenTelemetry client span (`clerk memberships`), under whatever span is current (a GraphQL
- * operation, a team action): the route and its URL template, the last HTTP status, retries, and the time spent
- * queued for the budget; a refusal names its reason. IDs never appear: the template has `{organization_id}`.
+ * Each `run` is one OpenTelemetry client span (./upstream/call-span.ts): route, URL template, status, retries, time
+ * queued.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import {
   CircuitOpenError,
   OrganizationNotFoundError,
@@ -26,42 +25,18 @@ import {
   UpstreamRefusedError,
   UpstreamUnavailableError,
 } from '../team/errors.js';
+import { isRetryable, sleep, UpstreamTimeoutError, withTimeout } from './upstream/attempts.js';
 import { type Breaker, type CircuitState, createBreaker, type Permit } from './upstream/breaker.js';
 import { type BudgetGate, createBudget, type Grant, localGate, paddedWindowMs } from './upstream/budget.js';
+import { endCallSpan, inCallSpan } from './upstream/call-span.js';
 import { FairQueue, type Priority } from './upstream/queue.js';
+import { ROUTE_TEMPLATES, UPSTREAM_ROUTES, type UpstreamRoute } from './upstream/routes.js';
 
 export { CircuitOpenError, type RefusalReason, UpstreamRefusedError } from '../team/errors.js';
 export type { CircuitState } from './upstream/breaker.js';
 export type { Priority } from './upstream/queue.js';
 
-/**
- * Calls are grouped by route: a 429 on one route pauses that route only, and each route has its own circuit
- * breaker. `memberships` reads an organization's roster, `invitations` its pending invitations, `user_memberships`
- * one user's own membership list, `jwks` the keys that sign session tokens. Add a route here (one place).
- */
-export const UPSTREAM_ROUTES = [
-  'memberships',
-  'invitations',
-  'user_memberships',
-  'jwks',
-  'organization_roles',
-  'membership_writes',
-  'invitation_writes',
-] as const;
-export type UpstreamRoute = (typeof UPSTREAM_ROUTES)[number];
-
-/** What each route calls, for traces (`url.template`): Clerk's Backend API paths, IDs as placeholders. */
-const ROUTE_TEMPLATES: Record<UpstreamRoute, string> = {
-  memberships: '/v1/organizations/{organization_id}/memberships',
-  invitations: '/v1/organizations/{organization_id}/invitations',
-  user_memberships: '/v1/users/{user_id}/organization_memberships',
-  jwks: '/v1/jwks',
-  organization_roles: '/v1/organization_roles',
-  membership_writes: '/v1/organizations/{organization_id}/memberships/{user_id}',
-  invitation_writes: '/v1/organizations/{organization_id}/invitations',
-};
-
-const tracer = trace.getTracer('team-graphql/clerk');
+export { UPSTREAM_ROUTES, type UpstreamRoute } from './upstream/routes.js';
 
 export type CallOutcome = 'ok' | 'not_found' | 'rate_limited' | 'timeout' | 'error';
 
@@ -193,9 +168,6 @@ const callSignal = new AsyncLocalStorage<AbortSignal>();
 export function currentCallSignal(): AbortSignal | undefined {
   return callSignal.getStore();
 }
-
-/** Marks a timeout: retrying it would double the time a caller waits for a Clerk that is not answering. */
-class UpstreamTimeoutError extends UpstreamUnavailableError {}
 
 /**
  * A call is started only with at least this long left before its deadline: a shorter one could not get Clerk's
@@ -569,22 +541,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     };
     const retries = callOptions.retryable === false ? 0 : maxRetries;
     let retry = 0;
-    const end = (error?: unknown) => {
-      if (!span.isRecording()) return;
-      span.setAttributes({ 'clerk.retries': retry, 'clerk.queued_ms': call.queuedMs });
-      const status = error === undefined ? 200 : statusOf(error);
-      if (status !== undefined) span.setAttribute('http.response.status_code', status);
-      if (error instanceof UpstreamRefusedError || error instanceof CircuitOpenError) {
-        span.setAttribute('clerk.refused', error instanceof CircuitOpenError ? 'circuit_open' : error.reason);
-      }
-      if (error !== undefined) {
-        span.setStatus({
-          code: SpanStatusCode.ERROR,
-          message: error instanceof Error ? error.name : 'error',
-        });
-      }
-      span.end();
-    };
+    const end = (error?: unknown) => endCallSpan(span, { retries: retry, queuedMs: call.queuedMs }, error);
     for (; ; retry++) {
       try {
         const value = await attempt(route, request, call);
@@ -609,17 +566,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   return {
     run(route, request, callOptions = {}) {
       const priority = callOptions.priority ?? 'interactive';
-      return tracer.startActiveSpan(
-        `clerk ${route}`,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: {
-            'clerk.route': route,
-            'url.template': ROUTE_TEMPLATES[route],
-            'clerk.priority': priority,
-          },
-        },
-        (span) => runTraced(route, request, callOptions, priority, span),
+      return inCallSpan(route, ROUTE_TEMPLATES[route], priority, (span) =>
+        runTraced(route, request, callOptions, priority, span),
       );
     },
     stats() {
@@ -638,42 +586,4 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       }
     },
   };
-}
-
-/** The HTTP status Clerk answered a failed call with, when it answered. */
-function statusOf(error: unknown): number | undefined {
-  if (error instanceof UpstreamRefusedError) return undefined;
-  if (error instanceof UpstreamRateLimitedError) return 429;
-  if (error instanceof OrganizationNotFoundError) return 404;
-  if (error instanceof UpstreamUnavailableError) return error.status;
-  return undefined;
-}
-
-/** Network errors (no status) and 5xx are worth another try; 4xx, 429, timeouts and refusals are not. */
-function isRetryable(error: unknown): boolean {
-  return (
-    error instanceof UpstreamUnavailableError &&
-    !(error instanceof UpstreamTimeoutError) &&
-    !(error instanceof CircuitOpenError) &&
-    (error.status === undefined || error.status >= 500)
-  );
-}
-
-function sleep(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Bounds the wait for one call. The SDK accepts no AbortSignal: the HTTP request itself is ended through
- * `currentCallSignal` by the Clerk HTTP agent (src/clerk/http-agent.ts), whose socket timeouts are the backstop.
- */
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new UpstreamTimeoutError(`Clerk did not answer within ${timeoutMs} ms`, undefined)),
-      timeoutMs,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
